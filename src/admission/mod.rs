@@ -1,0 +1,95 @@
+//! Admission glue: AdmissionReview in, AdmissionReview out.
+//!
+//! One small service, as linkerd's policy controller does it: read body → parse AdmissionReview
+//! → decode the object → run the rules → build one response. Nothing here knows a rule by name.
+//!
+//! Wire format: `admission.k8s.io/v1`, as the API reference defines it. The request is read
+//! with kube's `AdmissionReview` type; the response is written with our own
+//! [`review::ReviewResponse`], because the API wants `response.patch` as a base64 string and
+//! kube's `AdmissionResponse` serializes it as a JSON array of bytes.
+//!
+//! `dryRun` requests (`kubectl apply --dry-run=server`) are answered exactly like the others:
+//! sticky-guard has no side effects (`sideEffects: None` in the webhook configurations).
+
+pub mod http;
+pub mod review;
+pub mod verdict;
+
+pub use review::{ReviewError, ReviewResponse};
+pub use verdict::Verdict;
+
+use crate::objects::{self, Object};
+use crate::rules::{self, Context, Phase};
+use kube::core::admission::Operation;
+
+/// Answers one AdmissionReview request body.
+///
+/// - `DELETE` and `CONNECT`, requests without an object, and kinds sticky-guard does not judge
+///   are allowed untouched.
+/// - An object that does not decode as its kind is refused with code 400 (the API server sends
+///   only objects it has decoded itself, so this means a version sticky-guard does not know).
+/// - Otherwise the rules run in `phase` and [`Verdict::decide`] makes the answer.
+///
+/// # Errors
+/// [`ReviewError`] when the body is not an `admission.k8s.io/v1` AdmissionReview request; there
+/// is then no `uid` to answer to, and the HTTP layer replies 400.
+pub fn admit(
+    body: &[u8],
+    phase: Phase,
+    context: &Context<'_>,
+) -> Result<(ReviewResponse, Outcome), ReviewError> {
+    let request = review::decode(body)?;
+    let mut outcome = Outcome {
+        uid: request.uid.clone(),
+        kind: request.kind.kind.clone(),
+        namespace: request.namespace.clone().unwrap_or_default(),
+        name: request.name.clone(),
+        dry_run: request.dry_run,
+        allowed: true,
+        rules: Vec::new(),
+    };
+    let object = match (&request.operation, &request.object) {
+        (Operation::Create | Operation::Update, Some(object)) => object,
+        _ => return Ok((ReviewResponse::allow(&request.uid), outcome)),
+    };
+    let value = review::object_json(object, &request.kind);
+    let decoded = match objects::decode(&value) {
+        Ok(Some(decoded)) => decoded,
+        Ok(None) => return Ok((ReviewResponse::allow(&request.uid), outcome)),
+        Err(e) => {
+            outcome.allowed = false;
+            return Ok((
+                ReviewResponse::invalid(&request.uid, &e.to_string()),
+                outcome,
+            ));
+        }
+    };
+    let findings = rules::evaluate(&decoded, phase, context);
+    let verdict = Verdict::decide(&findings, phase, &value, &describe(&decoded));
+    outcome.allowed = verdict.allowed;
+    outcome.rules = verdict.rules.clone();
+    Ok((ReviewResponse::from_verdict(&request.uid, verdict), outcome))
+}
+
+/// What happened to one request, for the log line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// `request.uid`.
+    pub uid: String,
+    /// `request.kind.kind`.
+    pub kind: String,
+    /// `request.namespace` (empty for cluster-scoped objects).
+    pub namespace: String,
+    /// `request.name` (empty on CREATE with `generateName`).
+    pub name: String,
+    /// `request.dryRun`.
+    pub dry_run: bool,
+    /// The answer.
+    pub allowed: bool,
+    /// IDs of the rules that fired.
+    pub rules: Vec<&'static str>,
+}
+
+fn describe(object: &Object) -> String {
+    object.reference().to_string()
+}

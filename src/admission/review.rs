@@ -1,0 +1,204 @@
+//! `admission.k8s.io/v1` AdmissionReview: decoding requests, encoding responses.
+
+use super::verdict::Verdict;
+use base64::Engine;
+use kube::core::DynamicObject;
+use kube::core::admission::{AdmissionRequest, AdmissionReview};
+use kube::core::gvk::GroupVersionKind;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The only AdmissionReview version sticky-guard speaks. The webhook configurations in
+/// `manifests/` register `admissionReviewVersions: ["v1"]`.
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Why a request body is not an AdmissionReview request sticky-guard can answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// Not JSON, or not the shape of an AdmissionReview.
+    #[error("request body is not an AdmissionReview: {0}")]
+    Malformed(String),
+    /// An AdmissionReview of another version.
+    #[error(
+        "AdmissionReview apiVersion `{0}` is not supported: register the webhook with admissionReviewVersions: [\"v1\"]"
+    )]
+    UnsupportedVersion(String),
+    /// An AdmissionReview without `request` (e.g. a response sent back).
+    #[error("AdmissionReview has no request")]
+    NoRequest,
+}
+
+/// Decodes a request body.
+///
+/// # Errors
+/// [`ReviewError`] for non-JSON, a wrong `kind`, another `apiVersion`, or no `request`; the
+/// message names the field at fault.
+pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let review: AdmissionReview<DynamicObject> = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| ReviewError::Malformed(format!("at `{}`: {}", e.path(), e.inner())))?;
+    if review.types.kind != "AdmissionReview" {
+        return Err(ReviewError::Malformed(format!(
+            "kind is `{}`, expected `AdmissionReview`",
+            review.types.kind
+        )));
+    }
+    if review.types.api_version != API_VERSION {
+        return Err(ReviewError::UnsupportedVersion(review.types.api_version));
+    }
+    review.try_into().map_err(|_| ReviewError::NoRequest)
+}
+
+/// The object as JSON, with `apiVersion`/`kind` filled in from `request.kind` if the object
+/// lacks them (the API server always sends them; this keeps hand-written requests working).
+pub fn object_json(object: &DynamicObject, kind: &GroupVersionKind) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        let api_version = if kind.group.is_empty() {
+            kind.version.clone()
+        } else {
+            format!("{}/{}", kind.group, kind.version)
+        };
+        map.entry("apiVersion")
+            .or_insert_with(|| Value::String(api_version));
+        map.entry("kind")
+            .or_insert_with(|| Value::String(kind.kind.clone()));
+    }
+    value
+}
+
+/// An `admission.k8s.io/v1` AdmissionReview response body.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewResponse {
+    /// Always `admission.k8s.io/v1`.
+    pub api_version: &'static str,
+    /// Always `AdmissionReview`.
+    pub kind: &'static str,
+    /// The answer.
+    pub response: Response,
+}
+
+/// `response` of an AdmissionReview.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// The request's `uid`, echoed.
+    pub uid: String,
+    /// Whether the request is admitted.
+    pub allowed: bool,
+    /// On denial: code, reason and message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    /// `JSONPatch` when `patch` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<&'static str>,
+    /// Base64 (standard alphabet, padded) of the RFC 6902 JSON Patch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<String>,
+    /// Warnings for the client (kubectl prints them); each at most 120 characters.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Audit annotations; the API server prefixes each key with the webhook name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub audit_annotations: BTreeMap<String, String>,
+}
+
+/// `metav1.Status`, as far as an admission response uses it.
+#[derive(Clone, Debug, Serialize)]
+pub struct Status {
+    /// `Failure`.
+    pub status: &'static str,
+    /// HTTP-style code the API server passes on: 403 for a denial, 400 for a bad object.
+    pub code: u16,
+    /// `Forbidden` or `BadRequest`.
+    pub reason: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl ReviewResponse {
+    fn new(response: Response) -> Self {
+        ReviewResponse {
+            api_version: API_VERSION,
+            kind: "AdmissionReview",
+            response,
+        }
+    }
+
+    /// Allowed, untouched.
+    pub fn allow(uid: &str) -> Self {
+        ReviewResponse::new(Response {
+            uid: uid.to_string(),
+            allowed: true,
+            status: None,
+            patch_type: None,
+            patch: None,
+            warnings: Vec::new(),
+            audit_annotations: BTreeMap::new(),
+        })
+    }
+
+    /// Refused with code 400: the object could not be read.
+    pub fn invalid(uid: &str, message: &str) -> Self {
+        let mut review = ReviewResponse::allow(uid);
+        review.response.allowed = false;
+        review.response.status = Some(Status {
+            status: "Failure",
+            code: 400,
+            reason: "BadRequest",
+            message: format!("sticky-guard could not read the object: {message}"),
+        });
+        review
+    }
+
+    /// The answer for a verdict: deny with 403, or allow with an optional patch and warnings.
+    pub fn from_verdict(uid: &str, verdict: Verdict) -> Self {
+        let mut review = ReviewResponse::allow(uid);
+        let response = &mut review.response;
+        response.allowed = verdict.allowed;
+        if let Some(message) = verdict.denial {
+            response.status = Some(Status {
+                status: "Failure",
+                code: 403,
+                reason: "Forbidden",
+                message,
+            });
+        }
+        if !verdict.patch.0.is_empty() {
+            // Serializing a Patch (plain data) cannot fail.
+            let bytes = serde_json::to_vec(&verdict.patch).unwrap_or_default();
+            response.patch_type = Some("JSONPatch");
+            response.patch = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+        response.warnings = verdict.warnings;
+        if !verdict.rules.is_empty() {
+            response
+                .audit_annotations
+                .insert("rules".into(), verdict.rules.join(","));
+        }
+        review
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_other_versions_and_garbage() {
+        let v1beta1 = br#"{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"u","kind":{"group":"","version":"v1","kind":"Service"},"resource":{"group":"","version":"v1","resource":"services"},"operation":"CREATE","userInfo":{}}}"#;
+        assert!(matches!(
+            decode(v1beta1),
+            Err(ReviewError::UnsupportedVersion(v)) if v == "admission.k8s.io/v1beta1"
+        ));
+        assert!(matches!(
+            decode(b"{not json"),
+            Err(ReviewError::Malformed(_))
+        ));
+        assert!(matches!(decode(b"[]"), Err(ReviewError::Malformed(_))));
+        let no_request = br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}"#;
+        assert!(matches!(decode(no_request), Err(ReviewError::NoRequest)));
+    }
+}

@@ -1,0 +1,203 @@
+//! Reading manifest files: multi-document YAML or JSON, `-` for stdin, directories.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Where a document came from: file and 1-based document index (and the item index inside a
+/// `kind: List`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Location {
+    /// The file as given (`-` for stdin).
+    pub file: String,
+    /// 1-based index of the YAML document in the file (`---` separated; empty documents count).
+    pub document: usize,
+    /// 0-based index in `items` when the document is a `kind: List`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.file, self.document)?;
+        if let Some(item) = self.item {
+            write!(f, " items[{item}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// One document.
+#[derive(Clone, Debug)]
+pub struct Document {
+    /// Where it came from.
+    pub location: Location,
+    /// Its content as JSON.
+    pub value: Value,
+}
+
+/// A file or document that could not be read.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InputError {
+    /// The file, with the document when known (`file#2`).
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Reads every document of every path. Empty documents are skipped; `kind: List` documents are
+/// split into their items. Errors do not stop the reading of other files.
+pub fn read(paths: &[PathBuf]) -> (Vec<Document>, Vec<InputError>) {
+    let mut documents = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        for file in expand(path, &mut errors) {
+            match read_text(&file) {
+                Ok(text) => parse(&display(&file), &text, &mut documents, &mut errors),
+                Err(message) => errors.push(InputError {
+                    location: display(&file),
+                    message,
+                }),
+            }
+        }
+    }
+    (documents, errors)
+}
+
+/// Parses the documents of one file's text.
+pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<InputError>) {
+    for (i, document) in serde_norway::Deserializer::from_str(text).enumerate() {
+        let index = i + 1;
+        let value = match Value::deserialize(document) {
+            Ok(value) => value,
+            Err(e) => {
+                errors.push(InputError {
+                    location: format!("{file}#{index}"),
+                    message: format!("not valid YAML or JSON: {e}"),
+                });
+                // The parser cannot resynchronise after a syntax error.
+                break;
+            }
+        };
+        let location = Location {
+            file: file.to_string(),
+            document: index,
+            item: None,
+        };
+        match value {
+            Value::Null => {}
+            Value::Object(ref map)
+                if map.get("kind").and_then(Value::as_str) == Some("List")
+                    && map.get("items").is_some_and(Value::is_array) =>
+            {
+                let items = map
+                    .get("items")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                for (n, item) in items.into_iter().enumerate() {
+                    out.push(Document {
+                        location: Location {
+                            item: Some(n),
+                            ..location.clone()
+                        },
+                        value: item,
+                    });
+                }
+            }
+            value => out.push(Document { location, value }),
+        }
+    }
+}
+
+fn display(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn expand(path: &Path, errors: &mut Vec<InputError>) -> Vec<PathBuf> {
+    if path.as_os_str() == "-" || !path.is_dir() {
+        return vec![path.to_path_buf()];
+    }
+    let mut files = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                errors.push(InputError {
+                    location: display(&dir),
+                    message: format!("cannot read directory: {e}"),
+                });
+                continue;
+            }
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            ) {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn read_text(path: &Path) -> Result<String, String> {
+    if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| format!("cannot read stdin: {e}"))?;
+        return Ok(text);
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read file: {e}"))?;
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> (Vec<Document>, Vec<InputError>) {
+        let (mut docs, mut errors) = (Vec::new(), Vec::new());
+        parse("t.yaml", text, &mut docs, &mut errors);
+        (docs, errors)
+    }
+
+    #[test]
+    fn counts_documents_including_empty_ones() {
+        let (docs, errors) = parse_str("---\n---\nkind: A\n---\nkind: B\n");
+        assert!(errors.is_empty());
+        let idx: Vec<usize> = docs.iter().map(|d| d.location.document).collect();
+        assert_eq!(idx, vec![2, 3]);
+    }
+
+    #[test]
+    fn splits_lists() {
+        let (docs, _) = parse_str("kind: List\nitems:\n- kind: A\n- kind: B\n");
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[1].location.to_string(), "t.yaml#1 items[1]");
+    }
+
+    #[test]
+    fn json_is_read_too() {
+        let (docs, errors) = parse_str(r#"{"kind": "A", "n": 1}"#);
+        assert!(errors.is_empty());
+        assert_eq!(docs[0].value["n"], 1);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_document() {
+        let (docs, errors) = parse_str("kind: A\n---\nkind: [unclosed\n");
+        assert_eq!(docs.len(), 1);
+        assert_eq!(errors.len(), 1);
+        assert_eq!(errors[0].location, "t.yaml#2");
+    }
+}

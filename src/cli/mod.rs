@@ -1,0 +1,56 @@
+//! The command line: `serve`, `check`, `fix`, `certs`.
+//!
+//! Exit codes, for every command: 0 success (for `check`: clean or warnings only), 1 a
+//! deny-level finding, 2 usage, input or start-up errors.
+
+mod certs;
+mod check;
+mod manifests;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// sticky-guard: admission webhook and offline checker that keeps ingress-nginx sticky sessions
+/// working.
+#[derive(Debug, Parser)]
+#[command(name = "sticky-guard", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the admission webhooks over HTTPS (POST /mutate, POST /validate, GET /healthz,
+    /// GET /readyz).
+    Serve(serve::ServeArgs),
+    /// Judge manifest files (multi-document YAML or JSON; `-` reads stdin; directories are read
+    /// for *.yaml, *.yml, *.json). Exit 0 when clean or warnings only, 1 when a deny-level
+    /// finding exists, 2 on usage or parse errors.
+    Check(check::CheckArgs),
+    /// Print the manifests with the mutating webhook's patches applied, as multi-document YAML
+    /// on stdout. Comments and formatting do not survive; key order does. Findings that no patch
+    /// fixes are reported on stderr (exit 1); on a parse error nothing is printed (exit 2).
+    Fix(check::FixArgs),
+    /// Make a CA and a serving certificate for the webhook Service (for a cluster install).
+    Certs(certs::CertsArgs),
+}
+
+/// Runs a parsed command line and returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Check(args) => check::run_check(args),
+        Command::Fix(args) => check::run_fix(args),
+        Command::Certs(args) => certs::run(args),
+    }
+}
+
+/// Exit code 2, after printing `error: <message>` on stderr.
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,122 @@
+//! `sticky-guard serve`: the admission webhooks over HTTPS.
+
+use crate::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
+use crate::policy::Policy;
+use crate::tls;
+use clap::{Args, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Arguments of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 0.0.0.0:8443; 127.0.0.1:8443 with --dev].
+    #[arg(long, env = "STICKY_GUARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Serving certificate chain, PEM (leaf first).
+    #[arg(
+        long,
+        env = "STICKY_GUARD_TLS_CERT",
+        requires = "tls_key",
+        required_unless_present = "dev"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key of the serving certificate, PEM.
+    #[arg(long, env = "STICKY_GUARD_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Development mode: make a throw-away CA and a certificate for 127.0.0.1 and localhost,
+    /// write them to --dev-dir, and serve on 127.0.0.1:8443.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    pub dev: bool,
+    /// Where --dev writes ca.pem, tls.crt and tls.key.
+    #[arg(long, default_value = "certs/dev")]
+    pub dev_dir: PathBuf,
+    /// Largest request body accepted, in bytes (413 beyond).
+    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Log format (filter with RUST_LOG, default `info`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Log formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Runs `serve` until SIGTERM or Ctrl-C.
+pub fn run(args: ServeArgs) -> ExitCode {
+    init_tracing(args.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => return super::fail(format!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => super::fail(message),
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<(), String> {
+    let (tls_config, default_listen) = if args.dev {
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let pki = tls::dev::generate(&names, 30)
+            .map_err(|e| format!("cannot make dev certificates: {e}"))?;
+        super::certs::write_pki(&args.dev_dir, &pki)?;
+        let config = tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes())
+            .map_err(|e| e.to_string())?;
+        (config, SocketAddr::from(([127, 0, 0, 1], 8443)))
+    } else {
+        let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+            return Err("--tls-cert and --tls-key are required (or --dev)".into());
+        };
+        let config = tls::load_server_config(cert, key).map_err(|e| e.to_string())?;
+        (config, SocketAddr::from(([0, 0, 0, 0], 8443)))
+    };
+    let listen = args.listen.unwrap_or(default_listen);
+    let state = AppState {
+        policy: Arc::new(Policy::default()),
+    };
+    let running = tls::server::start(listen, tls_config, router(state, args.max_body_bytes))
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    tracing::info!(address = %running.local_addr, "serving admission webhooks over HTTPS");
+    if args.dev {
+        let ca = args.dev_dir.join("ca.pem");
+        println!("sticky-guard dev server on https://{}", running.local_addr);
+        println!("dev CA certificate written to {}", ca.display());
+        println!(
+            "try: curl --cacert {} -H 'Content-Type: application/json' --data @../shared/fixtures/admission-reviews/ingress-create-sticky-regex-path.json https://localhost:{}/mutate",
+            ca.display(),
+            running.local_addr.port()
+        );
+    }
+    let handle = running.handle();
+    tokio::spawn(async move {
+        tls::server::shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    running
+        .wait()
+        .await
+        .map_err(|e| format!("server failed: {e}"))
+}
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}

@@ -1,0 +1,159 @@
+//! ingress-nginx behaviour that the rules rest on.
+//!
+//! Sources (ingress-nginx, final release line): `docs/user-guide/nginx-configuration/annotations.md`,
+//! `internal/ingress/annotations/sessionaffinity/main.go`, `internal/ingress/annotations/parser`,
+//! `internal/ingress/controller/template/template.go` (`enforceRegexModifier`, `needsRewrite`),
+//! `docs/user-guide/ingress-path-matching.md`.
+
+use crate::objects::{IngressObject, annotations};
+
+/// Annotation names (without prefix) of the session affinity family.
+pub mod annotation {
+    /// `affinity`: `cookie` turns cookie affinity on; it is the only accepted value.
+    pub const AFFINITY: &str = "affinity";
+    /// `session-cookie-path`: the `Path` attribute of the sticky cookie.
+    pub const SESSION_COOKIE_PATH: &str = "session-cookie-path";
+    /// `use-regex`: paths on the host are regular expressions.
+    pub const USE_REGEX: &str = "use-regex";
+    /// `rewrite-target`: a rewrite that differs from the path also turns regex mode on.
+    pub const REWRITE_TARGET: &str = "rewrite-target";
+}
+
+/// Reads the annotations of one object under the configured annotation prefix.
+#[derive(Clone, Copy, Debug)]
+pub struct Annotations<'a> {
+    ingress: &'a IngressObject,
+    prefix: &'a str,
+}
+
+impl<'a> Annotations<'a> {
+    /// Annotations of `ingress` under `prefix` (e.g. `nginx.ingress.kubernetes.io`).
+    pub fn new(ingress: &'a IngressObject, prefix: &'a str) -> Self {
+        Annotations { ingress, prefix }
+    }
+
+    /// The full key of an annotation: `<prefix>/<name>`.
+    pub fn key(&self, name: &str) -> String {
+        format!("{}/{}", self.prefix, name)
+    }
+
+    /// The value of `<prefix>/<name>`, if set. An empty value counts as unset, as in
+    /// ingress-nginx's annotation parser (`parser.GetStringAnnotation` reports it as missing).
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        annotations(&self.ingress.meta)
+            .get(&self.key(name))
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// Cookie affinity is on: `<prefix>/affinity` is exactly `cookie`, the only value the
+    /// controller accepts (`sessionaffinity/main.go`).
+    pub fn cookie_affinity(&self) -> bool {
+        self.get(annotation::AFFINITY) == Some("cookie")
+    }
+
+    /// `<prefix>/use-regex` parses as true. The controller reads booleans with Go's
+    /// `strconv.ParseBool`: `1`, `t`, `T`, `TRUE`, `true`, `True`.
+    pub fn use_regex(&self) -> bool {
+        self.get(annotation::USE_REGEX)
+            .is_some_and(|v| matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True"))
+    }
+}
+
+/// Whether this Ingress, on its own, turns regex mode on for its hosts: `use-regex` is true, or
+/// `rewrite-target` is set and differs from one of its paths (`needsRewrite` in `template.go`).
+///
+/// ingress-nginx applies regex mode host-wide: one Ingress that turns it on makes every path of
+/// every Ingress on the same host a regex (`enforceRegexModifier`). This function answers for the
+/// single object only.
+pub fn turns_on_regex_mode(ingress: &IngressObject, prefix: &str) -> bool {
+    let annotations = Annotations::new(ingress, prefix);
+    if annotations.use_regex() {
+        return true;
+    }
+    match annotations.get(annotation::REWRITE_TARGET) {
+        Some(target) => ingress.paths().iter().any(|p| p.path != target),
+        None => false,
+    }
+}
+
+/// Whether a path contains a regular-expression metacharacter (PCRE: `\ . + * ? ( ) | [ ] { } ^ $`).
+/// In regex mode nginx matches such a path as `~* "^<path>"`; outside it, as a literal prefix.
+pub fn has_regex_metachar(path: &str) -> bool {
+    path.chars().any(|c| {
+        matches!(
+            c,
+            '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$'
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::{Object, decode};
+    use serde_json::json;
+
+    fn ingress(annotations: serde_json::Value, path: &str) -> IngressObject {
+        let value = json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "i", "annotations": annotations},
+            "spec": {"rules": [{"http": {"paths": [{"path": path, "pathType": "ImplementationSpecific",
+                "backend": {"service": {"name": "s", "port": {"number": 80}}}}]}}]}
+        });
+        match decode(&value) {
+            Ok(Some(Object::Ingress(i))) => *i,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const P: &str = "nginx.ingress.kubernetes.io";
+
+    #[test]
+    fn use_regex_follows_go_parse_bool() {
+        for v in ["true", "True", "1", "t"] {
+            let i = ingress(json!({"nginx.ingress.kubernetes.io/use-regex": v}), "/a");
+            assert!(turns_on_regex_mode(&i, P), "{v}");
+        }
+        for v in ["false", "yes", ""] {
+            let i = ingress(json!({"nginx.ingress.kubernetes.io/use-regex": v}), "/a");
+            assert!(!turns_on_regex_mode(&i, P), "{v}");
+        }
+    }
+
+    #[test]
+    fn rewrite_target_equal_to_path_does_not_turn_on_regex_mode() {
+        let same = ingress(
+            json!({"nginx.ingress.kubernetes.io/rewrite-target": "/"}),
+            "/",
+        );
+        assert!(!turns_on_regex_mode(&same, P));
+        let differs = ingress(
+            json!({"nginx.ingress.kubernetes.io/rewrite-target": "/$2"}),
+            "/a(/|$)(.*)",
+        );
+        assert!(turns_on_regex_mode(&differs, P));
+    }
+
+    #[test]
+    fn affinity_is_only_cookie_under_the_configured_prefix() {
+        let i = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+            "/",
+        );
+        assert!(Annotations::new(&i, P).cookie_affinity());
+        assert!(!Annotations::new(&i, "ingress.kubernetes.io").cookie_affinity());
+        let other = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "Cookie"}),
+            "/",
+        );
+        assert!(!Annotations::new(&other, P).cookie_affinity());
+    }
+
+    #[test]
+    fn metacharacters() {
+        assert!(has_regex_metachar("/mysite(/|$)(.*)"));
+        assert!(has_regex_metachar("/file.txt"));
+        assert!(!has_regex_metachar("/plain/path-with_dash~"));
+    }
+}

@@ -1,0 +1,179 @@
+//! `cookie-path-for-regex`: a sticky Ingress in regex mode needs a literal `session-cookie-path`.
+
+use super::{Applies, Context, Finding, Fix, Rule, Subject};
+use crate::cookie_path::{self, Derived, IngressPath};
+use crate::nginx::{self, Annotations, annotation};
+use crate::objects::IngressObject;
+use crate::policy::Action;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "cookie-path-for-regex",
+    title: "Sticky Ingress with regex paths has no session-cookie-path",
+    applies: Applies::Ingress,
+    default_action: Action::Deny,
+    mutating: true,
+    why: "With cookie affinity on and regex paths, ingress-nginx sets the session cookie's Path to \
+the path string itself (e.g. `/mysite(/|$)(.*)`) unless session-cookie-path is set. Browsers \
+compare cookie paths literally and never send such a cookie back, so no request is sticky. \
+The derived path covers every request path the regexes match (RFC 6265 path-match), as written: \
+nginx matches regex paths case-insensitively, but requests spelled in another case are not \
+covered by the cookie.",
+    fix: "Set <prefix>/session-cookie-path to the literal part of the paths; the mutating webhook \
+adds it, and `sticky-guard fix` writes it into the manifest.",
+    source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
+paths do not support regex\"); rootfs/etc/nginx/lua/balancer/sticky.lua; nginx.tmpl \
+`set $location_path`; RFC 6265 §5.1.4",
+    check,
+};
+
+fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
+    let Subject::Ingress(ingress) = subject else {
+        return Vec::new();
+    };
+    let prefix = &context.policy.annotation_prefix;
+    let annotations = Annotations::new(ingress, prefix);
+    if !annotations.cookie_affinity()
+        || annotations.get(annotation::SESSION_COOKIE_PATH).is_some()
+        || !nginx::turns_on_regex_mode(ingress, prefix)
+    {
+        return Vec::new();
+    }
+    let paths = ingress.paths();
+    let Some(regex_path) = paths
+        .iter()
+        .find(|p| p.path_type != "Exact" && nginx::has_regex_metachar(p.path))
+    else {
+        return Vec::new();
+    };
+    let derived = derive(ingress);
+    let key = annotations.key(annotation::SESSION_COOKIE_PATH);
+    let mut findings = vec![
+        Finding::deny(
+            &RULE,
+            format!(
+                "cookie affinity is on and path `{}` is a regex, so ingress-nginx would set the \
+                 session cookie's Path to the regex and browsers would never send the cookie back; \
+                 set annotation {key}: \"{}\" (the literal part of the paths)",
+                regex_path.path, derived.path
+            ),
+        )
+        .at(format!("metadata.annotations[\"{key}\"]"))
+        .with_fix(Fix::SetAnnotation {
+            key,
+            value: derived.path.clone(),
+        }),
+    ];
+    for (path, error) in derived.unparseable {
+        findings.push(Finding::warn(
+            &RULE,
+            format!("path `{path}` is not a regex sticky-guard can read ({error}); cookie path falls back to /"),
+        ));
+    }
+    findings
+}
+
+/// The cookie path derived from all paths of this Ingress (see [`cookie_path::derive`]).
+pub(super) fn derive(ingress: &IngressObject) -> Derived {
+    cookie_path::derive(ingress.paths().iter().map(|p| IngressPath {
+        path: p.path,
+        exact: p.path_type == "Exact",
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase, json_patch};
+    use serde_json::json;
+
+    const ID: &str = "cookie-path-for-regex";
+
+    fn sticky_regex(paths: &[&str]) -> serde_json::Value {
+        ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/use-regex": "true"}),
+            paths,
+        )
+    }
+
+    #[test]
+    fn fires_on_sticky_regex_paths_without_cookie_path() {
+        let findings = of(
+            ID,
+            run(sticky_regex(&["/mysite(/|$)(.*)"]), Phase::Validating),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Deny);
+        assert!(
+            findings[0]
+                .message
+                .contains("session-cookie-path: \"/mysite\"")
+        );
+    }
+
+    #[test]
+    fn fires_when_rewrite_target_turns_regex_mode_on() {
+        let value = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/rewrite-target": "/$2"}),
+            &["/mysite(/|$)(.*)"],
+        );
+        assert_eq!(of(ID, run(value, Phase::Mutating)).len(), 1);
+    }
+
+    #[test]
+    fn does_not_fire() {
+        // Cookie path already set (also: what the patched object looks like).
+        let mut set = sticky_regex(&["/mysite(/|$)(.*)"]);
+        set["metadata"]["annotations"]["nginx.ingress.kubernetes.io/session-cookie-path"] =
+            json!("/mysite");
+        assert!(of(ID, run(set, Phase::Validating)).is_empty());
+        // Not sticky.
+        let plain = ingress(
+            json!({"nginx.ingress.kubernetes.io/use-regex": "true"}),
+            &["/a(.*)"],
+        );
+        assert!(of(ID, run(plain, Phase::Validating)).is_empty());
+        // Regex mode off: paths are literal prefixes (another rule's business).
+        let literal = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+            &["/a(.*)"],
+        );
+        assert!(of(ID, run(literal, Phase::Validating)).is_empty());
+        // Regex mode on but no path has a metacharacter: the path is a fine cookie path.
+        assert!(of(ID, run(sticky_regex(&["/app"]), Phase::Validating)).is_empty());
+    }
+
+    #[test]
+    fn patch_adds_the_derived_path() {
+        let value = sticky_regex(&["/a/b(/|$)(.*)", "/a/c(/|$)(.*)"]);
+        let findings = of(ID, run(value.clone(), Phase::Mutating));
+        let patch = json_patch(findings.iter().filter_map(|f| f.fix.as_ref()), &value);
+        assert_eq!(
+            serde_json::to_value(&patch).unwrap(),
+            json!([{"op": "add",
+                    "path": "/metadata/annotations/nginx.ingress.kubernetes.io~1session-cookie-path",
+                    "value": "/a"}])
+        );
+    }
+
+    #[test]
+    fn unparseable_path_gives_root_and_a_warning() {
+        let findings = of(ID, run(sticky_regex(&["/x(?=y)"]), Phase::Mutating));
+        assert_eq!(findings.len(), 2);
+        assert_eq!(
+            findings[0].fix,
+            Some(super::Fix::SetAnnotation {
+                key: "nginx.ingress.kubernetes.io/session-cookie-path".into(),
+                value: "/".into()
+            })
+        );
+        assert_eq!(findings[1].level, Level::Warn);
+        assert!(
+            findings[1]
+                .message
+                .starts_with("path `/x(?=y)` is not a regex")
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! `cookie-path-not-literal`: `session-cookie-path` must be a literal absolute path.
+
+use super::{Applies, Context, Finding, Rule, Subject};
+use crate::nginx::{Annotations, annotation};
+use crate::policy::Action;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "cookie-path-not-literal",
+    title: "session-cookie-path is not a literal absolute path",
+    applies: Applies::Ingress,
+    default_action: Action::Deny,
+    mutating: true,
+    why: "ingress-nginx copies session-cookie-path verbatim into the cookie's Path attribute. \
+Browsers compare it literally with the request path (no regex), and only send the cookie when \
+it is a prefix ending on a segment boundary, so a regex, a relative path or a `;` means the \
+cookie is never sent back, or the Set-Cookie header is cut short.",
+    fix: "Set <prefix>/session-cookie-path to a literal absolute path, such as the literal part \
+of the Ingress paths (`/mysite` for `/mysite(/|$)(.*)`).",
+    source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
+paths do not support regex\"); RFC 6265 §4.1.1 (path-value), §5.1.4 (path-match)",
+    check,
+};
+
+fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
+    let Subject::Ingress(ingress) = subject else {
+        return Vec::new();
+    };
+    let annotations = Annotations::new(ingress, &context.policy.annotation_prefix);
+    if !annotations.cookie_affinity() {
+        return Vec::new();
+    }
+    let Some(value) = annotations.get(annotation::SESSION_COOKIE_PATH) else {
+        return Vec::new();
+    };
+    let Some(problem) = literal_problem(value) else {
+        return Vec::new();
+    };
+    let key = annotations.key(annotation::SESSION_COOKIE_PATH);
+    let suggestion = super::cookie_path_for_regex::derive(ingress).path;
+    vec![
+        Finding::deny(
+            &RULE,
+            format!(
+                "annotation {key} is `{value}`, which {problem}; browsers compare cookie paths \
+                 literally, so set it to a literal absolute path such as \"{suggestion}\""
+            ),
+        )
+        .at(format!("metadata.annotations[\"{key}\"]")),
+    ]
+}
+
+/// Why `value` is not a literal absolute cookie path, or `None` if it is one.
+///
+/// Characters that are legal in URL paths and common in real ones (`.`, `+`, `$`, `-`, `~`)
+/// pass on their own; a regex is recognised by what a literal path cannot or would hardly
+/// contain: `? [ ] { } | ^ \ ( ) *`, `.*`/`.+`, a trailing `$`.
+fn literal_problem(value: &str) -> Option<String> {
+    if !value.starts_with('/') {
+        return Some("does not start with `/`".into());
+    }
+    if let Some(c) = value
+        .chars()
+        .find(|c| *c == ';' || c.is_whitespace() || c.is_control())
+    {
+        return Some(format!(
+            "contains {:?}, which ends the cookie's Path attribute",
+            c
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| "?[]{}|^\\()*".contains(*c)) {
+        return Some(format!("contains the regex metacharacter `{c}`"));
+    }
+    for seq in [".*", ".+"] {
+        if value.contains(seq) {
+            return Some(format!("contains the regex `{seq}`"));
+        }
+    }
+    if value.ends_with('$') {
+        return Some("ends with the regex anchor `$`".into());
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase};
+    use super::literal_problem;
+    use serde_json::json;
+
+    const ID: &str = "cookie-path-not-literal";
+
+    fn sticky_with_path(cookie_path: &str) -> serde_json::Value {
+        ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/use-regex": "true",
+                   "nginx.ingress.kubernetes.io/session-cookie-path": cookie_path}),
+            &["/mysite(/|$)(.*)"],
+        )
+    }
+
+    #[test]
+    fn fires_on_a_regex_cookie_path() {
+        let findings = of(
+            ID,
+            run(sticky_with_path("/mysite(/|$)(.*)"), Phase::Mutating),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Deny);
+        assert_eq!(
+            findings[0].message,
+            "annotation nginx.ingress.kubernetes.io/session-cookie-path is `/mysite(/|$)(.*)`, \
+             which contains the regex metacharacter `(`; browsers compare cookie paths literally, \
+             so set it to a literal absolute path such as \"/mysite\""
+        );
+        assert!(
+            findings[0].fix.is_none(),
+            "an explicit value is never rewritten"
+        );
+    }
+
+    #[test]
+    fn fires_on_relative_and_broken_paths() {
+        for bad in ["mysite", "/a;b", "/api/.*", "/api$", "/a b"] {
+            assert_eq!(
+                of(ID, run(sticky_with_path(bad), Phase::Validating)).len(),
+                1,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn does_not_fire_on_literal_paths() {
+        for good in ["/", "/mysite", "/v1.0/api", "/a+b", "/~user"] {
+            assert_eq!(literal_problem(good), None, "{good}");
+            assert!(of(ID, run(sticky_with_path(good), Phase::Validating)).is_empty());
+        }
+        // Not sticky: the annotation is unused (affinity-settings-without-affinity's business).
+        let not_sticky = ingress(
+            json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/a(.*)"}),
+            &["/a"],
+        );
+        assert!(of(ID, run(not_sticky, Phase::Validating)).is_empty());
+    }
+}

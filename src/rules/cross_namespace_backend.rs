@@ -1,0 +1,200 @@
+//! `cross-namespace-backend`: an Ingress backend must name a Service in the Ingress's namespace.
+
+use super::{Applies, Context, Finding, Rule, Subject};
+use crate::policy::Action;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "cross-namespace-backend",
+    title: "Ingress backend names a Service in another namespace, or no valid Service name",
+    applies: Applies::Ingress,
+    default_action: Action::Deny,
+    mutating: true,
+    why: "An Ingress routes only to Services in its own namespace, and backend.service.name must \
+be a DNS-1035 label. A dotted name like `mysvc.otherns.svc.cluster.local` is the tell-tale \
+attempt to reach another namespace; the API server refuses it with a generic validation error \
+after mutating admission, so sticky-guard denies it in the mutating webhook with a message that \
+says what to do.",
+    fix: "Put the Ingress in the Service's namespace and use the Service's short name. An \
+ExternalName \"proxy\" Service would route, but it has no endpoints, so cookie affinity is lost.",
+    source: "Kubernetes networking.k8s.io/v1 IngressServiceBackend (name: DNS-1035 label, same \
+namespace); kubernetes/kubernetes#17088; ingress-nginx service-upstream docs (\"Sticky Sessions \
+will not work\")",
+    check,
+};
+
+fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
+    let Subject::Ingress(ingress) = subject else {
+        return Vec::new();
+    };
+    let own_namespace = ingress.meta.namespace.as_deref();
+    let here = own_namespace.map_or("the Ingress's namespace".to_string(), |ns| {
+        format!("`{ns}`")
+    });
+    ingress
+        .backends()
+        .into_iter()
+        .filter(|b| !is_dns1035_label(b.service_name))
+        .map(|b| {
+            let name = b.service_name;
+            let message = match service_and_namespace(name, &context.policy.cluster_domain) {
+                Some((service, namespace)) if Some(namespace) == own_namespace => format!(
+                    "backend `{name}` is Service `{service}` in this Ingress's own namespace, but \
+                     backend names must be plain Service names: set the backend to `{service}`"
+                ),
+                Some((service, namespace)) => format!(
+                    "backend `{name}` names Service `{service}` in namespace `{namespace}`, but an \
+                     Ingress can only route to Services in its own namespace ({here}): put this \
+                     Ingress in namespace `{namespace}`, next to Service `{service}`, and set the \
+                     backend to `{service}` (an ExternalName Service in {here} would route, but \
+                     loses sticky sessions: it has no endpoints to pin)"
+                ),
+                None if name.contains('.') => format!(
+                    "backend `{name}` looks like a host name, but an Ingress backend must be a \
+                     Service in {here}: create a Service there and name it as the backend (an \
+                     ExternalName Service can point at an external host, without sticky sessions)"
+                ),
+                None => format!(
+                    "backend `{name}` is not a valid Service name (a DNS-1035 label: lower-case \
+                     letters, digits and '-', starting with a letter, at most 63 characters): use \
+                     the metadata.name of a Service in {here}"
+                ),
+            };
+            Finding::deny(&RULE, message).at(b.field)
+        })
+        .collect()
+}
+
+/// DNS-1035 label, as the API server validates `backend.service.name`: at most 63 characters of
+/// `[a-z0-9-]`, starting with a letter and ending with a letter or digit
+/// (`k8s.io/apimachinery/pkg/util/validation.IsDNS1035Label`).
+fn is_dns1035_label(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes[0].is_ascii_lowercase()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+}
+
+/// Reads `svc.ns`, `svc.ns.svc` and `svc.ns.svc.<cluster-domain>` (the Service DNS names of the
+/// Kubernetes DNS specification) as `(service, namespace)`.
+fn service_and_namespace<'n>(name: &'n str, cluster_domain: &str) -> Option<(&'n str, &'n str)> {
+    let mut parts = name.splitn(3, '.');
+    let service = parts.next()?;
+    let namespace = parts.next()?;
+    let rest = parts.next();
+    let service_dns = match rest {
+        None => true,
+        Some(rest) => rest == "svc" || rest.strip_prefix("svc.") == Some(cluster_domain),
+    };
+    (service_dns && is_dns1035_label(service) && !namespace.is_empty())
+        .then_some((service, namespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase};
+    use super::*;
+    use serde_json::json;
+
+    const ID: &str = "cross-namespace-backend";
+
+    fn with_backend(name: &str) -> serde_json::Value {
+        let mut value = ingress(json!({}), &["/"]);
+        value["metadata"]["namespace"] = json!("ingress-shared");
+        value["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = json!(name);
+        value
+    }
+
+    #[test]
+    fn fires_on_a_dotted_name_and_names_the_namespace() {
+        let findings = of(
+            ID,
+            run(
+                with_backend("mysvc.otherns.svc.cluster.local"),
+                Phase::Mutating,
+            ),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Deny);
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("spec.rules[0].http.paths[0].backend.service.name")
+        );
+        assert!(
+            findings[0]
+                .message
+                .contains("put this Ingress in namespace `otherns`, next to Service `mysvc`")
+        );
+    }
+
+    #[test]
+    fn fires_on_short_forms_hosts_and_invalid_names() {
+        let cases = [
+            ("mysvc.otherns", "namespace `otherns`"),
+            ("mysvc.otherns.svc", "namespace `otherns`"),
+            (
+                "mysvc.ingress-shared.svc.cluster.local",
+                "set the backend to `mysvc`",
+            ),
+            ("api.example.com", "looks like a host name"),
+            ("MySvc", "not a valid Service name"),
+        ];
+        for (name, expected) in cases {
+            let findings = of(ID, run(with_backend(name), Phase::Validating));
+            assert_eq!(findings.len(), 1, "{name}");
+            assert!(
+                findings[0].message.contains(expected),
+                "{name}: {}",
+                findings[0].message
+            );
+        }
+    }
+
+    #[test]
+    fn fires_on_the_default_backend_of_a_legacy_ingress() {
+        let value = json!({
+            "apiVersion": "extensions/v1beta1", "kind": "Ingress",
+            "metadata": {"name": "x", "namespace": "a"},
+            "spec": {"backend": {"serviceName": "web.b", "servicePort": 80}}
+        });
+        let findings = of(ID, run(value, Phase::Mutating));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("spec.backend.serviceName")
+        );
+    }
+
+    #[test]
+    fn does_not_fire_on_plain_names() {
+        assert!(of(ID, run(with_backend("mysvc"), Phase::Mutating)).is_empty());
+        assert!(of(ID, run(with_backend("my-svc-2"), Phase::Mutating)).is_empty());
+    }
+
+    #[test]
+    fn dns1035() {
+        assert!(is_dns1035_label("a"));
+        assert!(is_dns1035_label(&"a".repeat(63)));
+        assert!(!is_dns1035_label(&"a".repeat(64)));
+        assert!(!is_dns1035_label("1abc"));
+        assert!(!is_dns1035_label("abc-"));
+        assert!(!is_dns1035_label(""));
+    }
+
+    #[test]
+    fn other_cluster_domains_are_read_from_the_policy() {
+        assert_eq!(
+            service_and_namespace("s.n.svc.corp.local", "corp.local"),
+            Some(("s", "n"))
+        );
+        assert_eq!(
+            service_and_namespace("s.n.svc.cluster.local", "corp.local"),
+            None
+        );
+    }
+}

@@ -1,0 +1,306 @@
+//! The rule catalogue and the engine that runs it.
+//!
+//! A rule is data plus a function: a [`Rule`] declares its ID, title, default action, why, fix
+//! hint and source in one place, and `check` turns one object into [`Finding`]s. The catalogue
+//! ([`CATALOGUE`]) is the single list that the webhook, `check`, `fix` and the docs read.
+//!
+//! Rules never format HTTP and never decide the verdict: the admission glue and the CLI turn
+//! findings into a response or a report.
+
+mod cookie_path_for_regex;
+mod cookie_path_not_literal;
+mod cross_namespace_backend;
+mod fix;
+
+pub use fix::{Fix, json_patch};
+
+use crate::objects::{IngressObject, Object};
+use crate::policy::{Action, Policy};
+use k8s_openapi::api::core::v1::Service;
+use serde::Serialize;
+
+/// The kind of object a rule judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Applies {
+    /// `Ingress` (any API version).
+    Ingress,
+    /// `Service`.
+    Service,
+}
+
+/// One rule of the catalogue.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable kebab-case ID (`cookie-path-for-regex`), used in config, output and SARIF.
+    pub id: &'static str,
+    /// One line: what the rule finds.
+    pub title: &'static str,
+    /// The kind of object it judges.
+    pub applies: Applies,
+    /// The action when configuration does not set one.
+    pub default_action: Action,
+    /// Whether the rule also runs in the mutating webhook (`/mutate`): rules that patch, and
+    /// denials that must come before the API server's own validation.
+    pub mutating: bool,
+    /// Why it matters, in a few sentences.
+    pub why: &'static str,
+    /// What to do about it.
+    pub fix: &'static str,
+    /// Where the facts come from (docs or source locations).
+    pub source: &'static str,
+    /// Judges one object.
+    pub check: fn(&Subject<'_>, &Context<'_>) -> Vec<Finding>,
+}
+
+/// Every rule, in catalogue order.
+pub static CATALOGUE: &[&Rule] = &[
+    &cookie_path_for_regex::RULE,
+    &cookie_path_not_literal::RULE,
+    &cross_namespace_backend::RULE,
+];
+
+/// The rule with this ID, if any.
+pub fn find(id: &str) -> Option<&'static Rule> {
+    CATALOGUE.iter().copied().find(|r| r.id == id)
+}
+
+/// Which webhook is asking.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `/mutate`: only rules marked [`Rule::mutating`] run; fixable findings become patches.
+    Mutating,
+    /// `/validate`, `check` and `fix`: every rule runs; a fixable finding means the object
+    /// arrived unpatched.
+    Validating,
+}
+
+/// The object a rule judges.
+#[derive(Clone, Copy, Debug)]
+pub enum Subject<'a> {
+    /// An Ingress.
+    Ingress(&'a IngressObject),
+    /// A Service.
+    Service(&'a Service),
+}
+
+/// What a rule may read besides the object itself.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The policy in force.
+    pub policy: &'a Policy,
+}
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Admitted, with a warning.
+    Warn,
+    /// Denied (or, for a fixable finding in the mutating webhook, patched).
+    Deny,
+}
+
+impl Level {
+    /// `deny` or `warn`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Deny => "deny",
+            Level::Warn => "warn",
+        }
+    }
+}
+
+/// One thing a rule found on one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The rule's ID.
+    pub rule: &'static str,
+    /// The level, after the policy's action for the rule.
+    pub level: Level,
+    /// Field path of the offending field (`spec.rules[0].http.paths[0].backend.service.name`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// A full sentence: what is wrong and what to do.
+    pub message: String,
+    /// The change that fixes it, when sticky-guard can make it (the mutating webhook and `fix`
+    /// apply it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// A deny-level finding of `rule`.
+    pub fn deny(rule: &Rule, message: impl Into<String>) -> Self {
+        Finding {
+            rule: rule.id,
+            level: Level::Deny,
+            field: None,
+            message: message.into(),
+            fix: None,
+        }
+    }
+
+    /// A warn-level finding of `rule`.
+    pub fn warn(rule: &Rule, message: impl Into<String>) -> Self {
+        Finding {
+            level: Level::Warn,
+            ..Finding::deny(rule, message)
+        }
+    }
+
+    /// Names the offending field.
+    pub fn at(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// Attaches the change that fixes the finding.
+    pub fn with_fix(mut self, fix: Fix) -> Self {
+        self.fix = Some(fix);
+        self
+    }
+}
+
+/// Runs the catalogue on one object.
+///
+/// Objects the policy does not judge (excluded namespace, other ingress class) get no findings.
+/// In [`Phase::Mutating`] only mutating rules run. A rule whose action is `off` does not run;
+/// one whose action is `warn` has its findings lowered to [`Level::Warn`].
+pub fn evaluate(object: &Object, phase: Phase, context: &Context<'_>) -> Vec<Finding> {
+    if !context.policy.judges(object) {
+        return Vec::new();
+    }
+    let (subject, applies) = match object {
+        Object::Ingress(ingress) => (Subject::Ingress(ingress), Applies::Ingress),
+        Object::Service(service) => (Subject::Service(service), Applies::Service),
+    };
+    let mut findings = Vec::new();
+    for rule in CATALOGUE {
+        if rule.applies != applies || (phase == Phase::Mutating && !rule.mutating) {
+            continue;
+        }
+        let action = context.policy.action(rule.id, rule.default_action);
+        if action == Action::Off {
+            continue;
+        }
+        for mut finding in (rule.check)(&subject, context) {
+            if action == Action::Warn {
+                finding.level = Level::Warn;
+            }
+            findings.push(finding);
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Helpers for the per-rule test modules.
+    use super::*;
+    use crate::objects::decode;
+    use serde_json::Value;
+
+    /// Decodes a JSON object (panics on bad test data).
+    pub fn object(value: Value) -> Object {
+        decode(&value)
+            .expect("test object decodes")
+            .expect("judged kind")
+    }
+
+    /// Runs the whole catalogue under the default policy in `phase`.
+    pub fn run(value: Value, phase: Phase) -> Vec<Finding> {
+        run_with(value, phase, &Policy::default())
+    }
+
+    /// Runs the whole catalogue under `policy` in `phase`.
+    pub fn run_with(value: Value, phase: Phase, policy: &Policy) -> Vec<Finding> {
+        evaluate(&object(value), phase, &Context { policy })
+    }
+
+    /// Only the findings of one rule.
+    pub fn of(rule: &str, findings: Vec<Finding>) -> Vec<Finding> {
+        findings.into_iter().filter(|f| f.rule == rule).collect()
+    }
+
+    /// A `networking.k8s.io/v1` Ingress in namespace `app` with these annotations and paths
+    /// (`ImplementationSpecific`, backend Service `web` port 80).
+    pub fn ingress(annotations: Value, paths: &[&str]) -> Value {
+        let paths: Vec<Value> = paths
+            .iter()
+            .map(|p| {
+                serde_json::json!({"path": p, "pathType": "ImplementationSpecific",
+                    "backend": {"service": {"name": "web", "port": {"number": 80}}}})
+            })
+            .collect();
+        serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "site", "namespace": "app", "annotations": annotations},
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "example.com", "http": {"paths": paths}}]}
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use serde_json::json;
+
+    fn sticky_regex() -> serde_json::Value {
+        ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/use-regex": "true"}),
+            &["/mysite(/|$)(.*)"],
+        )
+    }
+
+    #[test]
+    fn every_rule_is_fully_declared_and_ids_are_unique() {
+        let mut ids = std::collections::BTreeSet::new();
+        for rule in CATALOGUE {
+            assert!(ids.insert(rule.id), "duplicate {}", rule.id);
+            assert!(rule.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            for text in [rule.title, rule.why, rule.fix, rule.source] {
+                assert!(!text.trim().is_empty(), "{} has an empty field", rule.id);
+            }
+            assert_eq!(find(rule.id).map(|r| r.id), Some(rule.id));
+        }
+    }
+
+    #[test]
+    fn other_ingress_classes_are_not_judged() {
+        let mut value = sticky_regex();
+        value["spec"]["ingressClassName"] = json!("gce");
+        assert!(run(value.clone(), Phase::Validating).is_empty());
+        value["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ingressClassName");
+        assert_eq!(run(value, Phase::Validating).len(), 1, "no class is judged");
+    }
+
+    #[test]
+    fn excluded_namespaces_are_not_judged() {
+        let policy = Policy {
+            excluded_namespaces: vec!["app".into()],
+            ..Policy::default()
+        };
+        assert!(run_with(sticky_regex(), Phase::Validating, &policy).is_empty());
+    }
+
+    #[test]
+    fn actions_warn_and_off() {
+        let mut policy = Policy::default();
+        policy
+            .actions
+            .insert("cookie-path-for-regex".into(), Action::Warn);
+        let findings = run_with(sticky_regex(), Phase::Validating, &policy);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Warn);
+        assert!(findings[0].fix.is_some(), "warn still offers the patch");
+        policy
+            .actions
+            .insert("cookie-path-for-regex".into(), Action::Off);
+        assert!(run_with(sticky_regex(), Phase::Validating, &policy).is_empty());
+    }
+}

@@ -1,0 +1,77 @@
+//! The HTTPS side: rustls configuration, development certificates, and the server loop.
+//!
+//! rustls with the `ring` provider, TLS 1.2 and 1.3 only; ALPN offers `h2` and `http/1.1`
+//! (the API server speaks HTTP/2 to webhooks when offered).
+
+pub mod dev;
+pub mod server;
+
+use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Why the serving certificate could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The PEM data holds no certificate or no private key, or is not PEM.
+    #[error("{0}")]
+    Pem(String),
+    /// rustls refused the certificate/key pair.
+    #[error("certificate and key do not make a TLS configuration: {0}")]
+    Rustls(#[from] rustls::Error),
+}
+
+/// The crypto provider sticky-guard uses everywhere: `ring`.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A TLS 1.2+ server configuration from PEM: `cert_chain` (leaf first, then intermediates) and
+/// `key` (PKCS#8, PKCS#1 or SEC1).
+///
+/// # Errors
+/// [`TlsError::Pem`] when there is no certificate or key; [`TlsError::Rustls`] when they do not
+/// match.
+pub fn server_config(cert_chain: &[u8], key: &[u8]) -> Result<ServerConfig, TlsError> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain)
+        .collect::<Result<_, _>>()
+        .map_err(|e| TlsError::Pem(format!("certificate PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(TlsError::Pem(
+            "no CERTIFICATE block in the certificate PEM".into(),
+        ));
+    }
+    let key = PrivateKeyDer::from_pem_slice(key)
+        .map_err(|e| TlsError::Pem(format!("private key PEM: {e}")))?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// [`server_config`] from two PEM files.
+///
+/// # Errors
+/// [`TlsError::Read`] when a file cannot be read, else as [`server_config`].
+pub fn load_server_config(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| TlsError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    server_config(&read(cert_path)?, &read(key_path)?)
+}

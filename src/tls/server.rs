@@ -1,0 +1,85 @@
+//! The HTTPS server loop (axum-server over rustls), with graceful shutdown.
+
+use axum::Router;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::ServerConfig;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long in-flight requests may finish after shutdown is asked for.
+const GRACE: Duration = Duration::from_secs(10);
+
+/// A server that is listening.
+pub struct Running {
+    /// The address it listens on (useful with port 0).
+    pub local_addr: SocketAddr,
+    handle: Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight requests finish (up to 10 s), and waits for the end.
+    ///
+    /// # Errors
+    /// The server's I/O error, if it failed.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        self.handle.graceful_shutdown(Some(GRACE));
+        self.wait().await
+    }
+
+    /// Waits until the server stops (after [`Running::shutdown`] or a fatal error).
+    ///
+    /// # Errors
+    /// The server's I/O error, if it failed.
+    pub async fn wait(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+
+    /// A handle that can shut the server down from elsewhere (e.g. a signal handler).
+    pub fn handle(&self) -> Handle<SocketAddr> {
+        self.handle.clone()
+    }
+}
+
+/// Binds `addr` and serves `app` over TLS with `tls` in a background task.
+///
+/// # Errors
+/// The bind error (address in use, permission).
+pub async fn start(addr: SocketAddr, tls: ServerConfig, app: Router) -> std::io::Result<Running> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    let local_addr = listener.local_addr()?;
+    let handle = Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(Arc::new(tls)))?
+        .handle(handle.clone());
+    let task = tokio::spawn(server.serve(app.into_make_service()));
+    Ok(Running {
+        local_addr,
+        handle,
+        task,
+    })
+}
+
+/// Resolves on SIGTERM (what the kubelet sends) or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -38,7 +38,10 @@ impl Verdict {
         let denials: Vec<String> = findings
             .iter()
             .filter(|f| f.level == Level::Deny && !fixed(f))
-            .map(|f| format!("[{}] {}", f.rule, f.message))
+            .map(|f| match &f.field {
+                Some(field) => format!("[{}] {field}: {}", f.rule, f.message),
+                None => format!("[{}] {}", f.rule, f.message),
+            })
             .collect();
         let mut rules: Vec<&'static str> = Vec::new();
         for f in findings {

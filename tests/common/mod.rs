@@ -1,0 +1,158 @@
+//! Shared helpers for the integration tests: fixtures, a real HTTPS server, a TLS client.
+#![allow(dead_code)]
+
+use base64::Engine;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use sticky_guard::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
+use sticky_guard::policy::Policy;
+use sticky_guard::tls;
+
+/// `../shared/fixtures/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(rel)
+}
+
+/// A captured AdmissionReview request body, parsed.
+pub fn captured_review(name: &str) -> Value {
+    let path = fixture(&format!("admission-reviews/{name}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    serde_json::from_str(&text).expect("fixture is JSON")
+}
+
+/// The documents of a seed scenario, as JSON.
+pub fn seed_documents(name: &str) -> Vec<Value> {
+    let path = fixture(&format!("seed-scenarios/{name}"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    use serde::Deserialize;
+    serde_norway::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).expect("seed is YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// Wraps an object in an `admission.k8s.io/v1` CREATE request, as the API server would.
+pub fn review_for(object: &Value, uid: &str) -> Value {
+    let api_version = object["apiVersion"].as_str().unwrap_or("v1");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let kind = object["kind"].as_str().unwrap_or("");
+    let namespace = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default");
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let resource = format!("{}s", kind.to_lowercase());
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": group, "version": version, "kind": kind},
+            "resource": {"group": group, "version": version, "resource": resource},
+            "name": name,
+            "namespace": namespace,
+            "operation": "CREATE",
+            "userInfo": {"username": "test"},
+            "object": object,
+            "oldObject": null,
+            "dryRun": false
+        }
+    })
+}
+
+/// A running HTTPS server with its own fresh CA, and a client that trusts only that CA.
+pub struct Server {
+    pub running: tls::server::Running,
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts the real server on 127.0.0.1:0.
+    pub async fn start(policy: Policy) -> Server {
+        let pki = tls::dev::generate(&["localhost".into(), "127.0.0.1".into()], 1).unwrap();
+        let config = tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
+        let state = AppState {
+            policy: Arc::new(policy),
+        };
+        let running = tls::server::start(
+            "127.0.0.1:0".parse().unwrap(),
+            config,
+            router(state, DEFAULT_MAX_BODY_BYTES),
+        )
+        .await
+        .unwrap();
+        let client = client_trusting(&pki.ca_pem);
+        let base = format!("https://localhost:{}", running.local_addr.port());
+        Server {
+            running,
+            client,
+            base,
+        }
+    }
+
+    /// POSTs a body; returns the HTTP status and the body text.
+    pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, String) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request goes through");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    }
+
+    /// POSTs an AdmissionReview and returns the `response` of the answer (asserting HTTP 200 and
+    /// the envelope).
+    pub async fn review(&self, path: &str, review: &Value) -> Value {
+        let (status, body) = self
+            .post_raw(path, serde_json::to_vec(review).unwrap())
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(answer["kind"], "AdmissionReview");
+        answer["response"].clone()
+    }
+}
+
+/// A reqwest client whose only trust anchor is `ca_pem`.
+pub fn client_trusting(ca_pem: &str) -> reqwest::Client {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .unwrap()
+}
+
+/// The decoded JSON Patch of a response (`patchType` must be `JSONPatch`), or `None`.
+pub fn decoded_patch(response: &Value) -> Option<Value> {
+    let patch = response
+        .get("patch")?
+        .as_str()
+        .expect("patch is a base64 string");
+    assert_eq!(response["patchType"], "JSONPatch");
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(patch)
+        .expect("patch is base64");
+    Some(serde_json::from_slice(&bytes).expect("patch is JSON"))
+}

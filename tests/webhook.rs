@@ -1,0 +1,253 @@
+//! The real HTTPS server, a client that trusts only a freshly generated CA, and AdmissionReview
+//! requests captured from a real kube-apiserver (`../shared/fixtures/admission-reviews`).
+
+mod common;
+
+use common::{Server, captured_review, decoded_patch, review_for, seed_documents};
+use serde_json::{Value, json};
+use sticky_guard::policy::Policy;
+
+const COOKIE_PATH_POINTER: &str =
+    "/metadata/annotations/nginx.ingress.kubernetes.io~1session-cookie-path";
+
+/// Applies a JSON Patch to a review's object, as the API server does after mutation.
+fn apply(review: &mut Value, patch: &Value) {
+    let patch: json_patch::Patch = serde_json::from_value(patch.clone()).unwrap();
+    json_patch::patch(&mut review["request"]["object"], &patch).unwrap();
+}
+
+#[tokio::test]
+async fn mutate_patches_regex_path_once_and_is_idempotent() {
+    let server = Server::start(Policy::default()).await;
+    let mut review = captured_review("ingress-create-sticky-regex-path.json");
+
+    let response = server.review("/mutate", &review).await;
+    assert_eq!(response["uid"], "f28a87bc-3386-46a9-be8c-bb94e2d69e28");
+    assert_eq!(response["allowed"], true);
+    assert!(response.get("status").is_none());
+    let patch = decoded_patch(&response).expect("a patch");
+    assert_eq!(
+        patch,
+        json!([{"op": "add", "path": COOKIE_PATH_POINTER, "value": "/mysite"}])
+    );
+    assert_eq!(
+        response["warnings"],
+        json!([
+            "cookie-path-for-regex: sticky-guard set nginx.ingress.kubernetes.io/session-cookie-path: /mysite"
+        ])
+    );
+    assert_eq!(
+        response["auditAnnotations"]["rules"],
+        "cookie-path-for-regex"
+    );
+
+    // The API server applies the patch and, with reinvocation, may ask again: no second patch.
+    apply(&mut review, &patch);
+    assert_eq!(
+        review["request"]["object"]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/session-cookie-path"],
+        "/mysite"
+    );
+    let again = server.review("/mutate", &review).await;
+    assert_eq!(again["allowed"], true);
+    assert!(again.get("patch").is_none(), "{again}");
+    assert!(again.get("patchType").is_none());
+    assert!(again.get("warnings").is_none());
+
+    // And the validating webhook admits the patched object without a word.
+    let validated = server.review("/validate", &review).await;
+    assert_eq!(validated["allowed"], true);
+    assert!(validated.get("warnings").is_none());
+    server.running.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn validate_denies_the_unpatched_object() {
+    let server = Server::start(Policy::default()).await;
+    let review = captured_review("ingress-create-sticky-regex-path.json");
+    let response = server.review("/validate", &review).await;
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 403);
+    assert_eq!(response["status"]["reason"], "Forbidden");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("sticky-guard denied Ingress myapp/mysite: [cookie-path-for-regex]")
+    );
+    assert!(message.contains("nginx.ingress.kubernetes.io/session-cookie-path: \"/mysite\""));
+    assert!(response.get("patch").is_none());
+}
+
+#[tokio::test]
+async fn mutate_denies_the_dotted_backend_with_a_message_that_says_where_to_go() {
+    let server = Server::start(Policy::default()).await;
+    let review = captured_review("ingress-update-dotted-backend.json");
+    let response = server.review("/mutate", &review).await;
+    assert_eq!(response["uid"], "98c7694f-e999-4a69-8883-46ab30440cd3");
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 403);
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(message.contains("namespace `otherns`"), "{message}");
+    assert!(message.contains("Service `mysvc`"), "{message}");
+    assert!(
+        message.contains("[cross-namespace-backend] spec.rules[0].http.paths[0].backend.service.name: backend `mysvc.otherns.svc.cluster.local`"),
+        "{message}"
+    );
+    assert!(response.get("patch").is_none());
+}
+
+#[tokio::test]
+async fn dry_run_gets_the_same_answer() {
+    let server = Server::start(Policy::default()).await;
+    let dry = captured_review("ingress-create-dryrun.json");
+    assert_eq!(dry["request"]["dryRun"], true);
+    let mut wet = dry.clone();
+    wet["request"]["dryRun"] = json!(false);
+    wet["request"]["options"]
+        .as_object_mut()
+        .unwrap()
+        .remove("dryRun");
+    for path in ["/mutate", "/validate"] {
+        let a = server.review(path, &dry).await;
+        let b = server.review(path, &wet).await;
+        assert_eq!(a, b, "{path}");
+    }
+    let mutated = server.review("/mutate", &dry).await;
+    assert_eq!(
+        decoded_patch(&mutated),
+        Some(json!([{"op": "add", "path": COOKIE_PATH_POINTER, "value": "/mysite"}]))
+    );
+}
+
+#[tokio::test]
+async fn services_and_unrelated_updates_are_allowed_untouched() {
+    let server = Server::start(Policy::default()).await;
+    for name in [
+        "service-create-clusterip.json",
+        "service-create-externalname-proxy.json",
+        "ingress-create-sticky-externalname-backend.json",
+    ] {
+        for path in ["/mutate", "/validate"] {
+            let response = server.review(path, &captured_review(name)).await;
+            assert_eq!(response["allowed"], true, "{name} {path}");
+            assert!(response.get("patch").is_none(), "{name} {path}");
+        }
+    }
+    // `kubectl annotate` on the (unpatched) scenario-01 Ingress: the mutating webhook patches it.
+    let response = server
+        .review("/mutate", &captured_review("ingress-update-annotate.json"))
+        .await;
+    assert_eq!(
+        decoded_patch(&response),
+        Some(json!([{"op": "add", "path": COOKIE_PATH_POINTER, "value": "/mysite"}]))
+    );
+}
+
+#[tokio::test]
+async fn seed_scenarios_through_the_webhook() {
+    let server = Server::start(Policy::default()).await;
+    // 01: exactly one patch operation.
+    let ingress01 = &seed_documents("01-regex-path-missing-cookie-path.yaml")[0];
+    let response = server.review("/mutate", &review_for(ingress01, "u1")).await;
+    assert_eq!(response["uid"], "u1");
+    assert_eq!(
+        decoded_patch(&response),
+        Some(json!([{"op": "add", "path": COOKIE_PATH_POINTER, "value": "/mysite"}]))
+    );
+    // 03: denied.
+    let ingress03 = &seed_documents("03-dotted-service-name.yaml")[0];
+    let response = server.review("/mutate", &review_for(ingress03, "u3")).await;
+    assert_eq!(response["allowed"], false);
+    // 07: allowed, no patch, in both webhooks.
+    let ingress07 = &seed_documents("07-plain-ingress-v1beta1.yaml")[0];
+    for path in ["/mutate", "/validate"] {
+        let response = server.review(path, &review_for(ingress07, "u7")).await;
+        assert_eq!(response["allowed"], true);
+        assert!(response.get("patch").is_none());
+        assert!(response.get("warnings").is_none());
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors() {
+    let server = Server::start(Policy::default()).await;
+    let (status, body) = server.post_raw("/mutate", b"{not json".to_vec()).await;
+    assert_eq!(status, 400);
+    assert!(
+        body.starts_with("request body is not an AdmissionReview"),
+        "{body}"
+    );
+
+    let mut v1beta1 = captured_review("service-create-clusterip.json");
+    v1beta1["apiVersion"] = json!("admission.k8s.io/v1beta1");
+    let (status, body) = server
+        .post_raw("/validate", serde_json::to_vec(&v1beta1).unwrap())
+        .await;
+    assert_eq!(status, 400);
+    assert!(body.contains("admissionReviewVersions"), "{body}");
+
+    // Scenario 06's number-valued annotation (kubectl refuses it; a hand-made request may not).
+    let ingress06 = &seed_documents("06-balanced-unquoted-max-age.yaml")[0];
+    let (status, body) = server
+        .post_raw(
+            "/mutate",
+            serde_json::to_vec(&review_for(ingress06, "u6")).unwrap(),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("metadata.annotations.nginx.ingress.kubernetes.io/session-cookie-max-age"),
+        "{body}"
+    );
+
+    // An unknown Ingress version inside a good review: refused with the uid echoed.
+    let mut unknown = review_for(&seed_documents("03-dotted-service-name.yaml")[0], "u9");
+    unknown["request"]["object"]["apiVersion"] = json!("networking.k8s.io/v2");
+    let response = server.review("/validate", &unknown).await;
+    assert_eq!(response["uid"], "u9");
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 400);
+
+    // Bodies over the limit: 413, and the server keeps serving.
+    let huge = vec![b' '; sticky_guard::admission::http::DEFAULT_MAX_BODY_BYTES + 1];
+    let (status, _) = server.post_raw("/mutate", huge).await;
+    assert_eq!(status, 413);
+    let response = server
+        .review(
+            "/validate",
+            &captured_review("service-create-clusterip.json"),
+        )
+        .await;
+    assert_eq!(response["allowed"], true);
+}
+
+#[tokio::test]
+async fn health_endpoints_and_unknown_routes() {
+    let server = Server::start(Policy::default()).await;
+    for path in ["/healthz", "/readyz"] {
+        let response = server
+            .client
+            .get(format!("{}{path}", server.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+    }
+    let response = server
+        .client
+        .get(format!("{}/mutate", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+}
+
+#[tokio::test]
+async fn a_client_that_does_not_trust_the_ca_is_refused() {
+    let server = Server::start(Policy::default()).await;
+    let other = sticky_guard::tls::dev::generate(&["localhost".into()], 1).unwrap();
+    let stranger = common::client_trusting(&other.ca_pem);
+    let result = stranger
+        .get(format!("{}/healthz", server.base))
+        .send()
+        .await;
+    assert!(result.is_err(), "TLS must fail against a foreign CA");
+}

@@ -17,6 +17,14 @@ pub mod annotation {
     pub const USE_REGEX: &str = "use-regex";
     /// `rewrite-target`: a rewrite that differs from the path also turns regex mode on.
     pub const REWRITE_TARGET: &str = "rewrite-target";
+    /// `session-cookie-hash`: removed in ingress-nginx 0.24.0; the controller ignores it.
+    pub const SESSION_COOKIE_HASH: &str = "session-cookie-hash";
+
+    /// Whether `name` belongs to the session affinity family: `affinity`, `affinity-mode`,
+    /// `affinity-canary-behavior`, and every `session-cookie-*`.
+    pub fn is_affinity_family(name: &str) -> bool {
+        name.starts_with("affinity") || name.starts_with("session-cookie-")
+    }
 }
 
 /// Reads the annotations of one object under the configured annotation prefix.
@@ -75,6 +83,25 @@ pub fn turns_on_regex_mode(ingress: &IngressObject, prefix: &str) -> bool {
         Some(target) => ingress.paths().iter().any(|p| p.path != target),
         None => false,
     }
+}
+
+/// Why `path` reads as a regular expression rather than a literal path, or `None`.
+///
+/// Characters that are legal in URL paths and common in real ones (`.`, `+`, `$`, `-`, `~`)
+/// pass on their own; a regex is recognised by what a literal path cannot or would hardly
+/// contain: `? [ ] { } | ^ \ ( ) *`, `.*`/`.+`, a trailing `$`.
+pub fn regex_tell(path: &str) -> Option<String> {
+    for (i, c) in path.char_indices() {
+        let rest = &path[i..];
+        if rest.starts_with(".*") || rest.starts_with(".+") {
+            return Some(format!("the regex `{}`", &rest[..2]));
+        }
+        if "?[]{}|^\\()*".contains(c) {
+            return Some(format!("the regex metacharacter `{c}`"));
+        }
+    }
+    path.ends_with('$')
+        .then(|| "the regex anchor `$` at the end".to_string())
 }
 
 /// Whether a path contains a regular-expression metacharacter (PCRE: `\ . + * ? ( ) | [ ] { } ^ $`).
@@ -148,6 +175,19 @@ mod tests {
             "/",
         );
         assert!(!Annotations::new(&other, P).cookie_affinity());
+    }
+
+    #[test]
+    fn regex_tells() {
+        assert_eq!(
+            regex_tell("/mysite(/|$)(.*)").as_deref(),
+            Some("the regex metacharacter `(`")
+        );
+        assert_eq!(regex_tell("/api/.*").as_deref(), Some("the regex `.*`"));
+        assert!(regex_tell("/api$").is_some());
+        for literal in ["/v1.0/api", "/a+b", "/~user", "/$money/x"] {
+            assert_eq!(regex_tell(literal), None, "{literal}");
+        }
     }
 
     #[test]

@@ -7,10 +7,14 @@
 //! Rules never format HTTP and never decide the verdict: the admission glue and the CLI turn
 //! findings into a response or a report.
 
+mod affinity_settings_without_affinity;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
 mod cross_namespace_backend;
 mod fix;
+mod ignored_annotation;
+mod invalid_affinity_value;
+mod regex_path_without_regex_mode;
 
 pub use fix::{Fix, json_patch};
 
@@ -57,6 +61,10 @@ pub static CATALOGUE: &[&Rule] = &[
     &cookie_path_for_regex::RULE,
     &cookie_path_not_literal::RULE,
     &cross_namespace_backend::RULE,
+    &affinity_settings_without_affinity::RULE,
+    &invalid_affinity_value::RULE,
+    &ignored_annotation::RULE,
+    &regex_path_without_regex_mode::RULE,
 ];
 
 /// The rule with this ID, if any.

@@ -1,0 +1,131 @@
+//! `affinity-settings-without-affinity`: cookie settings without `affinity: cookie` do nothing.
+
+use super::{Applies, Context, Finding, Rule, Subject};
+use crate::nginx::{Annotations, annotation};
+use crate::objects::annotations;
+use crate::policy::Action;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "affinity-settings-without-affinity",
+    title: "Session cookie settings without cookie affinity",
+    applies: Applies::Ingress,
+    default_action: Action::Warn,
+    mutating: false,
+    why: "ingress-nginx reads session-cookie-* and affinity-mode only when <prefix>/affinity is \
+`cookie`. Without it (missing, or another value) the settings are silently ignored and no \
+request is sticky, which is the opposite of what their presence says was meant.",
+    fix: "Add <prefix>/affinity: \"cookie\", or remove the session-cookie-* and affinity-mode \
+annotations.",
+    source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go (settings are \
+parsed only for affinity type cookie); docs/user-guide/nginx-configuration/annotations.md \
+#session-affinity",
+    check,
+};
+
+fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
+    let Subject::Ingress(ingress) = subject else {
+        return Vec::new();
+    };
+    let nginx = Annotations::new(ingress, &context.policy.annotation_prefix);
+    if nginx.cookie_affinity() {
+        return Vec::new();
+    }
+    let prefix = format!("{}/", context.policy.annotation_prefix);
+    let settings: Vec<&str> = annotations(&ingress.meta)
+        .keys()
+        .filter_map(|key| key.strip_prefix(&prefix))
+        .filter(|name| annotation::is_affinity_family(name) && *name != annotation::AFFINITY)
+        .collect();
+    if settings.is_empty() {
+        return Vec::new();
+    }
+    let state = match nginx.get(annotation::AFFINITY) {
+        Some(value) => format!("affinity is `{value}`, not `cookie`"),
+        None => "no affinity: \"cookie\"".to_string(),
+    };
+    vec![
+        Finding::warn(
+            &RULE,
+            format!(
+                "{state}, so {} do nothing; set affinity: \"cookie\" or drop them",
+                settings.join(", ")
+            ),
+        )
+        .at(format!(
+            "metadata.annotations[\"{}\"]",
+            nginx.key(annotation::AFFINITY)
+        )),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase};
+    use serde_json::json;
+
+    const ID: &str = "affinity-settings-without-affinity";
+
+    #[test]
+    fn fires_when_affinity_is_missing() {
+        let value = ingress(
+            json!({"nginx.ingress.kubernetes.io/session-cookie-name": "route",
+                   "nginx.ingress.kubernetes.io/affinity-mode": "persistent"}),
+            &["/"],
+        );
+        let findings = of(ID, run(value, Phase::Validating));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Warn);
+        assert_eq!(
+            findings[0].message,
+            "no affinity: \"cookie\", so affinity-mode, session-cookie-name do nothing; set affinity: \"cookie\" or drop them"
+        );
+    }
+
+    #[test]
+    fn fires_when_affinity_has_another_value() {
+        let value = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "Cookie",
+                   "nginx.ingress.kubernetes.io/session-cookie-name": "route"}),
+            &["/"],
+        );
+        let findings = of(ID, run(value, Phase::Validating));
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0]
+                .message
+                .starts_with("affinity is `Cookie`, not `cookie`")
+        );
+    }
+
+    #[test]
+    fn does_not_fire() {
+        let sticky = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/session-cookie-name": "route"}),
+            &["/"],
+        );
+        assert!(of(ID, run(sticky, Phase::Validating)).is_empty());
+        let plain = ingress(
+            json!({"nginx.ingress.kubernetes.io/ssl-redirect": "true"}),
+            &["/"],
+        );
+        assert!(of(ID, run(plain, Phase::Validating)).is_empty());
+        // Settings under another prefix are ignored-annotation's business.
+        let other = ingress(
+            json!({"ingress.kubernetes.io/session-cookie-name": "r"}),
+            &["/"],
+        );
+        assert!(of(ID, run(other, Phase::Validating)).is_empty());
+    }
+
+    #[test]
+    fn not_in_the_mutating_webhook() {
+        let value = ingress(
+            json!({"nginx.ingress.kubernetes.io/session-cookie-name": "r"}),
+            &["/"],
+        );
+        assert!(of(ID, run(value, Phase::Mutating)).is_empty());
+    }
+}

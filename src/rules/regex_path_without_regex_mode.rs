@@ -1,0 +1,94 @@
+//! `regex-path-without-regex-mode`: a regex-looking path on a host where regex mode is off.
+
+use super::{Applies, Context, Finding, Rule, Subject};
+use crate::nginx;
+use crate::policy::Action;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "regex-path-without-regex-mode",
+    title: "Regex-looking path on a host where regex mode is off",
+    applies: Applies::Ingress,
+    default_action: Action::Warn,
+    mutating: false,
+    why: "ingress-nginx treats paths as regular expressions only when regex mode is on for the \
+host (any Ingress on it sets use-regex: \"true\", or a rewrite-target that differs from its \
+path). Otherwise `/api/(.*)` is a literal prefix: it matches only requests that literally start \
+with `/api/(.*)`, i.e. none that were meant.",
+    fix: "Set <prefix>/use-regex: \"true\" (it applies to every path of the host), or write the \
+path as a literal prefix with pathType Prefix.",
+    source: "ingress-nginx docs/user-guide/ingress-path-matching.md; \
+internal/ingress/controller/template/template.go (enforceRegexModifier, buildLocation)",
+    check,
+};
+
+fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
+    let Subject::Ingress(ingress) = subject else {
+        return Vec::new();
+    };
+    if nginx::turns_on_regex_mode(ingress, &context.policy.annotation_prefix) {
+        return Vec::new();
+    }
+    ingress
+        .paths()
+        .into_iter()
+        .filter_map(|p| {
+            let tell = nginx::regex_tell(p.path)?;
+            Some(
+                Finding::warn(
+                    &RULE,
+                    format!(
+                        "path `{}` has {tell} but regex mode is off: it matches literally; set use-regex",
+                        p.path
+                    ),
+                )
+                .at(p.field),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase};
+    use serde_json::json;
+
+    const ID: &str = "regex-path-without-regex-mode";
+
+    #[test]
+    fn fires_on_a_regex_path_without_regex_mode() {
+        let findings = of(
+            ID,
+            run(ingress(json!({}), &["/", "/api/(.*)"]), Phase::Validating),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Warn);
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("spec.rules[0].http.paths[1].path")
+        );
+        assert_eq!(
+            findings[0].message,
+            "path `/api/(.*)` has the regex metacharacter `(` but regex mode is off: it matches literally; set use-regex"
+        );
+    }
+
+    #[test]
+    fn does_not_fire() {
+        // Regex mode on.
+        let on = ingress(
+            json!({"nginx.ingress.kubernetes.io/use-regex": "true"}),
+            &["/api/(.*)"],
+        );
+        assert!(of(ID, run(on, Phase::Validating)).is_empty());
+        let rewrite = ingress(
+            json!({"nginx.ingress.kubernetes.io/rewrite-target": "/$1"}),
+            &["/api/(.*)"],
+        );
+        assert!(of(ID, run(rewrite, Phase::Validating)).is_empty());
+        // Literal paths with characters that are fine in URLs.
+        let literal = ingress(json!({}), &["/v1.0/files", "/a+b"]);
+        assert!(of(ID, run(literal, Phase::Validating)).is_empty());
+    }
+}

@@ -1,4 +1,8 @@
 //! What an operator can configure: which objects are judged, and how each rule acts.
+//!
+//! Sources, weakest first: the defaults ([`Policy::default`]), a YAML file (`--config`, see
+//! [`Policy::from_yaml`]), then flags and environment variables for the common keys (the CLI
+//! merges those). A bad policy is refused at start with a message that names the key.
 
 use crate::objects::{IngressObject, Object};
 use serde::{Deserialize, Serialize};
@@ -48,7 +52,150 @@ impl Default for Policy {
     }
 }
 
+/// The policy file, as written. Every key is optional; unknown keys are refused.
+///
+/// ```yaml
+/// annotationPrefix: nginx.ingress.kubernetes.io   # the controller's --annotations-prefix
+/// ingressClasses: [nginx]                          # classes to judge; no class is always judged
+/// excludedNamespaces: [kube-system]
+/// clusterDomain: cluster.local
+/// rules:                                           # per-rule action: deny | warn | off
+///   regex-path-without-regex-mode: off
+///   cookie-path-for-regex: warn
+/// ```
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicyFile {
+    /// See [`Policy::annotation_prefix`].
+    pub annotation_prefix: Option<String>,
+    /// See [`Policy::ingress_classes`].
+    pub ingress_classes: Option<Vec<String>>,
+    /// See [`Policy::excluded_namespaces`].
+    pub excluded_namespaces: Option<Vec<String>>,
+    /// See [`Policy::cluster_domain`].
+    pub cluster_domain: Option<String>,
+    /// See [`Policy::actions`].
+    pub rules: Option<BTreeMap<String, Action>>,
+}
+
+/// A policy that cannot be used. The message names the key (`rules.cookie-path-for-regex`,
+/// `annotationPrefix`, a flag) and what it should be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {key}: {message}")]
+pub struct PolicyError {
+    /// The file, or `flags` for the command line and environment.
+    pub origin: String,
+    /// The key at fault, as written in the file or on the command line.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
 impl Policy {
+    /// Reads a policy file over the defaults.
+    ///
+    /// # Errors
+    /// [`PolicyError`] naming the key for YAML that does not parse, unknown keys, values of the
+    /// wrong type, unknown rule IDs or actions, and invalid values (see [`Policy::validate`]).
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+        let error = |key: String, message: String| PolicyError {
+            origin: origin.to_string(),
+            key,
+            message,
+        };
+        let value: serde_json::Value = serde_norway::from_str(text)
+            .map_err(|e| error("(file)".into(), format!("not valid YAML: {e}")))?;
+        let file: PolicyFile = if value.is_null() {
+            PolicyFile::default()
+        } else {
+            serde_path_to_error::deserialize(value).map_err(|e| {
+                let key = e.path().to_string();
+                let key = if key == "." {
+                    "(top level)".into()
+                } else {
+                    key
+                };
+                error(key, e.inner().to_string())
+            })?
+        };
+        let mut policy = Policy::default();
+        policy.merge(file);
+        policy.validate(origin)?;
+        Ok(policy)
+    }
+
+    /// Overlays the keys that `file` sets; rule actions are merged key by key.
+    pub fn merge(&mut self, file: PolicyFile) {
+        if let Some(prefix) = file.annotation_prefix {
+            self.annotation_prefix = prefix;
+        }
+        if let Some(classes) = file.ingress_classes {
+            self.ingress_classes = classes;
+        }
+        if let Some(namespaces) = file.excluded_namespaces {
+            self.excluded_namespaces = namespaces;
+        }
+        if let Some(domain) = file.cluster_domain {
+            self.cluster_domain = domain;
+        }
+        self.actions.extend(file.rules.unwrap_or_default());
+    }
+
+    /// Checks every key.
+    ///
+    /// # Errors
+    /// [`PolicyError`] (with `origin`) for: an annotation prefix that is not a DNS subdomain
+    /// (the controller's prefix is the part before `/` of an annotation key); an empty ingress
+    /// class or namespace; a cluster domain that is not a DNS name; a rule ID not in the
+    /// catalogue.
+    pub fn validate(&self, origin: &str) -> Result<(), PolicyError> {
+        let error = |key: &str, message: String| {
+            Err(PolicyError {
+                origin: origin.to_string(),
+                key: key.to_string(),
+                message,
+            })
+        };
+        if !is_dns_subdomain(&self.annotation_prefix) {
+            return error(
+                "annotationPrefix",
+                format!(
+                    "`{}` is not a DNS subdomain (like nginx.ingress.kubernetes.io, without `/`)",
+                    self.annotation_prefix
+                ),
+            );
+        }
+        if !is_dns_subdomain(&self.cluster_domain) {
+            return error(
+                "clusterDomain",
+                format!(
+                    "`{}` is not a DNS name (like cluster.local)",
+                    self.cluster_domain
+                ),
+            );
+        }
+        for (i, class) in self.ingress_classes.iter().enumerate() {
+            if class.trim().is_empty() {
+                return error(&format!("ingressClasses[{i}]"), "is empty".into());
+            }
+        }
+        for (i, namespace) in self.excluded_namespaces.iter().enumerate() {
+            if namespace.trim().is_empty() {
+                return error(&format!("excludedNamespaces[{i}]"), "is empty".into());
+            }
+        }
+        for id in self.actions.keys() {
+            if crate::rules::find(id).is_none() {
+                let known: Vec<&str> = crate::rules::CATALOGUE.iter().map(|r| r.id).collect();
+                return error(
+                    &format!("rules.{id}"),
+                    format!("unknown rule ID; known: {}", known.join(", ")),
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// The action for a rule: the configured override, else the rule's default.
     pub fn action(&self, rule_id: &str, default: Action) -> Action {
         self.actions.get(rule_id).copied().unwrap_or(default)
@@ -72,5 +219,93 @@ impl Policy {
             None => true,
             Some(class) => self.ingress_classes.iter().any(|c| c == class),
         }
+    }
+}
+
+/// RFC 1123 subdomain: dot-separated labels of `[a-z0-9-]`, each 1–63 characters, not starting
+/// or ending with `-`; at most 253 characters.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b.len() <= 63
+                && b[0].is_ascii_alphanumeric()
+                && b[b.len() - 1].is_ascii_alphanumeric()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Policy::from_yaml(text, "p.yaml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let policy = Policy::from_yaml(
+            "annotationPrefix: ingress.kubernetes.io\ningressClasses: [nginx, nginx-internal]\n\
+             excludedNamespaces: [kube-system]\nclusterDomain: corp.local\n\
+             rules:\n  cookie-path-for-regex: warn\n  regex-path-without-regex-mode: off\n",
+            "p.yaml",
+        )
+        .unwrap();
+        assert_eq!(policy.annotation_prefix, "ingress.kubernetes.io");
+        assert_eq!(policy.ingress_classes, vec!["nginx", "nginx-internal"]);
+        assert_eq!(policy.excluded_namespaces, vec!["kube-system"]);
+        assert_eq!(policy.cluster_domain, "corp.local");
+        assert_eq!(
+            policy.action("cookie-path-for-regex", Action::Deny),
+            Action::Warn
+        );
+        assert_eq!(
+            policy.action("regex-path-without-regex-mode", Action::Warn),
+            Action::Off
+        );
+        assert_eq!(
+            policy.action("cross-namespace-backend", Action::Deny),
+            Action::Deny
+        );
+    }
+
+    #[test]
+    fn empty_file_is_the_default() {
+        assert_eq!(
+            Policy::from_yaml("# nothing\n", "p").unwrap(),
+            Policy::default()
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_key() {
+        assert_eq!(
+            err("rules:\n  cookie-path-for-regex: block\n"),
+            "p.yaml: rules.cookie-path-for-regex: unknown variant `block`, expected one of `deny`, `warn`, `off`"
+        );
+        assert_eq!(
+            err("rules:\n  no-such-rule: warn\n"),
+            format!(
+                "p.yaml: rules.no-such-rule: unknown rule ID; known: {}",
+                crate::rules::CATALOGUE
+                    .iter()
+                    .map(|r| r.id)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        );
+        assert!(err("annotationPrefx: x\n").starts_with("p.yaml: annotationPrefx: unknown field `annotationPrefx`, expected one of `annotationPrefix`"));
+        assert!(err("ingressClasses: nginx\n").starts_with("p.yaml: ingressClasses: invalid type"));
+        assert!(
+            err("annotationPrefix: nginx.ingress.kubernetes.io/\n").starts_with(
+                "p.yaml: annotationPrefix: `nginx.ingress.kubernetes.io/` is not a DNS subdomain"
+            )
+        );
+        assert!(err("ingressClasses: [\"\"]\n").starts_with("p.yaml: ingressClasses[0]: is empty"));
+        assert!(err("clusterDomain: .local\n").starts_with("p.yaml: clusterDomain:"));
+        assert!(err("rules: [\n").starts_with("p.yaml: (file): not valid YAML"));
     }
 }

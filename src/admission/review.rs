@@ -100,7 +100,9 @@ pub struct Response {
     /// Warnings for the client (kubectl prints them); each at most 120 characters.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// Audit annotations; the API server prefixes each key with the webhook name.
+    /// Audit annotations; the API server prefixes each key with the webhook name. Every answer on
+    /// a judged object carries `rules`: the IDs of the rules that fired, comma-separated, or
+    /// `none`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub audit_annotations: BTreeMap<String, String>,
 }
@@ -173,11 +175,12 @@ impl ReviewResponse {
             response.patch = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
         }
         response.warnings = verdict.warnings;
-        if !verdict.rules.is_empty() {
-            response
-                .audit_annotations
-                .insert("rules".into(), verdict.rules.join(","));
-        }
+        let rules = if verdict.rules.is_empty() {
+            "none".to_string()
+        } else {
+            verdict.rules.join(",")
+        };
+        response.audit_annotations.insert("rules".into(), rules);
         review
     }
 }

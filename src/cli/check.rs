@@ -6,6 +6,7 @@
 //! would patch.
 
 use super::manifests::{self, Document, InputError, Location};
+use super::policy::PolicyArgs;
 use crate::objects::{self, Object, ObjectRef};
 use crate::policy::Policy;
 use crate::rules::{self, Context, Finding, Fix, Level, Phase};
@@ -24,6 +25,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+    /// Policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// Arguments of `fix`.
@@ -32,15 +36,21 @@ pub struct FixArgs {
     /// Manifest files or directories; `-` reads stdin.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Policy.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 /// `check` output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// One line per finding: `FILE#DOC: LEVEL RULE Kind ns/name: message (fix: hint)`.
+    /// One line per finding: `FILE#DOC: LEVEL RULE Kind ns/name: message (fix: hint)`;
+    /// coloured on a terminal (honours NO_COLOR).
     Human,
-    /// One JSON document: `{"findings": [...], "errors": [...], "summary": {...}}`.
+    /// One JSON document: `{"findings": [...], "errors": [...]}`.
     Json,
+    /// SARIF 2.1.0, for code-scanning UIs; the rule catalogue is in `tool.driver.rules`.
+    Sarif,
 }
 
 /// One finding, located, as `check` reports it.
@@ -162,26 +172,54 @@ fn report(finding: Finding, object: &Object, location: &Location, policy: &Polic
 
 /// `sticky-guard check`.
 pub fn run_check(args: CheckArgs) -> ExitCode {
-    let policy = Policy::default();
+    let policy = match args.policy.load() {
+        Ok(policy) => policy,
+        Err(e) => return super::fail(e),
+    };
     let (documents, errors) = manifests::read(&args.files);
     let report = check_documents(documents, errors, &policy);
-    match args.output {
-        Output::Human => print_human(&report),
-        Output::Json => match serde_json::to_string_pretty(&report) {
-            Ok(json) => println!("{json}"),
+    let json = match args.output {
+        Output::Human => {
+            print_errors(&report);
+            print_findings(&report, false);
+            print_summary(&report);
+            None
+        }
+        Output::Json => Some(serde_json::to_value(&report)),
+        Output::Sarif => {
+            print_errors(&report);
+            Some(Ok(super::sarif::sarif(&report, &policy)))
+        }
+    };
+    if let Some(json) = json {
+        match json.and_then(|v| serde_json::to_string_pretty(&v)) {
+            Ok(text) => println!("{text}"),
             Err(e) => return super::fail(e),
-        },
+        }
     }
     ExitCode::from(report.exit_code())
 }
 
-fn print_human(report: &Report) {
+fn print_errors(report: &Report) {
+    let style = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Red.into()));
     for e in &report.errors {
-        eprintln!("error: {}: {}", e.location, e.message);
+        anstream::eprintln!("{style}error{style:#}: {}: {}", e.location, e.message);
     }
+}
+
+/// One line per finding, on stdout (or stderr, for `fix`).
+fn print_findings(report: &Report, to_stderr: bool) {
+    let bold = anstyle::Style::new().bold();
     for f in &report.findings {
-        println!(
-            "{}: {} {} {}: {} (fix: {})",
+        let colour = match f.level {
+            Level::Deny => anstyle::AnsiColor::Red,
+            Level::Warn => anstyle::AnsiColor::Yellow,
+        };
+        let level = anstyle::Style::new().bold().fg_color(Some(colour.into()));
+        let line = format!(
+            "{}: {level}{}{level:#} {bold}{}{bold:#} {}: {} (fix: {})",
             f.location,
             f.level.as_str(),
             f.rule,
@@ -189,7 +227,15 @@ fn print_human(report: &Report) {
             f.message,
             f.hint
         );
+        if to_stderr {
+            anstream::eprintln!("{line}");
+        } else {
+            anstream::println!("{line}");
+        }
     }
+}
+
+fn print_summary(report: &Report) {
     let deny = report
         .findings
         .iter()
@@ -252,13 +298,14 @@ pub fn fix_documents(
 
 /// `sticky-guard fix`.
 pub fn run_fix(args: FixArgs) -> ExitCode {
-    let policy = Policy::default();
+    let policy = match args.policy.load() {
+        Ok(policy) => policy,
+        Err(e) => return super::fail(e),
+    };
     let (documents, errors) = manifests::read(&args.files);
     let fixed = fix_documents(documents, errors, &policy);
     if !fixed.remaining.errors.is_empty() {
-        for e in &fixed.remaining.errors {
-            eprintln!("error: {}: {}", e.location, e.message);
-        }
+        print_errors(&fixed.remaining);
         eprintln!("nothing written: fix the errors above first");
         return ExitCode::from(2);
     }
@@ -273,20 +320,6 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
         }
     }
     print!("{yaml}");
-    print_human_stderr(&fixed.remaining);
+    print_findings(&fixed.remaining, true);
     ExitCode::from(fixed.remaining.exit_code())
-}
-
-fn print_human_stderr(report: &Report) {
-    for f in &report.findings {
-        eprintln!(
-            "{}: {} {} {}: {} (fix: {})",
-            f.location,
-            f.level.as_str(),
-            f.rule,
-            f.object,
-            f.message,
-            f.hint
-        );
-    }
 }

@@ -17,6 +17,9 @@ pub struct Location {
     /// 0-based index in `items` when the document is a `kind: List`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub item: Option<usize>,
+    /// 1-based line where the document's content starts (after its `---`), for editors and
+    /// SARIF regions.
+    pub line: usize,
 }
 
 impl fmt::Display for Location {
@@ -68,6 +71,7 @@ pub fn read(paths: &[PathBuf]) -> (Vec<Document>, Vec<InputError>) {
 
 /// Parses the documents of one file's text.
 pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<InputError>) {
+    let starts = document_lines(text);
     for (i, document) in serde_norway::Deserializer::from_str(text).enumerate() {
         let index = i + 1;
         let value = match Value::deserialize(document) {
@@ -85,6 +89,7 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<I
             file: file.to_string(),
             document: index,
             item: None,
+            line: starts.get(i).copied().unwrap_or(1),
         };
         match value {
             Value::Null => {}
@@ -110,6 +115,37 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<I
             value => out.push(Document { location, value }),
         }
     }
+}
+
+/// The first content line of each YAML document, counted as the YAML parser counts documents:
+/// content before the first `---` is a document of its own; each `---` starts one.
+fn document_lines(text: &str) -> Vec<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let is_marker = |l: &str| l == "---" || l.starts_with("--- ") || l.starts_with("---\t");
+    let is_content = |l: &str| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#') && !t.starts_with('%')
+    };
+    let mut starts = Vec::new();
+    let mut bare: Option<usize> = None;
+    for (i, line) in lines.iter().enumerate() {
+        if is_marker(line) {
+            if let (true, Some(first)) = (starts.is_empty(), bare) {
+                starts.push(first);
+            }
+            let next = lines[i + 1..]
+                .iter()
+                .position(|l| is_content(l) || is_marker(l))
+                .map_or(i + 1, |p| i + 2 + p);
+            starts.push(next.min(lines.len().max(1)));
+        } else if starts.is_empty() && bare.is_none() && is_content(line) {
+            bare = Some(i + 1);
+        }
+    }
+    if let (true, Some(first)) = (starts.is_empty(), bare) {
+        starts.push(first);
+    }
+    starts
 }
 
 fn display(path: &Path) -> String {
@@ -177,6 +213,20 @@ mod tests {
         assert!(errors.is_empty());
         let idx: Vec<usize> = docs.iter().map(|d| d.location.document).collect();
         assert_eq!(idx, vec![2, 3]);
+    }
+
+    #[test]
+    fn document_lines_follow_the_parser() {
+        let text = "# comment\n---\n# about A\nkind: A\n---\nkind: B\n";
+        let (docs, _) = parse_str(text);
+        let at: Vec<(usize, usize)> = docs
+            .iter()
+            .map(|d| (d.location.document, d.location.line))
+            .collect();
+        assert_eq!(at, vec![(1, 4), (2, 6)]);
+        let (docs, _) = parse_str("kind: A\n---\nkind: B\n");
+        assert_eq!(docs[0].location.line, 1);
+        assert_eq!(docs[1].location.line, 3);
     }
 
     #[test]

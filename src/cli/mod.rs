@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `fix`, `certs`.
+//! The command line: `serve`, `check`, `fix`, `rules`, `certs`.
 //!
 //! Exit codes, for every command: 0 success (for `check`: clean or warnings only), 1 a
 //! deny-level finding, 2 usage, input or start-up errors.
@@ -6,7 +6,12 @@
 mod certs;
 mod check;
 mod manifests;
+mod policy;
+mod rules;
+mod sarif;
 mod serve;
+
+pub use rules::markdown_table;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +40,8 @@ pub enum Command {
     /// on stdout. Comments and formatting do not survive; key order does. Findings that no patch
     /// fixes are reported on stderr (exit 1); on a parse error nothing is printed (exit 2).
     Fix(check::FixArgs),
+    /// List the rules, or explain one (`sticky-guard rules cookie-path-for-regex`).
+    Rules(rules::RulesArgs),
     /// Make a CA and a serving certificate for the webhook Service (for a cluster install).
     Certs(certs::CertsArgs),
 }
@@ -45,6 +52,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run_check(args),
         Command::Fix(args) => check::run_fix(args),
+        Command::Rules(args) => rules::run(args),
         Command::Certs(args) => certs::run(args),
     }
 }

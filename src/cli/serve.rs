@@ -1,7 +1,6 @@
 //! `sticky-guard serve`: the admission webhooks over HTTPS.
 
 use crate::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
-use crate::policy::Policy;
 use crate::tls;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
@@ -39,6 +38,9 @@ pub struct ServeArgs {
     /// Log format (filter with RUST_LOG, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Policy.
+    #[command(flatten)]
+    pub policy: super::policy::PolicyArgs,
 }
 
 /// Log formats.
@@ -64,6 +66,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    let policy = args.policy.load().map_err(|e| e.to_string())?;
     let (tls_config, default_listen) = if args.dev {
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let pki = tls::dev::generate(&names, 30)
@@ -80,8 +83,16 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         (config, SocketAddr::from(([0, 0, 0, 0], 8443)))
     };
     let listen = args.listen.unwrap_or(default_listen);
+    tracing::info!(
+        annotation_prefix = %policy.annotation_prefix,
+        ingress_classes = %policy.ingress_classes.join(","),
+        excluded_namespaces = %policy.excluded_namespaces.join(","),
+        cluster_domain = %policy.cluster_domain,
+        actions = ?policy.actions,
+        "policy"
+    );
     let state = AppState {
-        policy: Arc::new(Policy::default()),
+        policy: Arc::new(policy),
     };
     let running = tls::server::start(listen, tls_config, router(state, args.max_body_bytes))
         .await
@@ -114,7 +125,8 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

@@ -1,0 +1,108 @@
+//! `sticky-guard rules [ID]`: the catalogue, and a rule's long explanation.
+
+use crate::policy::Action;
+use crate::rules::{Applies, CATALOGUE, Rule, find};
+use clap::{Args, ValueEnum};
+use std::process::ExitCode;
+
+/// Arguments of `rules`.
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// A rule ID: print its long explanation.
+    pub id: Option<String>,
+    /// Output format of the list.
+    #[arg(long, short, value_enum, default_value_t = RulesOutput::Human)]
+    pub output: RulesOutput,
+}
+
+/// Formats of the rule list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RulesOutput {
+    /// Aligned columns: ID, kind, default action, title.
+    Human,
+    /// The Markdown table in README.md.
+    Markdown,
+}
+
+/// Runs `rules`.
+pub fn run(args: RulesArgs) -> ExitCode {
+    match &args.id {
+        Some(id) => match find(id) {
+            Some(rule) => {
+                print!("{}", explain(rule));
+                ExitCode::SUCCESS
+            }
+            None => super::fail(format!(
+                "unknown rule `{id}`; `sticky-guard rules` lists them"
+            )),
+        },
+        None => {
+            match args.output {
+                RulesOutput::Human => {
+                    for rule in CATALOGUE {
+                        println!(
+                            "{:<36} {:<8} {:<6} {}",
+                            rule.id,
+                            applies(rule),
+                            default_action(rule),
+                            rule.title
+                        );
+                    }
+                }
+                RulesOutput::Markdown => print!("{}", markdown_table()),
+            }
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// `Ingress` or `Service`.
+pub fn applies(rule: &Rule) -> &'static str {
+    match rule.applies {
+        Applies::Ingress => "Ingress",
+        Applies::Service => "Service",
+    }
+}
+
+/// `deny`, `warn` or `off`.
+pub fn default_action(rule: &Rule) -> &'static str {
+    match rule.default_action {
+        Action::Deny => "deny",
+        Action::Warn => "warn",
+        Action::Off => "off",
+    }
+}
+
+/// The long explanation of one rule, like a linter's `explain`.
+pub fn explain(rule: &Rule) -> String {
+    let phase = if rule.mutating {
+        "mutating and validating webhooks (fixable findings are patched in the mutating webhook)"
+    } else {
+        "validating webhook"
+    };
+    format!(
+        "{id}: {title}\n\nJudges: {applies}\nDefault action: {action}\nRuns in: {phase}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
+        id = rule.id,
+        title = rule.title,
+        applies = applies(rule),
+        action = default_action(rule),
+        why = rule.why,
+        fix = rule.fix,
+        source = rule.source,
+    )
+}
+
+/// The rule table of README.md, generated from the catalogue.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| ID | on | default | what |\n|---|---|---|---|\n");
+    for rule in CATALOGUE {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            rule.id,
+            applies(rule),
+            default_action(rule),
+            rule.title
+        ));
+    }
+    out
+}

@@ -238,3 +238,171 @@ fn serve_requires_certificates() {
             .contains("cannot read /nonexistent.crt")
     );
 }
+
+#[test]
+fn readme_rule_table_is_generated_from_the_catalogue() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("<!-- rules:begin -->\n").expect("begin marker") + 21;
+    let end = readme.find("<!-- rules:end -->").expect("end marker");
+    assert_eq!(&readme[start..end], sticky_guard::cli::markdown_table());
+    let out = sticky_guard(&["rules", "--output", "markdown"], None);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        sticky_guard::cli::markdown_table()
+    );
+}
+
+#[test]
+fn rules_lists_and_explains() {
+    let out = sticky_guard(&["rules"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let listing = String::from_utf8(out.stdout).unwrap();
+    for rule in sticky_guard::rules::CATALOGUE {
+        assert!(listing.contains(rule.id), "{}", rule.id);
+    }
+    let out = sticky_guard(&["rules", "cookie-path-for-regex"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("cookie-path-for-regex: Sticky Ingress with regex paths"));
+    assert!(text.contains("\nWhy:\n") && text.contains("\nFix:\n") && text.contains("\nSource:\n"));
+    let out = sticky_guard(&["rules", "no-such-rule"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn rule_actions_from_flags_env_and_file_change_the_exit_code() {
+    let file = seed("01-regex-path-missing-cookie-path.yaml");
+    let (code, _) = check_json(&file);
+    assert_eq!(code, 1);
+
+    let out = sticky_guard(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--rule",
+            "cookie-path-for-regex=warn",
+            &file,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules_of(&report), vec!["cookie-path-for-regex:warn"]);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
+        .args(["check", "-o", "json", &file])
+        .env("STICKY_GUARD_RULES", "cookie-path-for-regex=off")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rules_of(&report).is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("policy.yaml");
+    std::fs::write(&config, "rules:\n  cookie-path-for-regex: off\n").unwrap();
+    let out = sticky_guard(
+        &["check", "--config", config.to_str().unwrap(), &file],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // A flag beats the file.
+    let out = sticky_guard(
+        &[
+            "check",
+            "--config",
+            config.to_str().unwrap(),
+            "--rule",
+            "cookie-path-for-regex=deny",
+            &file,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn ingress_class_and_prefix_flags() {
+    let file = seed("01-regex-path-missing-cookie-path.yaml");
+    let out = sticky_guard(&["check", "--ingress-class", "internal", &file], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "class nginx is no longer judged"
+    );
+    let out = sticky_guard(
+        &["check", "--exclude-namespace", "kube-system,myapp", &file],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    // Scenario 04 under the old prefix is sticky when the controller runs with that prefix.
+    let legacy = seed("04-legacy-v1beta1-sticky.yaml");
+    let (_, report) = check_json(&legacy);
+    assert_eq!(
+        rules_of(&report),
+        vec!["ignored-annotation:warn", "ignored-annotation:warn"]
+    );
+    let out = sticky_guard(
+        &[
+            "check",
+            "-o",
+            "json",
+            "--annotation-prefix",
+            "ingress.kubernetes.io",
+            &legacy,
+        ],
+        None,
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rules_of(&report),
+        vec!["ignored-annotation:warn"],
+        "only session-cookie-hash is left"
+    );
+}
+
+#[test]
+fn a_bad_policy_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("policy.yaml");
+    std::fs::write(&config, "rules:\n  cookie-path-for-regex: block\n").unwrap();
+    let expected = format!(
+        "error: {}: rules.cookie-path-for-regex: unknown variant `block`, expected one of `deny`, `warn`, `off`",
+        config.display()
+    );
+    for args in [
+        vec!["check", "--config", config.to_str().unwrap(), "-"],
+        vec![
+            "serve",
+            "--dev",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    ] {
+        let out = sticky_guard(&args, Some(""));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(&expected), "{args:?}: {stderr}");
+    }
+    let out = sticky_guard(&["check", "--rule", "cookie-path-for-regex", "-"], Some(""));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("--rule cookie-path-for-regex: expected ID=deny|warn|off")
+    );
+    let out = sticky_guard(
+        &["check", "--annotation-prefix", "bad/prefix", "-"],
+        Some(""),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("flags: annotationPrefix: `bad/prefix` is not a DNS subdomain")
+    );
+}

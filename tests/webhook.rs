@@ -251,3 +251,109 @@ async fn a_client_that_does_not_trust_the_ca_is_refused() {
         .await;
     assert!(result.is_err(), "TLS must fail against a foreign CA");
 }
+
+#[tokio::test]
+async fn legacy_ingress_gets_ignored_annotation_warnings() {
+    let server = Server::start(Policy::default()).await;
+    let ingress04 = &seed_documents("04-legacy-v1beta1-sticky.yaml")[0];
+    let response = server
+        .review("/validate", &review_for(ingress04, "u4"))
+        .await;
+    assert_eq!(response["allowed"], true);
+    assert_eq!(
+        response["warnings"],
+        json!([
+            "ignored-annotation: 3 annotations under ingress.kubernetes.io/ ignored (not sticky): use nginx.ingress.kubernetes.io",
+            "ignored-annotation: session-cookie-hash was removed in ingress-nginx 0.24.0 and is ignored: delete it"
+        ])
+    );
+    assert_eq!(response["auditAnnotations"]["rules"], "ignored-annotation");
+    let mutated = server.review("/mutate", &review_for(ingress04, "u4")).await;
+    assert!(mutated.get("patch").is_none());
+    assert!(
+        mutated.get("warnings").is_none(),
+        "warnings come from /validate only"
+    );
+}
+
+#[tokio::test]
+async fn rule_actions_change_the_verdict() {
+    let review = captured_review("ingress-create-sticky-regex-path.json");
+    let dotted = captured_review("ingress-update-dotted-backend.json");
+
+    let mut warn = Policy::default();
+    for id in ["cookie-path-for-regex", "cross-namespace-backend"] {
+        warn.actions
+            .insert(id.into(), sticky_guard::policy::Action::Warn);
+    }
+    let server = Server::start(warn).await;
+    let validated = server.review("/validate", &review).await;
+    assert_eq!(validated["allowed"], true);
+    assert_eq!(validated["warnings"].as_array().unwrap().len(), 1);
+    assert!(
+        validated["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cookie-path-for-regex: cookie affinity is on")
+    );
+    // warn still patches in the mutating webhook.
+    assert!(decoded_patch(&server.review("/mutate", &review).await).is_some());
+    let dotted_response = server.review("/mutate", &dotted).await;
+    assert_eq!(dotted_response["allowed"], true);
+    assert!(
+        dotted_response["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("cross-namespace-backend: backend `mysvc.otherns")
+    );
+    server.running.shutdown().await.unwrap();
+
+    let mut off = Policy::default();
+    for id in ["cookie-path-for-regex", "cross-namespace-backend"] {
+        off.actions
+            .insert(id.into(), sticky_guard::policy::Action::Off);
+    }
+    let server = Server::start(off).await;
+    for (path, r) in [
+        ("/mutate", &review),
+        ("/validate", &review),
+        ("/mutate", &dotted),
+    ] {
+        let response = server.review(path, r).await;
+        assert_eq!(response["allowed"], true);
+        assert!(response.get("patch").is_none());
+        assert!(response.get("warnings").is_none());
+        assert_eq!(response["auditAnnotations"]["rules"], "none");
+    }
+}
+
+#[tokio::test]
+async fn every_warning_is_at_most_120_characters() {
+    let server = Server::start(Policy::default()).await;
+    let mut seen = 0;
+    let mut objects: Vec<Value> = Vec::new();
+    for name in [
+        "01-regex-path-missing-cookie-path.yaml",
+        "04-legacy-v1beta1-sticky.yaml",
+    ] {
+        objects.extend(seed_documents(name));
+    }
+    let mut long = seed_documents("01-regex-path-missing-cookie-path.yaml")[0].clone();
+    long["metadata"]["annotations"]["nginx.ingress.kubernetes.io/session-cookie-name"] =
+        json!("a cookie name with spaces that goes on and on and on for quite a while longer");
+    long["spec"]["rules"][0]["http"]["paths"][0]["path"] =
+        json!(format!("/{}(?=x)", "y".repeat(200)));
+    objects.push(long);
+    for (i, object) in objects.iter().enumerate() {
+        for path in ["/mutate", "/validate"] {
+            let response = server
+                .review(path, &review_for(object, &i.to_string()))
+                .await;
+            for w in response["warnings"].as_array().into_iter().flatten() {
+                assert!(w.as_str().unwrap().chars().count() <= 120, "{w}");
+                seen += 1;
+            }
+        }
+    }
+    assert!(seen >= 4, "{seen}");
+}

@@ -94,13 +94,18 @@ pub fn explain(rule: &Rule) -> String {
 
 /// The rule table of README.md, generated from the catalogue.
 pub fn markdown_table() -> String {
-    let mut out = String::from("| ID | on | default | what |\n|---|---|---|---|\n");
+    let mut out = String::from("| ID | on | default | webhooks | what |\n|---|---|---|---|---|\n");
     for rule in CATALOGUE {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} |\n",
             rule.id,
             applies(rule),
             default_action(rule),
+            if rule.mutating {
+                "mutate + validate"
+            } else {
+                "validate"
+            },
             rule.title
         ));
     }

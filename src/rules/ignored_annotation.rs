@@ -58,8 +58,11 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
             Finding::warn(
                 &RULE,
                 format!(
-                    "{prefix}/ is not the controller's prefix ({ours}/): {} ignored, not sticky",
-                    names.join(", ")
+                    "{} under {prefix}/ ignored (not sticky): use {ours}",
+                    match names.len() {
+                        1 => "1 annotation".to_string(),
+                        n => format!("{n} annotations"),
+                    }
                 ),
             )
             .at(field),
@@ -89,7 +92,7 @@ mod tests {
         assert_eq!(
             messages,
             vec![
-                "ingress.kubernetes.io/ is not the controller's prefix (nginx.ingress.kubernetes.io/): affinity, session-cookie-hash, session-cookie-name ignored, not sticky",
+                "3 annotations under ingress.kubernetes.io/ ignored (not sticky): use nginx.ingress.kubernetes.io",
                 "session-cookie-hash was removed in ingress-nginx 0.24.0 and is ignored: delete it",
             ]
         );

@@ -296,6 +296,74 @@ mod tests {
         assert!(run_with(sticky_regex(), Phase::Validating, &policy).is_empty());
     }
 
+    /// An object that makes each rule fire.
+    fn trigger(id: &str) -> serde_json::Value {
+        let sticky = |extra: serde_json::Value, paths: &[&str]| {
+            let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
+            for (k, v) in extra.as_object().unwrap() {
+                annotations[k] = v.clone();
+            }
+            ingress(annotations, paths)
+        };
+        match id {
+            "cookie-path-for-regex" => sticky_regex(),
+            "cookie-path-not-literal" => sticky(
+                json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/a(.*)"}),
+                &["/a"],
+            ),
+            "cross-namespace-backend" => {
+                let mut v = ingress(json!({}), &["/"]);
+                v["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
+                    json!("web.other");
+                v
+            }
+            "affinity-settings-without-affinity" => ingress(
+                json!({"nginx.ingress.kubernetes.io/session-cookie-name": "r"}),
+                &["/"],
+            ),
+            "invalid-affinity-value" => sticky(
+                json!({"nginx.ingress.kubernetes.io/affinity-mode": "always"}),
+                &["/"],
+            ),
+            "ignored-annotation" => {
+                ingress(json!({"ingress.kubernetes.io/affinity": "cookie"}), &["/"])
+            }
+            "regex-path-without-regex-mode" => ingress(json!({}), &["/api/(.*)"]),
+            other => panic!("no trigger for rule {other}: add one"),
+        }
+    }
+
+    #[test]
+    fn every_rule_can_be_switched_to_warn_and_off() {
+        for rule in CATALOGUE {
+            let value = trigger(rule.id);
+            let fired = of(rule.id, run(value.clone(), Phase::Validating));
+            assert!(
+                !fired.is_empty(),
+                "{} does not fire on its trigger",
+                rule.id
+            );
+            let expected = match rule.default_action {
+                Action::Deny => Level::Deny,
+                _ => Level::Warn,
+            };
+            assert!(fired.iter().any(|f| f.level == expected), "{}", rule.id);
+
+            let mut policy = Policy::default();
+            policy.actions.insert(rule.id.into(), Action::Warn);
+            let warned = of(rule.id, run_with(value.clone(), Phase::Validating, &policy));
+            assert_eq!(warned.len(), fired.len(), "{}", rule.id);
+            assert!(warned.iter().all(|f| f.level == Level::Warn), "{}", rule.id);
+
+            policy.actions.insert(rule.id.into(), Action::Off);
+            assert!(
+                of(rule.id, run_with(value, Phase::Validating, &policy)).is_empty(),
+                "{}",
+                rule.id
+            );
+        }
+    }
+
     #[test]
     fn actions_warn_and_off() {
         let mut policy = Policy::default();

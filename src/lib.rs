@@ -15,6 +15,8 @@
 //! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server.
 //! - [`cli`] is the command line: `serve`, `check`, `fix`, `certs`.
 //! - [`policy`] is what an operator can configure: annotation prefix, ingress classes, actions.
+//! - [`view`] is the cluster view the rules read other objects from: live watch caches, or the
+//!   manifests given on the command line.
 
 pub mod admission;
 pub mod cli;
@@ -24,3 +26,4 @@ pub mod objects;
 pub mod policy;
 pub mod rules;
 pub mod tls;
+pub mod view;

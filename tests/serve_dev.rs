@@ -10,7 +10,15 @@ use std::process::{Command, Stdio};
 async fn serve_dev_writes_its_ca_and_answers() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
-        .args(["serve", "--dev", "--listen", "127.0.0.1:0", "--dev-dir"])
+        .args([
+            "serve",
+            "--dev",
+            "--cluster-view",
+            "off",
+            "--listen",
+            "127.0.0.1:0",
+            "--dev-dir",
+        ])
         .arg(dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -2,7 +2,8 @@
 
 use super::{ReviewError, admit};
 use crate::policy::Policy;
-use crate::rules::{Context, Phase};
+use crate::rules::Phase;
+use crate::view::ViewSource;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -24,10 +25,22 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the handlers share.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     /// The policy in force.
     pub policy: Arc<Policy>,
+    /// Where the cluster view comes from.
+    pub view: ViewSource,
+}
+
+impl AppState {
+    /// Single-object mode (no cluster view), with the reason for `/readyz`.
+    pub fn single_object(policy: Policy, reason: &str) -> Self {
+        AppState {
+            policy: Arc::new(policy),
+            view: ViewSource::Off(reason.to_string()),
+        }
+    }
 }
 
 /// The router, with a body limit of `max_body_bytes` (413 beyond it).
@@ -47,18 +60,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
 }
 
 async fn mutate(State(state): State<AppState>, body: Bytes) -> Response {
-    review(&state, Phase::Mutating, &body)
+    review(&state, Phase::Mutating, &body).await
 }
 
 async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
-    review(&state, Phase::Validating, &body)
+    review(&state, Phase::Validating, &body).await
 }
 
-fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {
-    let context = Context {
-        policy: &state.policy,
-    };
-    match admit(body, phase, &context) {
+async fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {
+    match admit(body, phase, &state.policy, &state.view).await {
         Ok((response, outcome)) => {
             tracing::info!(
                 webhook = ?phase,
@@ -91,6 +101,14 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz() -> &'static str {
-    "ok\n"
+/// 200 when ready, 503 while the watch caches sync; the body says which, as JSON
+/// ([`crate::view::live::Readiness`]).
+async fn readyz(State(state): State<AppState>) -> Response {
+    let readiness = state.view.readiness();
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(readiness)).into_response()
 }

@@ -18,25 +18,31 @@ pub mod verdict;
 pub use review::{ReviewError, ReviewResponse};
 pub use verdict::Verdict;
 
-use crate::objects::{self, Object};
+use crate::objects;
+use crate::policy::Policy;
 use crate::rules::{self, Context, Phase};
+use crate::view::ViewSource;
 use kube::core::admission::Operation;
 
 /// Answers one AdmissionReview request body.
 ///
-/// - `DELETE` and `CONNECT`, requests without an object, and kinds sticky-guard does not judge
-///   are allowed untouched.
+/// - `DELETE` and `CONNECT`, requests without an object, kinds sticky-guard does not judge, and
+///   objects the policy does not judge (other ingress classes, excluded namespaces) are allowed
+///   untouched.
 /// - An object that does not decode as its kind is refused with code 400 (the API server sends
 ///   only objects it has decoded itself, so this means a version sticky-guard does not know).
-/// - Otherwise the rules run in `phase` and [`Verdict::decide`] makes the answer.
+/// - Otherwise the cluster view is prepared for the object (the validating phase may ask the API
+///   server for backend Services the cache lacks), the rules run in `phase`, and
+///   [`Verdict::decide`] makes the answer.
 ///
 /// # Errors
 /// [`ReviewError`] when the body is not an `admission.k8s.io/v1` AdmissionReview request; there
 /// is then no `uid` to answer to, and the HTTP layer replies 400.
-pub fn admit(
+pub async fn admit(
     body: &[u8],
     phase: Phase,
-    context: &Context<'_>,
+    policy: &Policy,
+    view: &ViewSource,
 ) -> Result<(ReviewResponse, Outcome), ReviewError> {
     let request = review::decode(body)?;
     let mut outcome = Outcome {
@@ -52,10 +58,11 @@ pub fn admit(
         (Operation::Create | Operation::Update, Some(object)) => object,
         _ => return Ok((ReviewResponse::allow(&request.uid), outcome)),
     };
-    let value = review::object_json(object, &request.kind);
+    let namespace = request.namespace.as_deref();
+    let value = review::object_json(object, &request.kind, namespace);
     let decoded = match objects::decode(&value) {
-        Ok(Some(decoded)) => decoded,
-        Ok(None) => return Ok((ReviewResponse::allow(&request.uid), outcome)),
+        Ok(Some(decoded)) if policy.judges(&decoded) => decoded,
+        Ok(_) => return Ok((ReviewResponse::allow(&request.uid), outcome)),
         Err(e) => {
             outcome.allowed = false;
             return Ok((
@@ -64,8 +71,19 @@ pub fn admit(
             ));
         }
     };
-    let findings = rules::evaluate(&decoded, phase, context);
-    let verdict = Verdict::decide(&findings, phase, &value, &describe(&decoded));
+    let old = request
+        .old_object
+        .as_ref()
+        .and_then(|old| objects::decode(&review::object_json(old, &request.kind, namespace)).ok())
+        .flatten();
+    let cluster = view.prepare(&decoded, phase == Phase::Validating).await;
+    let context = Context {
+        policy,
+        view: cluster.as_ref(),
+        old: old.as_ref(),
+    };
+    let findings = rules::evaluate(&decoded, phase, &context);
+    let verdict = Verdict::decide(&findings, phase, &value, &decoded.reference().to_string());
     outcome.allowed = verdict.allowed;
     outcome.rules = verdict.rules.clone();
     Ok((ReviewResponse::from_verdict(&request.uid, verdict), outcome))
@@ -88,8 +106,4 @@ pub struct Outcome {
     pub allowed: bool,
     /// IDs of the rules that fired.
     pub rules: Vec<&'static str>,
-}
-
-fn describe(object: &Object) -> String {
-    object.reference().to_string()
 }

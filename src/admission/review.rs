@@ -50,9 +50,14 @@ pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewErro
     review.try_into().map_err(|_| ReviewError::NoRequest)
 }
 
-/// The object as JSON, with `apiVersion`/`kind` filled in from `request.kind` if the object
-/// lacks them (the API server always sends them; this keeps hand-written requests working).
-pub fn object_json(object: &DynamicObject, kind: &GroupVersionKind) -> Value {
+/// The object as JSON, with `apiVersion`/`kind` filled in from `request.kind` and
+/// `metadata.namespace` from `request.namespace` where the object lacks them (the API server
+/// sends them; this keeps hand-written requests working).
+pub fn object_json(
+    object: &DynamicObject,
+    kind: &GroupVersionKind,
+    namespace: Option<&str>,
+) -> Value {
     let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
     if let Some(map) = value.as_object_mut() {
         let api_version = if kind.group.is_empty() {
@@ -64,6 +69,13 @@ pub fn object_json(object: &DynamicObject, kind: &GroupVersionKind) -> Value {
             .or_insert_with(|| Value::String(api_version));
         map.entry("kind")
             .or_insert_with(|| Value::String(kind.kind.clone()));
+    }
+    if let (Some(ns), Some(meta)) = (
+        namespace,
+        value.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        meta.entry("namespace")
+            .or_insert_with(|| Value::String(ns.to_string()));
     }
     value
 }

@@ -10,6 +10,7 @@ use super::policy::PolicyArgs;
 use crate::objects::{self, Object, ObjectRef};
 use crate::policy::Policy;
 use crate::rules::{self, Context, Finding, Fix, Level, Phase};
+use crate::view::offline::OfflineView;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use serde_json::Value;
@@ -124,6 +125,20 @@ fn decode_all(documents: Vec<Document>, errors: &mut Vec<InputError>) -> Vec<Jud
         .collect()
 }
 
+/// The cluster view of a bundle: every decoded object, plus GKE BackendConfigs.
+fn offline_view(judged: &[Judged]) -> OfflineView {
+    let mut view = OfflineView::new();
+    for Judged { document, object } in judged {
+        match object {
+            Some(object) => view.add(object),
+            None => {
+                view.add_raw(&document.value);
+            }
+        }
+    }
+    view
+}
+
 /// `Kind name` of a raw document, for error messages.
 fn describe(value: &Value) -> Option<String> {
     let kind = value.get("kind")?.as_str()?;
@@ -137,8 +152,13 @@ pub fn check_documents(
     mut errors: Vec<InputError>,
     policy: &Policy,
 ) -> Report {
-    let context = Context { policy };
     let judged = decode_all(documents, &mut errors);
+    let view = offline_view(&judged);
+    let context = Context {
+        policy,
+        view: &view,
+        old: None,
+    };
     let mut findings = Vec::new();
     for Judged { document, object } in &judged {
         let Some(object) = object else { continue };
@@ -264,8 +284,13 @@ pub fn fix_documents(
     mut errors: Vec<InputError>,
     policy: &Policy,
 ) -> Fixed {
-    let context = Context { policy };
     let judged = decode_all(documents, &mut errors);
+    let view = offline_view(&judged);
+    let context = Context {
+        policy,
+        view: &view,
+        old: None,
+    };
     let mut out = Vec::new();
     let mut patched_documents = Vec::new();
     for Judged {

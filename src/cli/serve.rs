@@ -2,6 +2,8 @@
 
 use crate::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
 use crate::tls;
+use crate::view::ViewSource;
+use crate::view::live::LiveView;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,9 +40,25 @@ pub struct ServeArgs {
     /// Log format (filter with RUST_LOG, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Cluster view: `auto` watches the cluster found through KUBECONFIG, ~/.kube/config or the
+    /// in-cluster service account, and falls back to single-object rules when there is none;
+    /// `on` requires a cluster; `off` never connects.
+    #[arg(long, value_enum, env = "STICKY_GUARD_CLUSTER_VIEW", default_value_t = ClusterViewMode::Auto)]
+    pub cluster_view: ClusterViewMode,
     /// Policy.
     #[command(flatten)]
     pub policy: super::policy::PolicyArgs,
+}
+
+/// `--cluster-view` modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ClusterViewMode {
+    /// Watch the cluster if a configuration is found, else single-object rules.
+    Auto,
+    /// Watch the cluster; refuse to start without a configuration.
+    On,
+    /// Single-object rules only.
+    Off,
 }
 
 /// Log formats.
@@ -91,8 +109,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         actions = ?policy.actions,
         "policy"
     );
+    let view = cluster_view(args.cluster_view).await?;
     let state = AppState {
         policy: Arc::new(policy),
+        view,
     };
     let running = tls::server::start(listen, tls_config, router(state, args.max_body_bytes))
         .await
@@ -118,6 +138,34 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .wait()
         .await
         .map_err(|e| format!("server failed: {e}"))
+}
+
+/// Connects the cluster view, or says why not.
+async fn cluster_view(mode: ClusterViewMode) -> Result<ViewSource, String> {
+    if mode == ClusterViewMode::Off {
+        tracing::info!("cluster view off (--cluster-view off): single-object rules only");
+        return Ok(ViewSource::Off("--cluster-view off".into()));
+    }
+    let config = match kube::Config::infer().await {
+        Ok(config) => config,
+        Err(e) if mode == ClusterViewMode::Auto => {
+            tracing::warn!(
+                error = %e,
+                "no cluster configuration: serving single-object rules only; rules that read other objects are skipped"
+            );
+            return Ok(ViewSource::Off(format!("no cluster configuration: {e}")));
+        }
+        Err(e) => {
+            return Err(format!(
+                "--cluster-view on, but no cluster configuration: {e}"
+            ));
+        }
+    };
+    let url = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)
+        .map_err(|e| format!("cannot make a Kubernetes client for {url}: {e}"))?;
+    tracing::info!(%url, "cluster view: watching services, ingresses (and backendconfigs if installed); /readyz waits for the caches");
+    Ok(ViewSource::Live(Box::new(LiveView::start(client).await)))
 }
 
 fn init_tracing(format: LogFormat) {

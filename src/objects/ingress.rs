@@ -49,6 +49,15 @@ pub struct PathRef<'a> {
 }
 
 impl IngressObject {
+    /// From a `networking.k8s.io/v1` Ingress (as the watch cache holds it).
+    pub fn from_v1(ingress: &k8s_openapi::api::networking::v1::Ingress) -> Self {
+        IngressObject {
+            meta: ingress.metadata.clone(),
+            spec: ingress.spec.clone().unwrap_or_default(),
+            legacy: false,
+        }
+    }
+
     /// The ingress class: `spec.ingressClassName`, else the `kubernetes.io/ingress.class`
     /// annotation (deprecated but still read by ingress-nginx), else `None`.
     pub fn ingress_class(&self) -> Option<&str> {

@@ -1,6 +1,7 @@
 //! `cross-namespace-backend`: an Ingress backend must name a Service in the Ingress's namespace.
 
 use super::{Applies, Context, Finding, Rule, Subject};
+use crate::objects::{is_dns1035_label, service_and_namespace};
 use crate::policy::Action;
 
 /// The rule's declaration.
@@ -65,40 +66,11 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
         .collect()
 }
 
-/// DNS-1035 label, as the API server validates `backend.service.name`: at most 63 characters of
-/// `[a-z0-9-]`, starting with a letter and ending with a letter or digit
-/// (`k8s.io/apimachinery/pkg/util/validation.IsDNS1035Label`).
-fn is_dns1035_label(name: &str) -> bool {
-    let bytes = name.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes[0].is_ascii_lowercase()
-        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-}
-
-/// Reads `svc.ns`, `svc.ns.svc` and `svc.ns.svc.<cluster-domain>` (the Service DNS names of the
-/// Kubernetes DNS specification) as `(service, namespace)`.
-fn service_and_namespace<'n>(name: &'n str, cluster_domain: &str) -> Option<(&'n str, &'n str)> {
-    let mut parts = name.splitn(3, '.');
-    let service = parts.next()?;
-    let namespace = parts.next()?;
-    let rest = parts.next();
-    let service_dns = match rest {
-        None => true,
-        Some(rest) => rest == "svc" || rest.strip_prefix("svc.") == Some(cluster_domain),
-    };
-    (service_dns && is_dns1035_label(service) && !namespace.is_empty())
-        .then_some((service, namespace))
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
     use super::super::{Level, Phase};
-    use super::*;
+    use crate::objects::{is_dns1035_label, service_and_namespace};
     use serde_json::json;
 
     const ID: &str = "cross-namespace-backend";

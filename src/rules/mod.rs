@@ -20,6 +20,7 @@ pub use fix::{Fix, json_patch};
 
 use crate::objects::{IngressObject, Object};
 use crate::policy::{Action, Policy};
+use crate::view::{ClusterView, NoView};
 use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 
@@ -92,10 +93,25 @@ pub enum Subject<'a> {
 }
 
 /// What a rule may read besides the object itself.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     /// The policy in force.
     pub policy: &'a Policy,
+    /// Other objects: live caches, the manifests given, or nothing ([`NoView`]).
+    pub view: &'a dyn ClusterView,
+    /// On UPDATE, the object as it was (`request.oldObject`); `None` otherwise and offline.
+    pub old: Option<&'a Object>,
+}
+
+impl<'a> Context<'a> {
+    /// A context with no cluster view and no old object (single-object mode).
+    pub fn single(policy: &'a Policy) -> Self {
+        Context {
+            policy,
+            view: &NoView,
+            old: None,
+        }
+    }
 }
 
 /// How serious a finding is.
@@ -220,9 +236,27 @@ pub(crate) mod testing {
         run_with(value, phase, &Policy::default())
     }
 
-    /// Runs the whole catalogue under `policy` in `phase`.
+    /// Runs the whole catalogue under `policy` in `phase`, with no cluster view.
     pub fn run_with(value: Value, phase: Phase, policy: &Policy) -> Vec<Finding> {
-        evaluate(&object(value), phase, &Context { policy })
+        evaluate(&object(value), phase, &Context::single(policy))
+    }
+
+    /// Runs the catalogue on `subject` with the other objects (and the subject) as the cluster
+    /// view, the way `check` does for a bundle.
+    pub fn run_among(subject: Value, others: &[Value], phase: Phase) -> Vec<Finding> {
+        let mut view = crate::view::offline::OfflineView::new();
+        for value in others.iter().chain(std::iter::once(&subject)) {
+            if !view.add_raw(value) {
+                view.add(&object(value.clone()));
+            }
+        }
+        let policy = Policy::default();
+        let context = Context {
+            policy: &policy,
+            view: &view,
+            old: None,
+        };
+        evaluate(&object(subject), phase, &context)
     }
 
     /// Only the findings of one rule.

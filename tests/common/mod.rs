@@ -8,6 +8,7 @@ use std::sync::Arc;
 use sticky_guard::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
 use sticky_guard::policy::Policy;
 use sticky_guard::tls;
+use sticky_guard::view::ViewSource;
 
 /// `../shared/fixtures/<rel>`.
 pub fn fixture(rel: &str) -> PathBuf {
@@ -74,12 +75,18 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts the real server on 127.0.0.1:0.
+    /// Starts the real server on 127.0.0.1:0, in single-object mode.
     pub async fn start(policy: Policy) -> Server {
+        Server::start_with(policy, ViewSource::Off("tests".into())).await
+    }
+
+    /// Starts the real server on 127.0.0.1:0 with a cluster view.
+    pub async fn start_with(policy: Policy, view: ViewSource) -> Server {
         let pki = tls::dev::generate(&["localhost".into(), "127.0.0.1".into()], 1).unwrap();
         let config = tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
         let state = AppState {
             policy: Arc::new(policy),
+            view,
         };
         let running = tls::server::start(
             "127.0.0.1:0".parse().unwrap(),

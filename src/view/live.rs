@@ -1,0 +1,339 @@
+//! The cluster view from the live API: kube reflectors (watch caches) plus secondary indexes.
+//!
+//! Services and Ingresses are always watched; GKE BackendConfigs only when discovery shows the
+//! `cloud.google.com` CRD. Each cache is a kube-runtime reflector store fed by a watcher with
+//! kube's default backoff, so list/watch, bookmarks and `410 Gone` re-lists are kube's own code.
+//! The view is ready when every cache has synced once ([`LiveView::readiness`]).
+//!
+//! Where the cache may lag the API server (an Ingress admitted right after its backend Service
+//! was created), [`LiveView::prepare`] asks the API server for a backend Service missing from the
+//! cache before the rules run, as linkerd's policy controller does; only a Service the API server
+//! also does not know is [`Lookup::Absent`].
+
+use super::index::{IngressIndex, Key};
+use super::{ClusterView, Lookup, namespace_of};
+use crate::objects::{IngressObject, Object};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// How long a live GET of a Service may take before its answer counts as unknown.
+const LIVE_GET_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The live view: reflector stores and the Ingress index.
+#[derive(Clone)]
+pub struct LiveView {
+    client: kube::Client,
+    services: Store<Service>,
+    ingresses: Store<Ingress>,
+    index: Arc<RwLock<IngressIndex>>,
+    backend_configs: Option<(Store<DynamicObject>, ApiResource)>,
+    synced: Arc<Synced>,
+}
+
+#[derive(Default)]
+struct Synced {
+    services: AtomicBool,
+    ingresses: AtomicBool,
+    backend_configs: AtomicBool,
+}
+
+/// Readiness, as `/readyz` reports it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Readiness {
+    /// Whether the webhook is ready to serve.
+    pub ready: bool,
+    /// `live` (watch caches) or `off` (single-object rules only).
+    pub cluster_view: &'static str,
+    /// A sentence for humans.
+    pub detail: String,
+    /// Each cache: `synced`, `syncing`, or `not installed` (BackendConfig without its CRD).
+    pub caches: BTreeMap<&'static str, &'static str>,
+}
+
+impl Readiness {
+    /// Single-object mode: ready, and says why the cluster view is off.
+    pub fn off(reason: &str) -> Readiness {
+        Readiness {
+            ready: true,
+            cluster_view: "off",
+            detail: format!(
+                "no cluster view ({reason}): single-object rules only; rules that read other objects are skipped"
+            ),
+            caches: BTreeMap::new(),
+        }
+    }
+}
+
+impl LiveView {
+    /// Starts the watchers (in background tasks on the current Tokio runtime) and returns at
+    /// once; see [`LiveView::readiness`] for when the caches have synced.
+    ///
+    /// BackendConfigs are watched only if discovery finds `BackendConfig` in `cloud.google.com`;
+    /// a discovery failure counts as "not installed" and is logged.
+    pub async fn start(client: kube::Client) -> LiveView {
+        let synced = Arc::new(Synced::default());
+        let config = watcher::Config::default();
+
+        let (services, writer) = reflector::store::<Service>();
+        let stream = reflector(
+            writer,
+            watcher(Api::<Service>::all(client.clone()), config.clone()).default_backoff(),
+        );
+        tokio::spawn(drain(stream, "services", |_| {}));
+        mark_when_ready(services.clone(), synced.clone(), |s| &s.services);
+
+        let (ingresses, writer) = reflector::store::<Ingress>();
+        let index = Arc::new(RwLock::new(IngressIndex::default()));
+        let index_writer = index.clone();
+        let stream = reflector(
+            writer,
+            watcher(Api::<Ingress>::all(client.clone()), config.clone()).default_backoff(),
+        );
+        tokio::spawn(drain(stream, "ingresses", move |event| {
+            index_event(&index_writer, event)
+        }));
+        mark_when_ready(ingresses.clone(), synced.clone(), |s| &s.ingresses);
+
+        let backend_configs = match backend_config_resource(&client).await {
+            Some(resource) => {
+                let writer = reflector::store::Writer::<DynamicObject>::new(resource.clone());
+                let store = writer.as_reader();
+                let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+                let stream = reflector(writer, watcher(api, config).default_backoff());
+                tokio::spawn(drain(stream, "backendconfigs", |_| {}));
+                mark_when_ready(store.clone(), synced.clone(), |s| &s.backend_configs);
+                Some((store, resource))
+            }
+            None => None,
+        };
+
+        LiveView {
+            client,
+            services,
+            ingresses,
+            index,
+            backend_configs,
+            synced,
+        }
+    }
+
+    /// Whether every cache has synced, with details.
+    pub fn readiness(&self) -> Readiness {
+        let state = |flag: &AtomicBool| {
+            if flag.load(Ordering::Acquire) {
+                "synced"
+            } else {
+                "syncing"
+            }
+        };
+        let mut caches = BTreeMap::new();
+        caches.insert("services", state(&self.synced.services));
+        caches.insert("ingresses", state(&self.synced.ingresses));
+        caches.insert(
+            "backendconfigs",
+            if self.backend_configs.is_some() {
+                state(&self.synced.backend_configs)
+            } else {
+                "not installed"
+            },
+        );
+        let ready = caches.values().all(|s| *s != "syncing");
+        Readiness {
+            ready,
+            cluster_view: "live",
+            detail: if ready {
+                "watch caches synced".into()
+            } else {
+                "waiting for the watch caches to sync".into()
+            },
+            caches,
+        }
+    }
+
+    /// Waits until every cache has synced.
+    pub async fn wait_until_synced(&self) {
+        let _ = self.services.wait_until_ready().await;
+        let _ = self.ingresses.wait_until_ready().await;
+        if let Some((store, _)) = &self.backend_configs {
+            let _ = store.wait_until_ready().await;
+        }
+    }
+
+    /// The view for judging `object`: the caches, plus (with `fetch_missing_backends`) a live
+    /// GET of each backend Service of an Ingress that the Service cache does not hold: the cache
+    /// may lag the API server.
+    pub async fn prepare(&self, object: &Object, fetch_missing_backends: bool) -> Prepared {
+        let mut fetched = HashMap::new();
+        if let (true, Object::Ingress(ingress)) = (fetch_missing_backends, object) {
+            let namespace = namespace_of(&ingress.meta).to_string();
+            for backend in ingress.backends() {
+                let key = (namespace.clone(), backend.service_name.to_string());
+                if fetched.contains_key(&key) || self.cached_service(&key.0, &key.1).is_some() {
+                    continue;
+                }
+                let answer = self.get_service(&key.0, &key.1).await;
+                fetched.insert(key, answer);
+            }
+        }
+        Prepared {
+            live: self.clone(),
+            fetched,
+        }
+    }
+
+    fn cached_service(&self, namespace: &str, name: &str) -> Option<Arc<Service>> {
+        self.services.get(&ObjectRef::new(name).within(namespace))
+    }
+
+    async fn get_service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>> {
+        let api = Api::<Service>::namespaced(self.client.clone(), namespace);
+        match tokio::time::timeout(LIVE_GET_TIMEOUT, api.get_opt(name)).await {
+            Ok(Ok(Some(service))) => Lookup::Found(Arc::new(service)),
+            Ok(Ok(None)) => Lookup::Absent,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, namespace, name, "live GET of a Service failed");
+                Lookup::Unknown
+            }
+            Err(_) => {
+                tracing::warn!(namespace, name, "live GET of a Service timed out");
+                Lookup::Unknown
+            }
+        }
+    }
+
+    fn ingress(&self, key: &Key) -> Option<Arc<IngressObject>> {
+        self.ingresses
+            .get(&ObjectRef::new(&key.1).within(&key.0))
+            .map(|ingress| Arc::new(IngressObject::from_v1(&ingress)))
+    }
+
+    fn ingresses(&self, keys: Vec<Key>) -> Vec<Arc<IngressObject>> {
+        keys.iter().filter_map(|k| self.ingress(k)).collect()
+    }
+
+    fn index(&self) -> std::sync::RwLockReadGuard<'_, IngressIndex> {
+        // A panic while holding the lock cannot leave the index half-written in a way that
+        // matters more than stopping; recover the guard.
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// [`LiveView`] plus the answers of the live GETs made for one request.
+pub struct Prepared {
+    live: LiveView,
+    fetched: HashMap<Key, Lookup<Arc<Service>>>,
+}
+
+impl ClusterView for Prepared {
+    fn service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>> {
+        if let Some(service) = self.live.cached_service(namespace, name) {
+            return Lookup::Found(service);
+        }
+        match self.fetched.get(&(namespace.to_string(), name.to_string())) {
+            Some(answer) => answer.clone(),
+            // Not prepared for (not a backend of the object): the cache is all we know.
+            None if self.live.synced.services.load(Ordering::Acquire) => Lookup::Absent,
+            None => Lookup::Unknown,
+        }
+    }
+
+    fn ingresses_on_host(&self, host: &str) -> Vec<Arc<IngressObject>> {
+        let keys = self.live.index().on_host(host);
+        self.live.ingresses(keys)
+    }
+
+    fn ingresses_with_backend(&self, namespace: &str, service: &str) -> Vec<Arc<IngressObject>> {
+        let keys = self.live.index().with_backend(namespace, service);
+        self.live.ingresses(keys)
+    }
+
+    fn backend_config(&self, namespace: &str, name: &str) -> Lookup<Arc<Value>> {
+        let Some((store, resource)) = &self.live.backend_configs else {
+            return Lookup::Absent;
+        };
+        let key = ObjectRef::new_with(name, resource.clone()).within(namespace);
+        match store.get(&key) {
+            Some(object) => match serde_json::to_value(&*object) {
+                Ok(value) => Lookup::Found(Arc::new(value)),
+                Err(_) => Lookup::Unknown,
+            },
+            None if self.live.synced.backend_configs.load(Ordering::Acquire) => Lookup::Absent,
+            None => Lookup::Unknown,
+        }
+    }
+}
+
+/// Polls a reflector stream forever, logging watch errors (the backoff retries them).
+async fn drain<S, K>(
+    stream: S,
+    resource: &'static str,
+    mut on_event: impl FnMut(&watcher::Event<K>),
+) where
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
+    let mut stream = std::pin::pin!(stream);
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(event) => on_event(&event),
+            Err(error) => tracing::warn!(resource, %error, "watch error (retrying with backoff)"),
+        }
+    }
+}
+
+fn mark_when_ready<K>(store: Store<K>, synced: Arc<Synced>, flag: fn(&Synced) -> &AtomicBool)
+where
+    K: kube::Resource + Clone + Send + Sync + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone + Send + Sync,
+{
+    tokio::spawn(async move {
+        if store.wait_until_ready().await.is_ok() {
+            flag(&synced).store(true, Ordering::Release);
+            tracing::info!(cache = std::any::type_name::<K>(), "watch cache synced");
+        }
+    });
+}
+
+fn index_event(index: &RwLock<IngressIndex>, event: &watcher::Event<Ingress>) {
+    let mut index = index.write().unwrap_or_else(|e| e.into_inner());
+    let key = |i: &Ingress| {
+        (
+            namespace_of(&i.metadata).to_string(),
+            i.metadata.name.clone().unwrap_or_default(),
+        )
+    };
+    match event {
+        watcher::Event::Apply(i) => index.apply(key(i), &IngressObject::from_v1(i)),
+        watcher::Event::Delete(i) => index.delete(&key(i)),
+        watcher::Event::Init => index.start_relist(),
+        watcher::Event::InitApply(i) => index.relist_apply(key(i), &IngressObject::from_v1(i)),
+        watcher::Event::InitDone => index.finish_relist(),
+    }
+}
+
+/// The BackendConfig API resource, if discovery finds it.
+async fn backend_config_resource(client: &kube::Client) -> Option<ApiResource> {
+    match kube::discovery::group(client, "cloud.google.com").await {
+        Ok(group) => match group.recommended_kind("BackendConfig") {
+            Some((resource, _)) => {
+                tracing::info!(api_version = %resource.api_version, "BackendConfig CRD found: watching backendconfigs");
+                Some(resource)
+            }
+            None => None,
+        },
+        Err(error) => {
+            tracing::info!(%error, "no BackendConfig CRD (cloud.google.com): GKE rules read no BackendConfigs");
+            None
+        }
+    }
+}

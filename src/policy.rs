@@ -214,7 +214,8 @@ impl Policy {
         }
     }
 
-    fn judges_ingress_class(&self, ingress: &IngressObject) -> bool {
+    /// Whether an Ingress belongs to a judged ingress class (or has none).
+    pub fn judges_ingress_class(&self, ingress: &IngressObject) -> bool {
         match ingress.ingress_class() {
             None => true,
             Some(class) => self.ingress_classes.iter().any(|c| c == class),

@@ -406,3 +406,38 @@ fn a_bad_policy_is_refused_at_start() {
             .contains("flags: annotationPrefix: `bad/prefix` is not a DNS subdomain")
     );
 }
+
+#[test]
+fn scenario_02_externalname_proxy_is_denied_offline() {
+    let (code, report) = check_json(&seed("02-externalname-proxy.yaml"));
+    assert_eq!(code, 1);
+    assert_eq!(
+        rules_of(&report),
+        vec![
+            "externalname-under-sticky-ingress:deny",
+            "externalname-backend:deny"
+        ]
+    );
+    assert_eq!(report["findings"][0]["kind"], "Service");
+    assert_eq!(report["findings"][1]["kind"], "Ingress");
+}
+
+#[test]
+fn scenario_05_without_neg_gets_generated_cookie_without_neg() {
+    let file = seed("05-gke-backendconfig-neg.yaml");
+    let (code, report) = check_json(&file);
+    assert_eq!(code, 0);
+    assert!(rules_of(&report).is_empty());
+    let text = std::fs::read_to_string(&file).unwrap();
+    let without_neg: String = text
+        .lines()
+        .filter(|l| !l.contains("cloud.google.com/neg"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(text.len(), without_neg.len());
+    let out = sticky_guard(&["check", "-o", "json", "-"], Some(&without_neg));
+    assert_eq!(out.status.code(), Some(0), "a warning only");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rules_of(&report), vec!["generated-cookie-without-neg:warn"]);
+    assert_eq!(report["findings"][0]["name"], "neg-demo-svc");
+}

@@ -59,6 +59,11 @@ pub struct ObjectRef {
 }
 
 impl ObjectRef {
+    /// `Ingress namespace/name` of an Ingress.
+    pub fn ingress(ingress: &IngressObject) -> Self {
+        ObjectRef::new("Ingress", &ingress.meta)
+    }
+
     fn new(kind: &'static str, meta: &ObjectMeta) -> Self {
         ObjectRef {
             kind,

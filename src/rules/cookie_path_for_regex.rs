@@ -1,5 +1,6 @@
 //! `cookie-path-for-regex`: a sticky Ingress in regex mode needs a literal `session-cookie-path`.
 
+use super::regex_mode::{RegexMode, regex_mode};
 use super::{Applies, Context, Finding, Fix, Rule, Subject};
 use crate::cookie_path::{self, Derived, IngressPath};
 use crate::nginx::{self, Annotations, annotation};
@@ -31,30 +32,36 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     let Subject::Ingress(ingress) = subject else {
         return Vec::new();
     };
-    let prefix = &context.policy.annotation_prefix;
-    let annotations = Annotations::new(ingress, prefix);
-    if !annotations.cookie_affinity()
-        || annotations.get(annotation::SESSION_COOKIE_PATH).is_some()
-        || !nginx::turns_on_regex_mode(ingress, prefix)
+    let annotations = Annotations::new(ingress, &context.policy.annotation_prefix);
+    if !annotations.cookie_affinity() || annotations.get(annotation::SESSION_COOKIE_PATH).is_some()
     {
         return Vec::new();
     }
-    let paths = ingress.paths();
-    let Some(regex_path) = paths
-        .iter()
-        .find(|p| p.path_type != "Exact" && nginx::has_regex_metachar(p.path))
+    // The first regex path on a host in regex mode, and who turned regex mode on.
+    let Some((regex_path, mode)) = ingress
+        .paths()
+        .into_iter()
+        .filter(|p| p.path_type != "Exact" && nginx::has_regex_metachar(p.path))
+        .find_map(|p| regex_mode(ingress, p.host.unwrap_or(""), context).map(|m| (p, m)))
     else {
         return Vec::new();
     };
     let derived = derive(ingress);
     let key = annotations.key(annotation::SESSION_COOKIE_PATH);
+    let through = match mode {
+        RegexMode::Own => String::new(),
+        RegexMode::Other(other) => format!(
+            " (regex mode is on for host `{}` through {other})",
+            regex_path.host.unwrap_or("")
+        ),
+    };
     let mut findings = vec![
         Finding::deny(
             &RULE,
             format!(
-                "cookie affinity is on and path `{}` is a regex, so ingress-nginx would set the \
-                 session cookie's Path to the regex and browsers would never send the cookie back; \
-                 set annotation {key}: \"{}\" (the literal part of the paths)",
+                "cookie affinity is on and path `{}` is a regex{through}, so ingress-nginx would \
+                 set the session cookie's Path to the regex and browsers would never send the \
+                 cookie back; set annotation {key}: \"{}\" (the literal part of the paths)",
                 regex_path.path, derived.path
             ),
         )
@@ -156,6 +163,42 @@ mod tests {
                     "path": "/metadata/annotations/nginx.ingress.kubernetes.io~1session-cookie-path",
                     "value": "/a"}])
         );
+    }
+
+    #[test]
+    fn fires_when_another_ingress_on_the_host_turns_regex_mode_on() {
+        let sticky = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+            &["/mysite(/|$)(.*)"],
+        );
+        assert!(
+            of(ID, run(sticky.clone(), Phase::Mutating)).is_empty(),
+            "alone: literal"
+        );
+        let mut other = ingress(
+            json!({"nginx.ingress.kubernetes.io/use-regex": "true"}),
+            &["/other"],
+        );
+        other["metadata"]["name"] = json!("other");
+        let findings = of(
+            ID,
+            run_among(sticky.clone(), &[other.clone()], Phase::Mutating),
+        );
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0]
+                .message
+                .contains("(regex mode is on for host `example.com` through Ingress app/other)"),
+            "{}",
+            findings[0].message
+        );
+        // Another host, or another ingress class, does not count.
+        let mut elsewhere = other.clone();
+        elsewhere["spec"]["rules"][0]["host"] = json!("other.example.com");
+        assert!(of(ID, run_among(sticky.clone(), &[elsewhere], Phase::Mutating)).is_empty());
+        let mut other_class = other;
+        other_class["spec"]["ingressClassName"] = json!("traefik");
+        assert!(of(ID, run_among(sticky, &[other_class], Phase::Mutating)).is_empty());
     }
 
     #[test]

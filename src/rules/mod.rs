@@ -8,12 +8,17 @@
 //! findings into a response or a report.
 
 mod affinity_settings_without_affinity;
+mod conflicting_cookie_settings;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
 mod cross_namespace_backend;
+mod externalname_backend;
+mod externalname_under_sticky_ingress;
 mod fix;
+mod generated_cookie_without_neg;
 mod ignored_annotation;
 mod invalid_affinity_value;
+mod regex_mode;
 mod regex_path_without_regex_mode;
 
 pub use fix::{Fix, json_patch};
@@ -62,10 +67,14 @@ pub static CATALOGUE: &[&Rule] = &[
     &cookie_path_for_regex::RULE,
     &cookie_path_not_literal::RULE,
     &cross_namespace_backend::RULE,
+    &externalname_backend::RULE,
+    &externalname_under_sticky_ingress::RULE,
     &affinity_settings_without_affinity::RULE,
     &invalid_affinity_value::RULE,
     &ignored_annotation::RULE,
     &regex_path_without_regex_mode::RULE,
+    &conflicting_cookie_settings::RULE,
+    &generated_cookie_without_neg::RULE,
 ];
 
 /// The rule with this ID, if any.
@@ -244,15 +253,51 @@ pub(crate) mod testing {
     /// Runs the catalogue on `subject` with the other objects (and the subject) as the cluster
     /// view, the way `check` does for a bundle.
     pub fn run_among(subject: Value, others: &[Value], phase: Phase) -> Vec<Finding> {
-        let mut view = crate::view::offline::OfflineView::new();
+        run_among_with(subject, others, phase, &Policy::default())
+    }
+
+    /// [`run_among`] under `policy`.
+    pub fn run_among_with(
+        subject: Value,
+        others: &[Value],
+        phase: Phase,
+        policy: &Policy,
+    ) -> Vec<Finding> {
+        run_in(
+            crate::view::offline::OfflineView::new(),
+            subject,
+            others,
+            phase,
+            policy,
+        )
+    }
+
+    /// Runs the catalogue on `subject` in a cluster that holds exactly `others` and `subject`
+    /// (anything else is absent, as in `audit`).
+    pub fn run_in_cluster(subject: Value, others: &[Value], phase: Phase) -> Vec<Finding> {
+        run_in(
+            crate::view::offline::OfflineView::complete(),
+            subject,
+            others,
+            phase,
+            &Policy::default(),
+        )
+    }
+
+    fn run_in(
+        mut view: crate::view::offline::OfflineView,
+        subject: Value,
+        others: &[Value],
+        phase: Phase,
+        policy: &Policy,
+    ) -> Vec<Finding> {
         for value in others.iter().chain(std::iter::once(&subject)) {
             if !view.add_raw(value) {
                 view.add(&object(value.clone()));
             }
         }
-        let policy = Policy::default();
         let context = Context {
-            policy: &policy,
+            policy,
             view: &view,
             old: None,
         };
@@ -330,8 +375,8 @@ mod tests {
         assert!(run_with(sticky_regex(), Phase::Validating, &policy).is_empty());
     }
 
-    /// An object that makes each rule fire.
-    fn trigger(id: &str) -> serde_json::Value {
+    /// An object that makes each rule fire, and the other objects of its cluster.
+    fn trigger(id: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
         let sticky = |extra: serde_json::Value, paths: &[&str]| {
             let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
             for (k, v) in extra.as_object().unwrap() {
@@ -339,30 +384,63 @@ mod tests {
             }
             ingress(annotations, paths)
         };
+        let external = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "app"},
+            "spec": {"type": "ExternalName", "externalName": "web.other.svc.cluster.local"}});
         match id {
-            "cookie-path-for-regex" => sticky_regex(),
-            "cookie-path-not-literal" => sticky(
-                json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/a(.*)"}),
-                &["/a"],
+            "cookie-path-for-regex" => (sticky_regex(), vec![]),
+            "cookie-path-not-literal" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/a(.*)"}),
+                    &["/a"],
+                ),
+                vec![],
             ),
             "cross-namespace-backend" => {
                 let mut v = ingress(json!({}), &["/"]);
                 v["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
                     json!("web.other");
-                v
+                (v, vec![])
             }
-            "affinity-settings-without-affinity" => ingress(
-                json!({"nginx.ingress.kubernetes.io/session-cookie-name": "r"}),
-                &["/"],
+            "externalname-backend" => (sticky(json!({}), &["/"]), vec![external]),
+            "externalname-under-sticky-ingress" => (external, vec![sticky(json!({}), &["/"])]),
+            "affinity-settings-without-affinity" => (
+                ingress(
+                    json!({"nginx.ingress.kubernetes.io/session-cookie-name": "r"}),
+                    &["/"],
+                ),
+                vec![],
             ),
-            "invalid-affinity-value" => sticky(
-                json!({"nginx.ingress.kubernetes.io/affinity-mode": "always"}),
-                &["/"],
+            "invalid-affinity-value" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/affinity-mode": "always"}),
+                    &["/"],
+                ),
+                vec![],
             ),
-            "ignored-annotation" => {
-                ingress(json!({"ingress.kubernetes.io/affinity": "cookie"}), &["/"])
+            "ignored-annotation" => (
+                ingress(json!({"ingress.kubernetes.io/affinity": "cookie"}), &["/"]),
+                vec![],
+            ),
+            "regex-path-without-regex-mode" => (ingress(json!({}), &["/api/(.*)"]), vec![]),
+            "conflicting-cookie-settings" => {
+                let mut other = sticky(
+                    json!({"nginx.ingress.kubernetes.io/session-cookie-name": "b"}),
+                    &["/"],
+                );
+                other["metadata"]["name"] = json!("other");
+                (sticky(json!({}), &["/"]), vec![other])
             }
-            "regex-path-without-regex-mode" => ingress(json!({}), &["/api/(.*)"]),
+            "generated-cookie-without-neg" => (
+                json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "s", "namespace": "app", "annotations":
+                        {"cloud.google.com/backend-config": "{\"default\": \"bc\"}"}}}),
+                vec![
+                    json!({"apiVersion": "cloud.google.com/v1", "kind": "BackendConfig",
+                    "metadata": {"name": "bc", "namespace": "app"},
+                    "spec": {"sessionAffinity": {"affinityType": "GENERATED_COOKIE"}}}),
+                ],
+            ),
             other => panic!("no trigger for rule {other}: add one"),
         }
     }
@@ -370,8 +448,14 @@ mod tests {
     #[test]
     fn every_rule_can_be_switched_to_warn_and_off() {
         for rule in CATALOGUE {
-            let value = trigger(rule.id);
-            let fired = of(rule.id, run(value.clone(), Phase::Validating));
+            let (value, others) = trigger(rule.id);
+            let run = |policy: &Policy| {
+                of(
+                    rule.id,
+                    run_among_with(value.clone(), &others, Phase::Validating, policy),
+                )
+            };
+            let fired = run(&Policy::default());
             assert!(
                 !fired.is_empty(),
                 "{} does not fire on its trigger",
@@ -385,16 +469,12 @@ mod tests {
 
             let mut policy = Policy::default();
             policy.actions.insert(rule.id.into(), Action::Warn);
-            let warned = of(rule.id, run_with(value.clone(), Phase::Validating, &policy));
+            let warned = run(&policy);
             assert_eq!(warned.len(), fired.len(), "{}", rule.id);
             assert!(warned.iter().all(|f| f.level == Level::Warn), "{}", rule.id);
 
             policy.actions.insert(rule.id.into(), Action::Off);
-            assert!(
-                of(rule.id, run_with(value, Phase::Validating, &policy)).is_empty(),
-                "{}",
-                rule.id
-            );
+            assert!(run(&policy).is_empty(), "{}", rule.id);
         }
     }
 

@@ -1,5 +1,6 @@
 //! `regex-path-without-regex-mode`: a regex-looking path on a host where regex mode is off.
 
+use super::regex_mode::regex_mode;
 use super::{Applies, Context, Finding, Rule, Subject};
 use crate::nginx;
 use crate::policy::Action;
@@ -26,14 +27,14 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     let Subject::Ingress(ingress) = subject else {
         return Vec::new();
     };
-    if nginx::turns_on_regex_mode(ingress, &context.policy.annotation_prefix) {
-        return Vec::new();
-    }
     ingress
         .paths()
         .into_iter()
         .filter_map(|p| {
             let tell = nginx::regex_tell(p.path)?;
+            if regex_mode(ingress, p.host.unwrap_or(""), context).is_some() {
+                return None;
+            }
             Some(
                 Finding::warn(
                     &RULE,
@@ -87,6 +88,18 @@ mod tests {
             &["/api/(.*)"],
         );
         assert!(of(ID, run(rewrite, Phase::Validating)).is_empty());
+        // Regex mode turned on by another Ingress on the same host.
+        let mut other = ingress(
+            json!({"nginx.ingress.kubernetes.io/use-regex": "true"}),
+            &["/x"],
+        );
+        other["metadata"]["name"] = json!("other");
+        let findings = run_among(
+            ingress(json!({}), &["/api/(.*)"]),
+            &[other],
+            Phase::Validating,
+        );
+        assert!(of(ID, findings).is_empty());
         // Literal paths with characters that are fine in URLs.
         let literal = ingress(json!({}), &["/v1.0/files", "/a+b"]);
         assert!(of(ID, run(literal, Phase::Validating)).is_empty());

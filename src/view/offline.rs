@@ -10,8 +10,14 @@ use std::sync::Arc;
 
 /// The objects of a manifest bundle, indexed like the live caches. A later document with the
 /// same kind, namespace and name replaces an earlier one (as `kubectl apply` would).
+///
+/// A bundle is rarely the whole cluster, so by default an object it does not hold is
+/// [`Lookup::Unknown`], not [`Lookup::Absent`]: `check` on an Ingress file says nothing about a
+/// backend Service defined elsewhere. A view of everything a cluster holds (`audit`) is
+/// [`OfflineView::complete`], and there a missing object is absent.
 #[derive(Debug, Default)]
 pub struct OfflineView {
+    complete: bool,
     services: HashMap<Key, Arc<Service>>,
     ingresses: HashMap<Key, Arc<IngressObject>>,
     index: IngressIndex,
@@ -19,9 +25,25 @@ pub struct OfflineView {
 }
 
 impl OfflineView {
-    /// An empty view.
+    /// An empty view of part of a cluster.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty view that will hold every object of a cluster: missing means absent.
+    pub fn complete() -> Self {
+        OfflineView {
+            complete: true,
+            ..Self::default()
+        }
+    }
+
+    fn missing<T>(&self) -> Lookup<T> {
+        if self.complete {
+            Lookup::Absent
+        } else {
+            Lookup::Unknown
+        }
     }
 
     /// Adds a decoded object.
@@ -79,7 +101,7 @@ impl ClusterView for OfflineView {
             .get(&(namespace.to_string(), name.to_string()))
         {
             Some(service) => Lookup::Found(service.clone()),
-            None => Lookup::Absent,
+            None => self.missing(),
         }
     }
 
@@ -105,7 +127,7 @@ impl ClusterView for OfflineView {
             .get(&(namespace.to_string(), name.to_string()))
         {
             Some(value) => Lookup::Found(value.clone()),
-            None => Lookup::Absent,
+            None => self.missing(),
         }
     }
 }

@@ -1,0 +1,221 @@
+//! `conflicting-cookie-settings`: sticky Ingresses sharing an upstream disagree on the cookie.
+
+use super::regex_mode::same_object;
+use super::{Applies, Context, Finding, Rule, Subject};
+use crate::nginx::{Annotations, annotation};
+use crate::objects::{IngressObject, ObjectRef, annotations, is_dns1035_label};
+use crate::policy::Action;
+use crate::view::{Lookup, namespace_of};
+use k8s_openapi::api::networking::v1::ServiceBackendPort;
+use std::collections::BTreeMap;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "conflicting-cookie-settings",
+    title: "Sticky Ingresses share a backend Service:port with different cookie settings",
+    applies: Applies::Ingress,
+    default_action: Action::Warn,
+    mutating: false,
+    why: "ingress-nginx keeps session affinity settings per upstream (Service:port), not per \
+Ingress. When several sticky Ingresses point at the same Service:port with different \
+session-cookie-* or affinity-mode values, the last one the controller reads wins for all of \
+them, so one Ingress's cookie name, path or lifetime silently applies to the others.",
+    fix: "Give every sticky Ingress of the same Service:port the same cookie settings, or point \
+them at different Service ports.",
+    source: "ingress-nginx internal/ingress/controller/controller.go (upstream SessionAffinity \
+is taken from the first/last Ingress that sets it); \
+docs/user-guide/nginx-configuration/annotations.md#session-affinity",
+    check,
+};
+
+fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
+    let Subject::Ingress(ingress) = subject else {
+        return Vec::new();
+    };
+    let prefix = &context.policy.annotation_prefix;
+    if !Annotations::new(ingress, prefix).cookie_affinity() {
+        return Vec::new();
+    }
+    let namespace = namespace_of(&ingress.meta);
+    let mine = cookie_settings(ingress, prefix);
+    let me = same_object(ingress);
+    let mut reported = Vec::new();
+    let mut findings = Vec::new();
+    for backend in ingress.backends() {
+        if !is_dns1035_label(backend.service_name) {
+            continue;
+        }
+        let port = port_key(context, namespace, backend.service_name, backend.port);
+        for other in context
+            .view
+            .ingresses_with_backend(namespace, backend.service_name)
+        {
+            if same_object(&other) == me
+                || reported.contains(&same_object(&other))
+                || !context.policy.judges_ingress_class(&other)
+                || !Annotations::new(&other, prefix).cookie_affinity()
+            {
+                continue;
+            }
+            let shares_port = other.backends().iter().any(|b| {
+                b.service_name == backend.service_name
+                    && port_key(context, namespace, b.service_name, b.port) == port
+            });
+            let theirs = cookie_settings(&other, prefix);
+            if !shares_port || theirs == mine {
+                continue;
+            }
+            let differing: Vec<&str> = mine
+                .keys()
+                .chain(theirs.keys())
+                .filter(|k| mine.get(*k) != theirs.get(*k))
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            reported.push(same_object(&other));
+            findings.push(
+                Finding::warn(
+                    &RULE,
+                    format!(
+                        "{} also pins {}:{port} with other {}; the last one read wins",
+                        ObjectRef::ingress(&other),
+                        backend.service_name,
+                        differing.join(", ")
+                    ),
+                )
+                .at(backend.field.clone()),
+            );
+        }
+    }
+    findings
+}
+
+/// The affinity settings of an Ingress under `prefix`, without `affinity` itself.
+fn cookie_settings<'a>(ingress: &'a IngressObject, prefix: &str) -> BTreeMap<&'a str, &'a str> {
+    let prefix = format!("{prefix}/");
+    annotations(&ingress.meta)
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v.as_str())))
+        .filter(|(name, _)| annotation::is_affinity_family(name) && *name != annotation::AFFINITY)
+        .collect()
+}
+
+/// The port as a number when it can be resolved (a named port through the Service's ports).
+fn port_key(
+    context: &Context<'_>,
+    namespace: &str,
+    service: &str,
+    port: Option<&ServiceBackendPort>,
+) -> String {
+    let Some(port) = port else {
+        return String::new();
+    };
+    if let Some(number) = port.number {
+        return number.to_string();
+    }
+    let name = port.name.as_deref().unwrap_or_default();
+    if let Lookup::Found(svc) = context.view.service(namespace, service)
+        && let Some(number) = svc
+            .spec
+            .as_ref()
+            .and_then(|s| s.ports.as_ref())
+            .and_then(|ports| ports.iter().find(|p| p.name.as_deref() == Some(name)))
+            .map(|p| p.port)
+    {
+        return number.to_string();
+    }
+    name.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase};
+    use serde_json::{Value, json};
+
+    const ID: &str = "conflicting-cookie-settings";
+
+    fn sticky(name: &str, cookie: &str) -> Value {
+        let mut v = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/session-cookie-name": cookie}),
+            &["/"],
+        );
+        v["metadata"]["name"] = json!(name);
+        v
+    }
+
+    #[test]
+    fn fires_on_different_settings_for_the_same_upstream() {
+        let findings = of(
+            ID,
+            run_among(sticky("a", "one"), &[sticky("b", "two")], Phase::Validating),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Warn);
+        assert_eq!(
+            findings[0].message,
+            "Ingress app/b also pins web:80 with other session-cookie-name; the last one read wins"
+        );
+    }
+
+    #[test]
+    fn named_and_numbered_ports_are_the_same_upstream() {
+        let mut named = sticky("b", "two");
+        named["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] =
+            json!({"name": "http"});
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": "app"},
+            "spec": {"ports": [{"name": "http", "port": 80}]}});
+        let findings = of(
+            ID,
+            run_among(
+                sticky("a", "one"),
+                &[named.clone(), service],
+                Phase::Validating,
+            ),
+        );
+        assert_eq!(findings.len(), 1);
+        // Without the Service the name cannot be resolved: no claim.
+        assert!(
+            of(
+                ID,
+                run_among(sticky("a", "one"), &[named], Phase::Validating)
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn does_not_fire() {
+        assert!(
+            of(
+                ID,
+                run_among(sticky("a", "one"), &[sticky("b", "one")], Phase::Validating)
+            )
+            .is_empty()
+        );
+        let mut other_port = sticky("b", "two");
+        other_port["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] =
+            json!({"number": 81});
+        assert!(
+            of(
+                ID,
+                run_among(sticky("a", "one"), &[other_port], Phase::Validating)
+            )
+            .is_empty()
+        );
+        let mut not_sticky = sticky("b", "two");
+        not_sticky["metadata"]["annotations"]
+            .as_object_mut()
+            .unwrap()
+            .remove("nginx.ingress.kubernetes.io/affinity");
+        assert!(
+            of(
+                ID,
+                run_among(sticky("a", "one"), &[not_sticky], Phase::Validating)
+            )
+            .is_empty()
+        );
+    }
+}

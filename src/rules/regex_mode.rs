@@ -1,0 +1,45 @@
+//! Host-wide regex mode: shared by `cookie-path-for-regex` and `regex-path-without-regex-mode`.
+//!
+//! ingress-nginx builds one nginx `server` per host from every Ingress of its class, and makes
+//! all of that server's locations regexes when any of those Ingresses turns regex mode on
+//! (`enforceRegexModifier` in `internal/ingress/controller/template/template.go`). Rules without
+//! a host share the catch-all server (host `""` here).
+
+use super::Context;
+use crate::nginx;
+use crate::objects::{IngressObject, ObjectRef};
+
+/// Who turns regex mode on for a host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RegexMode {
+    /// This Ingress itself (`use-regex`, or a `rewrite-target` differing from a path).
+    Own,
+    /// Another Ingress on the same host.
+    Other(ObjectRef),
+}
+
+/// Whether regex mode is on for `host`, and who turns it on: this Ingress, else another
+/// Ingress of a judged class on the same host (from the cluster view).
+pub fn regex_mode(ingress: &IngressObject, host: &str, context: &Context<'_>) -> Option<RegexMode> {
+    let prefix = &context.policy.annotation_prefix;
+    if nginx::turns_on_regex_mode(ingress, prefix) {
+        return Some(RegexMode::Own);
+    }
+    let me = same_object(ingress);
+    context
+        .view
+        .ingresses_on_host(host)
+        .iter()
+        .filter(|other| same_object(other) != me)
+        .filter(|other| context.policy.judges_ingress_class(other))
+        .find(|other| nginx::turns_on_regex_mode(other, prefix))
+        .map(|other| RegexMode::Other(ObjectRef::ingress(other)))
+}
+
+/// `(namespace, name)`, with `default` for no namespace.
+pub fn same_object(ingress: &IngressObject) -> (String, String) {
+    (
+        crate::view::namespace_of(&ingress.meta).to_string(),
+        ingress.meta.name.clone().unwrap_or_default(),
+    )
+}

@@ -126,8 +126,7 @@ fn decode_all(documents: Vec<Document>, errors: &mut Vec<InputError>) -> Vec<Jud
 }
 
 /// The cluster view of a bundle: every decoded object, plus GKE BackendConfigs.
-fn offline_view(judged: &[Judged]) -> OfflineView {
-    let mut view = OfflineView::new();
+fn offline_view(judged: &[Judged], mut view: OfflineView) -> OfflineView {
     for Judged { document, object } in judged {
         match object {
             Some(object) => view.add(object),
@@ -146,14 +145,33 @@ fn describe(value: &Value) -> Option<String> {
     Some(format!("{kind} {name}"))
 }
 
-/// Judges documents as `check` does.
+/// Judges documents as `check` does: the documents are part of a cluster.
 pub fn check_documents(
+    documents: Vec<Document>,
+    errors: Vec<InputError>,
+    policy: &Policy,
+) -> Report {
+    judge(documents, errors, policy, OfflineView::new())
+}
+
+/// Judges documents that are everything a cluster holds (`audit`): an object they do not hold
+/// is absent.
+pub fn audit_documents(
+    documents: Vec<Document>,
+    errors: Vec<InputError>,
+    policy: &Policy,
+) -> Report {
+    judge(documents, errors, policy, OfflineView::complete())
+}
+
+fn judge(
     documents: Vec<Document>,
     mut errors: Vec<InputError>,
     policy: &Policy,
+    view: OfflineView,
 ) -> Report {
     let judged = decode_all(documents, &mut errors);
-    let view = offline_view(&judged);
+    let view = offline_view(&judged, view);
     let context = Context {
         policy,
         view: &view,
@@ -198,17 +216,23 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
     };
     let (documents, errors) = manifests::read(&args.files);
     let report = check_documents(documents, errors, &policy);
-    let json = match args.output {
+    print_report(&report, args.output, &policy)
+}
+
+/// Prints a report in `output` format and returns the exit code (shared by `check` and
+/// `audit`).
+pub fn print_report(report: &Report, output: Output, policy: &Policy) -> ExitCode {
+    let json = match output {
         Output::Human => {
-            print_errors(&report);
-            print_findings(&report, false);
-            print_summary(&report);
+            print_errors(report);
+            print_findings(report, false);
+            print_summary(report);
             None
         }
-        Output::Json => Some(serde_json::to_value(&report)),
+        Output::Json => Some(serde_json::to_value(report)),
         Output::Sarif => {
-            print_errors(&report);
-            Some(Ok(super::sarif::sarif(&report, &policy)))
+            print_errors(report);
+            Some(Ok(super::sarif::sarif(report, policy)))
         }
     };
     if let Some(json) = json {
@@ -285,7 +309,7 @@ pub fn fix_documents(
     policy: &Policy,
 ) -> Fixed {
     let judged = decode_all(documents, &mut errors);
-    let view = offline_view(&judged);
+    let view = offline_view(&judged, OfflineView::new());
     let context = Context {
         policy,
         view: &view,

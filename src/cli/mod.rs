@@ -1,8 +1,9 @@
-//! The command line: `serve`, `check`, `fix`, `rules`, `certs`.
+//! The command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`.
 //!
 //! Exit codes, for every command: 0 success (for `check`: clean or warnings only), 1 a
 //! deny-level finding, 2 usage, input or start-up errors.
 
+mod audit;
 mod certs;
 mod check;
 mod manifests;
@@ -40,6 +41,9 @@ pub enum Command {
     /// on stdout. Comments and formatting do not survive; key order does. Findings that no patch
     /// fixes are reported on stderr (exit 1); on a parse error nothing is printed (exit 2).
     Fix(check::FixArgs),
+    /// Judge everything already in the cluster (KUBECONFIG, ~/.kube/config or in-cluster):
+    /// same output formats and exit codes as `check`.
+    Audit(audit::AuditArgs),
     /// List the rules, or explain one (`sticky-guard rules cookie-path-for-regex`).
     Rules(rules::RulesArgs),
     /// Make a CA and a serving certificate for the webhook Service (for a cluster install).
@@ -52,6 +56,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Check(args) => check::run_check(args),
         Command::Fix(args) => check::run_fix(args),
+        Command::Audit(args) => audit::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Certs(args) => certs::run(args),
     }

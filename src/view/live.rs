@@ -40,11 +40,25 @@ pub struct LiveView {
     synced: Arc<Synced>,
 }
 
-#[derive(Default)]
+/// Which caches have synced. Each cache has exactly one task awaiting its store's
+/// `wait_until_ready` (kube-runtime's `DelayedInit` wakes only the most recent of several
+/// concurrent waiters), which sets its flag and bumps `count` for anyone waiting here.
 struct Synced {
     services: AtomicBool,
     ingresses: AtomicBool,
     backend_configs: AtomicBool,
+    count: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for Synced {
+    fn default() -> Self {
+        Synced {
+            services: AtomicBool::new(false),
+            ingresses: AtomicBool::new(false),
+            backend_configs: AtomicBool::new(false),
+            count: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 /// Readiness, as `/readyz` reports it.
@@ -163,10 +177,16 @@ impl LiveView {
 
     /// Waits until every cache has synced.
     pub async fn wait_until_synced(&self) {
-        let _ = self.services.wait_until_ready().await;
-        let _ = self.ingresses.wait_until_ready().await;
-        if let Some((store, _)) = &self.backend_configs {
-            let _ = store.wait_until_ready().await;
+        let caches = 2 + usize::from(self.backend_configs.is_some());
+        let mut count = self.synced.count.subscribe();
+        let _ = count.wait_for(|n| *n >= caches).await;
+    }
+
+    /// The caches as they are, with no live GET.
+    pub fn cached(&self) -> Prepared {
+        Prepared {
+            live: self.clone(),
+            fetched: HashMap::new(),
         }
     }
 
@@ -299,6 +319,7 @@ where
     tokio::spawn(async move {
         if store.wait_until_ready().await.is_ok() {
             flag(&synced).store(true, Ordering::Release);
+            synced.count.send_modify(|n| *n += 1);
             tracing::info!(cache = std::any::type_name::<K>(), "watch cache synced");
         }
     });

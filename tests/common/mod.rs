@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: fixtures, a real HTTPS server, a TLS client.
 #![allow(dead_code)]
 
+pub mod apiserver;
+
 use base64::Engine;
 use serde_json::{Value, json};
 use std::path::PathBuf;

@@ -1,0 +1,334 @@
+//! The live cluster view: the real kube client, watcher and reflector against a stand-in API
+//! server on 127.0.0.1 (`common::apiserver`), behind the real HTTPS webhook.
+
+mod common;
+
+use common::apiserver::{ApiServer, Options};
+use common::{Server, captured_review, decoded_patch, seed_documents};
+use serde_json::{Value, json};
+use std::time::Duration;
+use sticky_guard::policy::Policy;
+use sticky_guard::view::ViewSource;
+use sticky_guard::view::live::LiveView;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A live view on `api`, synced.
+async fn live_view(api: &ApiServer) -> LiveView {
+    let view = LiveView::start(api.client()).await;
+    tokio::time::timeout(WAIT, view.wait_until_synced())
+        .await
+        .expect("caches sync");
+    view
+}
+
+/// The webhook with a live view on `api`.
+async fn webhook(api: &ApiServer) -> (Server, LiveView) {
+    let view = live_view(api).await;
+    let server =
+        Server::start_with(Policy::default(), ViewSource::Live(Box::new(view.clone()))).await;
+    (server, view)
+}
+
+/// Polls `condition` until it holds (the watch delivers asynchronously).
+async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether the view's Ingress index lists `name` as a user of Service `namespace/service`.
+fn indexed(view: &LiveView, namespace: &str, service: &str, name: &str) -> bool {
+    use sticky_guard::view::ClusterView;
+    view.cached()
+        .ingresses_with_backend(namespace, service)
+        .iter()
+        .any(|i| i.meta.name.as_deref() == Some(name))
+}
+
+/// Whether the view's Service cache holds `namespace/name`.
+fn has_service(view: &LiveView, namespace: &str, name: &str) -> bool {
+    use sticky_guard::view::{ClusterView, Lookup};
+    matches!(view.cached().service(namespace, name), Lookup::Found(_))
+}
+
+fn review_object(name: &str) -> Value {
+    captured_review(name)["request"]["object"].clone()
+}
+
+#[tokio::test]
+async fn externalname_proxy_service_first_then_ingress() {
+    let api = ApiServer::start(Options::default()).await;
+    api.apply(review_object("service-create-externalname-proxy.json"));
+    let (server, _view) = webhook(&api).await;
+    let response = server
+        .review(
+            "/validate",
+            &captured_review("ingress-create-sticky-externalname-backend.json"),
+        )
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert_eq!(response["status"]["code"], 403);
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(message.contains("[externalname-backend]"), "{message}");
+    assert!(message.contains("put this Ingress in namespace `otherns`, next to Service `mysvc`"));
+}
+
+#[tokio::test]
+async fn externalname_proxy_ingress_first_then_service() {
+    let api = ApiServer::start(Options::default()).await;
+    let (server, view) = webhook(&api).await;
+    // The Ingress comes first: its Service does not exist yet, which is a warning, not a denial.
+    let ingress_review = captured_review("ingress-create-sticky-externalname-backend.json");
+    let response = server.review("/validate", &ingress_review).await;
+    assert_eq!(response["allowed"], true, "{response}");
+    assert_eq!(
+        response["warnings"],
+        json!([
+            "externalname-backend: backend Service `mysvc-proxy` does not exist (yet): cannot check it has endpoints to pin"
+        ])
+    );
+    api.apply(ingress_review["request"]["object"].clone());
+    eventually("the Ingress in the index", || {
+        indexed(&view, "ingress-shared", "mysvc-proxy", "mysite")
+    })
+    .await;
+    // Then the ExternalName Service is denied.
+    let response = server
+        .review(
+            "/validate",
+            &captured_review("service-create-externalname-proxy.json"),
+        )
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("[externalname-under-sticky-ingress] spec.type: Service `mysvc-proxy` would be type ExternalName"),
+        "{message}"
+    );
+    assert!(message.contains("sticky Ingress ingress-shared/mysite routes to it"));
+}
+
+#[tokio::test]
+async fn service_changed_to_externalname_under_a_sticky_ingress() {
+    let api = ApiServer::start(Options::default()).await;
+    let documents = seed_documents("01-regex-path-missing-cookie-path.yaml");
+    let (ingress, service) = (documents[0].clone(), documents[1].clone());
+    api.apply(ingress);
+    api.apply(service.clone());
+    let (server, _view) = webhook(&api).await;
+
+    let mut changed = service.clone();
+    changed["spec"] =
+        json!({"type": "ExternalName", "externalName": "mysvc.otherns.svc.cluster.local"});
+    let mut review = common::review_for(&changed, "update-1");
+    review["request"]["operation"] = json!("UPDATE");
+    review["request"]["oldObject"] = service.clone();
+    let response = server.review("/validate", &review).await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        response["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sticky Ingress myapp/mysite routes to it")
+    );
+
+    // Unchanged ClusterIP update: allowed.
+    let mut same = common::review_for(&service, "update-2");
+    same["request"]["operation"] = json!("UPDATE");
+    same["request"]["oldObject"] = service;
+    assert_eq!(server.review("/validate", &same).await["allowed"], true);
+}
+
+#[tokio::test]
+async fn a_backend_service_missing_from_the_cache_is_fetched_live() {
+    let api = ApiServer::start(Options::default()).await;
+    let (server, view) = webhook(&api).await;
+    // In the API, but not (yet) delivered by list/watch.
+    api.apply_hidden(review_object("service-create-externalname-proxy.json"));
+    assert!(!has_service(&view, "ingress-shared", "mysvc-proxy"));
+    let response = server
+        .review(
+            "/validate",
+            &captured_review("ingress-create-sticky-externalname-backend.json"),
+        )
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.starts_with("GET /api/v1/namespaces/ingress-shared/services/mysvc-proxy")),
+        "{:?}",
+        api.requests()
+    );
+    // The mutating webhook does not need Services: no live GET for it.
+    let before = api.requests().len();
+    server
+        .review(
+            "/mutate",
+            &captured_review("ingress-create-sticky-externalname-backend.json"),
+        )
+        .await;
+    assert_eq!(api.requests().len(), before);
+}
+
+#[tokio::test]
+async fn regex_mode_set_by_another_ingress_on_the_same_host() {
+    let api = ApiServer::start(Options::default()).await;
+    api.apply(json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "api", "namespace": "other-team",
+                     "annotations": {"nginx.ingress.kubernetes.io/use-regex": "true"}},
+        "spec": {"ingressClassName": "nginx", "rules": [{"host": "example.com", "http": {"paths": [
+            {"path": "/api/v[0-9]+", "pathType": "ImplementationSpecific",
+             "backend": {"service": {"name": "api", "port": {"number": 80}}}}]}}]}
+    }));
+    let (server, _view) = webhook(&api).await;
+    let mut sticky = seed_documents("01-regex-path-missing-cookie-path.yaml")[0].clone();
+    let annotations = sticky["metadata"]["annotations"].as_object_mut().unwrap();
+    annotations.remove("nginx.ingress.kubernetes.io/use-regex");
+    annotations.remove("nginx.ingress.kubernetes.io/rewrite-target");
+    let response = server
+        .review("/mutate", &common::review_for(&sticky, "u"))
+        .await;
+    assert_eq!(
+        decoded_patch(&response),
+        Some(json!([{"op": "add",
+            "path": "/metadata/annotations/nginx.ingress.kubernetes.io~1session-cookie-path",
+            "value": "/mysite"}]))
+    );
+    // On another host the same Ingress is left alone.
+    sticky["spec"]["rules"][0]["host"] = json!("elsewhere.example.com");
+    let response = server
+        .review("/mutate", &common::review_for(&sticky, "u"))
+        .await;
+    assert!(response.get("patch").is_none(), "{response}");
+}
+
+#[tokio::test]
+async fn watch_restart_after_410_gone_keeps_every_object() {
+    let api = ApiServer::start(Options::default()).await;
+    api.apply(review_object("service-create-clusterip.json"));
+    api.apply(review_object("ingress-create-sticky-regex-path.json"));
+    let view = live_view(&api).await;
+    let lists_before = api.list_count("services");
+    api.bookmark();
+    api.expire_watches();
+    api.apply(review_object("service-create-externalname-proxy.json"));
+    api.apply(review_object(
+        "ingress-create-sticky-externalname-backend.json",
+    ));
+    eventually("a re-list after 410 Gone", || {
+        api.list_count("services") > lists_before
+    })
+    .await;
+    eventually("objects from before and after the 410", || {
+        has_service(&view, "myapp", "mysvc")
+            && has_service(&view, "ingress-shared", "mysvc-proxy")
+            && indexed(&view, "myapp", "mysvc", "mysite")
+            && indexed(&view, "ingress-shared", "mysvc-proxy", "mysite")
+    })
+    .await;
+    assert!(view.readiness().ready);
+    // Deletions still arrive after the restart.
+    api.delete("Service", "myapp", "mysvc");
+    eventually("the deletion", || !has_service(&view, "myapp", "mysvc")).await;
+}
+
+#[tokio::test]
+async fn readyz_waits_for_the_caches_and_reports_them() {
+    let api = ApiServer::start(Options {
+        backend_configs_crd: true,
+    })
+    .await;
+    let (server, _view) = webhook(&api).await;
+    let response = server
+        .client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"ready": true, "clusterView": "live", "detail": "watch caches synced",
+               "caches": {"backendconfigs": "synced", "ingresses": "synced", "services": "synced"}})
+    );
+
+    // A cluster that never answers: not ready, and says why.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let config = kube::Config::new(url.parse().unwrap());
+    let view = LiveView::start(kube::Client::try_from(config).unwrap()).await;
+    let server = Server::start_with(Policy::default(), ViewSource::Live(Box::new(view))).await;
+    let response = server
+        .client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["ready"], false);
+    assert_eq!(body["caches"]["services"], "syncing");
+    // The webhook still answers, with the single-object rules.
+    let response = server
+        .review(
+            "/mutate",
+            &captured_review("ingress-create-sticky-regex-path.json"),
+        )
+        .await;
+    assert!(decoded_patch(&response).is_some());
+
+    // No cluster at all: ready, in single-object mode, and it says so.
+    let server = Server::start(Policy::default()).await;
+    let body: Value = server
+        .client
+        .get(format!("{}/readyz", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["ready"], true);
+    assert_eq!(body["clusterView"], "off");
+}
+
+#[tokio::test]
+async fn gke_backendconfig_is_read_when_the_crd_is_installed() {
+    let api = ApiServer::start(Options {
+        backend_configs_crd: true,
+    })
+    .await;
+    let documents = seed_documents("05-gke-backendconfig-neg.yaml");
+    api.apply(documents[0].clone()); // BackendConfig
+    let (server, _view) = webhook(&api).await;
+    let mut service = documents[1].clone();
+    let response = server
+        .review("/validate", &common::review_for(&service, "s"))
+        .await;
+    assert!(response.get("warnings").is_none(), "{response}");
+    service["metadata"]["annotations"]
+        .as_object_mut()
+        .unwrap()
+        .remove("cloud.google.com/neg");
+    let response = server
+        .review("/validate", &common::review_for(&service, "s"))
+        .await;
+    assert_eq!(response["allowed"], true);
+    assert!(
+        response["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("generated-cookie-without-neg: BackendConfig `my-backendconfig` asks for GENERATED_COOKIE"),
+        "{response}"
+    );
+}

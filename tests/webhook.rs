@@ -357,3 +357,21 @@ async fn every_warning_is_at_most_120_characters() {
     }
     assert!(seen >= 4, "{seen}");
 }
+
+#[tokio::test]
+async fn a_rotated_certificate_is_served_to_new_connections() {
+    let server = Server::start(Policy::default()).await;
+    let rotated = sticky_guard::tls::dev::generate(&["localhost".into()], 1).unwrap();
+    let new_client = common::client_trusting(&rotated.ca_pem);
+    let url = format!("{}/healthz", server.base);
+    assert!(
+        new_client.get(&url).send().await.is_err(),
+        "not yet rotated"
+    );
+    server.running.tls_reloader().reload(
+        sticky_guard::tls::server_config(rotated.cert_pem.as_bytes(), rotated.key_pem.as_bytes())
+            .unwrap(),
+    );
+    let response = new_client.get(&url).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+}

@@ -128,6 +128,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             running.local_addr.port()
         );
     }
+    if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
+        let running_tls = running.tls_reloader();
+        tokio::spawn(reload_on_change(cert, key, running_tls));
+    }
     let handle = running.handle();
     tokio::spawn(async move {
         tls::server::shutdown_signal().await;
@@ -138,6 +142,37 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .wait()
         .await
         .map_err(|e| format!("server failed: {e}"))
+}
+
+/// How often the certificate files are checked for rotation.
+const CERT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reloads the serving certificate when its files change (a rotated Secret, cert-manager):
+/// checks their modification times every 30 s; a pair that does not load is logged and the old
+/// certificate stays in use.
+async fn reload_on_change(cert: PathBuf, key: PathBuf, reload: tls::server::Reloader) {
+    let stamp = |cert: &PathBuf, key: &PathBuf| {
+        let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        (modified(cert), modified(key))
+    };
+    let mut last = stamp(&cert, &key);
+    loop {
+        tokio::time::sleep(CERT_CHECK_INTERVAL).await;
+        let now = stamp(&cert, &key);
+        if now == last {
+            continue;
+        }
+        last = now;
+        match tls::load_server_config(&cert, &key) {
+            Ok(config) => {
+                reload.reload(config);
+                tracing::info!(cert = %cert.display(), "serving certificate reloaded");
+            }
+            Err(error) => {
+                tracing::warn!(%error, "new serving certificate does not load; keeping the old one")
+            }
+        }
+    }
 }
 
 /// Connects the cluster view, or says why not.

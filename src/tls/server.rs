@@ -16,6 +16,7 @@ pub struct Running {
     /// The address it listens on (useful with port 0).
     pub local_addr: SocketAddr,
     handle: Handle<SocketAddr>,
+    tls: RustlsConfig,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -37,9 +38,26 @@ impl Running {
         self.task.await.map_err(std::io::Error::other)?
     }
 
+    /// A handle that can reload the certificate from elsewhere (a file watcher).
+    pub fn tls_reloader(&self) -> Reloader {
+        Reloader(self.tls.clone())
+    }
+
     /// A handle that can shut the server down from elsewhere (e.g. a signal handler).
     pub fn handle(&self) -> Handle<SocketAddr> {
         self.handle.clone()
+    }
+}
+
+/// Reloads a running server's TLS configuration.
+#[derive(Clone)]
+pub struct Reloader(RustlsConfig);
+
+impl Reloader {
+    /// Serves new connections with `config` from now on (certificate rotation); connections
+    /// already open keep theirs.
+    pub fn reload(&self, config: ServerConfig) {
+        self.0.reload_from_config(Arc::new(config));
     }
 }
 
@@ -52,12 +70,13 @@ pub async fn start(addr: SocketAddr, tls: ServerConfig, app: Router) -> std::io:
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
     let handle = Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(Arc::new(tls)))?
-        .handle(handle.clone());
+    let tls = RustlsConfig::from_config(Arc::new(tls));
+    let server = axum_server::from_tcp_rustls(listener, tls.clone())?.handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service()));
     Ok(Running {
         local_addr,
         handle,
+        tls,
         task,
     })
 }

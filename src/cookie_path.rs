@@ -33,16 +33,6 @@ pub struct Derived {
     pub unparseable: Vec<(String, String)>,
 }
 
-/// One Ingress path as [`derive`] needs it.
-#[derive(Clone, Copy, Debug)]
-pub struct IngressPath<'a> {
-    /// The path as written.
-    pub path: &'a str,
-    /// `true` for `pathType: Exact`: nginx matches it with `location = <path>`, never as a regex,
-    /// so the cookie path can be the path itself.
-    pub exact: bool,
-}
-
 /// Derives the `session-cookie-path` for an Ingress whose paths are matched in regex mode.
 ///
 /// Steps (sticky-guard `RULES.md`, "Deriving session-cookie-path"):
@@ -54,21 +44,20 @@ pub struct IngressPath<'a> {
 ///    `/` when nothing else is common, or when there are no paths;
 /// 4. a path that does not parse contributes `/` and is listed in [`Derived::unparseable`].
 ///
+/// In regex mode every path of the host is a regex, `pathType: Exact` included: ingress-nginx's
+/// `buildLocation` checks regex mode before the path type.
+///
 /// Examples: `/mysite(/|$)(.*)` → `/mysite`; `/(.*)` → `/`; `/api/v[0-9]+/users` → `/api`;
 /// `/shop/(cart|checkout)` → `/shop`; `{/a/b(/|$)(.*), /a/c(/|$)(.*)}` → `/a`.
-pub fn derive<'a>(paths: impl IntoIterator<Item = IngressPath<'a>>) -> Derived {
+pub fn derive<'a>(paths: impl IntoIterator<Item = &'a str>) -> Derived {
     let mut unparseable = Vec::new();
     let mut common: Option<String> = None;
-    for p in paths {
-        let prefix = if p.exact && p.path.starts_with('/') {
-            p.path.to_string()
-        } else {
-            match path_prefix(p.path) {
-                Ok(prefix) => prefix,
-                Err(e) => {
-                    unparseable.push((p.path.to_string(), e));
-                    "/".to_string()
-                }
+    for path in paths {
+        let prefix = match path_prefix(path) {
+            Ok(prefix) => prefix,
+            Err(e) => {
+                unparseable.push((path.to_string(), e));
+                "/".to_string()
             }
         };
         common = Some(match common {
@@ -110,14 +99,29 @@ pub fn path_prefix(regex: &str) -> Result<String, String> {
         rest = tail;
     }
 
+    // A character that cannot stand in a cookie Path as browsers send request paths ends the
+    // literal there, as if a regex followed it.
+    let cut_at = literal.find(|c: char| !is_cookie_path_char(c));
+    if let Some(i) = cut_at {
+        literal.truncate(i);
+    }
     let follow = first_of_concat(rest);
-    let kept = if !follow.may_start_with_other && !follow.may_be_open {
+    let kept = if cut_at.is_none() && !follow.may_start_with_other && !follow.may_be_open {
         literal.as_str()
     } else {
         // Cut back to before the last `/`: every match starts with `<cut>/`.
         literal.rfind('/').map_or("", |i| &literal[..i])
     };
     Ok(normalize(kept))
+}
+
+/// Characters a derived cookie path may hold: ASCII letters and digits, and `- . _ ~ / ! & ' = :
+/// @ , %`. Everything else is cut: regex metacharacters a literal may still hold when escaped
+/// (`\(`, `\*`, `\$`, `\+`, which `cookie-path-not-literal` would refuse), `;` and whitespace
+/// (they end the Set-Cookie attribute), and non-ASCII (browsers compare the percent-encoded
+/// request path, nginx matches the decoded one).
+fn is_cookie_path_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~/!&'=:@,%".contains(c)
 }
 
 /// RFC 6265 §5.1.4: whether a cookie with Path `cookie_path` is sent for `request_path`.
@@ -254,7 +258,7 @@ mod tests {
     use super::*;
 
     fn regex_paths(paths: &[&'static str]) -> Derived {
-        derive(paths.iter().map(|&path| IngressPath { path, exact: false }))
+        derive(paths.iter().copied())
     }
 
     #[test]
@@ -323,18 +327,15 @@ mod tests {
     }
 
     #[test]
-    fn exact_paths_are_their_own_cookie_path() {
-        let d = derive([
-            IngressPath {
-                path: "/a/b.html",
-                exact: true,
-            },
-            IngressPath {
-                path: "/a/c(/|$)(.*)",
-                exact: false,
-            },
-        ]);
-        assert_eq!(d.path, "/a");
+    fn characters_a_cookie_path_cannot_hold_end_the_literal() {
+        assert_eq!(path_prefix(r"/a\(b/(.*)").unwrap(), "/");
+        assert_eq!(path_prefix(r"/x/a\(b/(.*)").unwrap(), "/x");
+        assert_eq!(path_prefix(r"/x/a\$(/|$)").unwrap(), "/x");
+        assert_eq!(path_prefix("/x/a b(/|$)").unwrap(), "/x");
+        assert_eq!(path_prefix("/x/a;b(/|$)").unwrap(), "/x");
+        assert_eq!(path_prefix("/x/café(/|$)").unwrap(), "/x");
+        assert_eq!(path_prefix("/x/v1.0(/|$)").unwrap(), "/x");
+        assert_eq!(path_prefix(r"/x/v1\.0(/|$)").unwrap(), "/x/v1.0");
     }
 
     #[test]

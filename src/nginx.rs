@@ -68,19 +68,23 @@ impl<'a> Annotations<'a> {
     }
 }
 
-/// Whether this Ingress, on its own, turns regex mode on for its hosts: `use-regex` is true, or
-/// `rewrite-target` is set and differs from one of its paths (`needsRewrite` in `template.go`).
+/// Whether this Ingress, on its own, turns regex mode on for `host` (`""` for rules without a
+/// host): `use-regex` is true, or `rewrite-target` is set and differs from one of its paths on
+/// that host (`needsRewrite` in `template.go` is per location).
 ///
 /// ingress-nginx applies regex mode host-wide: one Ingress that turns it on makes every path of
 /// every Ingress on the same host a regex (`enforceRegexModifier`). This function answers for the
 /// single object only.
-pub fn turns_on_regex_mode(ingress: &IngressObject, prefix: &str) -> bool {
+pub fn turns_on_regex_mode(ingress: &IngressObject, host: &str, prefix: &str) -> bool {
     let annotations = Annotations::new(ingress, prefix);
     if annotations.use_regex() {
         return true;
     }
     match annotations.get(annotation::REWRITE_TARGET) {
-        Some(target) => ingress.paths().iter().any(|p| p.path != target),
+        Some(target) => ingress
+            .paths()
+            .iter()
+            .any(|p| p.host.unwrap_or("") == host && p.path != target),
         None => false,
     }
 }
@@ -140,11 +144,11 @@ mod tests {
     fn use_regex_follows_go_parse_bool() {
         for v in ["true", "True", "1", "t"] {
             let i = ingress(json!({"nginx.ingress.kubernetes.io/use-regex": v}), "/a");
-            assert!(turns_on_regex_mode(&i, P), "{v}");
+            assert!(turns_on_regex_mode(&i, "", P), "{v}");
         }
         for v in ["false", "yes", ""] {
             let i = ingress(json!({"nginx.ingress.kubernetes.io/use-regex": v}), "/a");
-            assert!(!turns_on_regex_mode(&i, P), "{v}");
+            assert!(!turns_on_regex_mode(&i, "", P), "{v}");
         }
     }
 
@@ -154,12 +158,25 @@ mod tests {
             json!({"nginx.ingress.kubernetes.io/rewrite-target": "/"}),
             "/",
         );
-        assert!(!turns_on_regex_mode(&same, P));
+        assert!(!turns_on_regex_mode(&same, "", P));
         let differs = ingress(
             json!({"nginx.ingress.kubernetes.io/rewrite-target": "/$2"}),
             "/a(/|$)(.*)",
         );
-        assert!(turns_on_regex_mode(&differs, P));
+        assert!(turns_on_regex_mode(&differs, "", P));
+    }
+
+    #[test]
+    fn rewrite_target_counts_per_host() {
+        let i = ingress(
+            json!({"nginx.ingress.kubernetes.io/rewrite-target": "/$2"}),
+            "/a(/|$)(.*)",
+        );
+        assert!(turns_on_regex_mode(&i, "", P));
+        assert!(
+            !turns_on_regex_mode(&i, "other.example.com", P),
+            "no path there"
+        );
     }
 
     #[test]

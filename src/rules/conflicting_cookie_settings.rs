@@ -1,6 +1,6 @@
 //! `conflicting-cookie-settings`: sticky Ingresses sharing an upstream disagree on the cookie.
 
-use super::regex_mode::same_object;
+use super::regex_mode::{same_controller, same_object};
 use super::{Applies, Context, Finding, Rule, Subject};
 use crate::nginx::{Annotations, annotation};
 use crate::objects::{IngressObject, ObjectRef, annotations, is_dns1035_label};
@@ -38,7 +38,6 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     }
     let namespace = namespace_of(&ingress.meta);
     let mine = cookie_settings(ingress, prefix);
-    let me = same_object(ingress);
     let mut reported = Vec::new();
     let mut findings = Vec::new();
     for backend in ingress.backends() {
@@ -50,9 +49,8 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
             .view
             .ingresses_with_backend(namespace, backend.service_name)
         {
-            if same_object(&other) == me
+            if !same_controller(ingress, &other, context)
                 || reported.contains(&same_object(&other))
-                || !context.policy.judges_ingress_class(&other)
                 || !Annotations::new(&other, prefix).cookie_affinity()
             {
                 continue;

@@ -2,7 +2,7 @@
 
 use super::regex_mode::{RegexMode, regex_mode};
 use super::{Applies, Context, Finding, Fix, Rule, Subject};
-use crate::cookie_path::{self, Derived, IngressPath};
+use crate::cookie_path::{self, Derived};
 use crate::nginx::{self, Annotations, annotation};
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -41,7 +41,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     let Some((regex_path, mode)) = ingress
         .paths()
         .into_iter()
-        .filter(|p| p.path_type != "Exact" && nginx::has_regex_metachar(p.path))
+        .filter(|p| nginx::regex_tell(p.path).is_some())
         .find_map(|p| regex_mode(ingress, p.host.unwrap_or(""), context).map(|m| (p, m)))
     else {
         return Vec::new();
@@ -82,10 +82,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
 
 /// The cookie path derived from all paths of this Ingress (see [`cookie_path::derive`]).
 pub(super) fn derive(ingress: &IngressObject) -> Derived {
-    cookie_path::derive(ingress.paths().iter().map(|p| IngressPath {
-        path: p.path,
-        exact: p.path_type == "Exact",
-    }))
+    cookie_path::derive(ingress.paths().iter().map(|p| p.path))
 }
 
 #[cfg(test)]
@@ -199,6 +196,49 @@ mod tests {
         let mut other_class = other;
         other_class["spec"]["ingressClassName"] = json!("traefik");
         assert!(of(ID, run_among(sticky, &[other_class], Phase::Mutating)).is_empty());
+    }
+
+    #[test]
+    fn another_configured_class_is_another_controller() {
+        let sticky = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+            &["/mysite(/|$)(.*)"],
+        );
+        let mut internal = ingress(
+            json!({"nginx.ingress.kubernetes.io/use-regex": "true"}),
+            &["/x"],
+        );
+        internal["metadata"]["name"] = json!("internal");
+        internal["spec"]["ingressClassName"] = json!("nginx-internal");
+        let policy = crate::policy::Policy {
+            ingress_classes: vec!["nginx".into(), "nginx-internal".into()],
+            ..Default::default()
+        };
+        assert!(
+            of(
+                ID,
+                run_among_with(sticky, &[internal], Phase::Mutating, &policy)
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn exact_paths_are_regexes_in_regex_mode() {
+        let mut value = sticky_regex(&["/shop/(cart|checkout)"]);
+        value["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = json!("Exact");
+        let findings = of(ID, run(value, Phase::Mutating));
+        assert_eq!(findings.len(), 1);
+        assert!(
+            findings[0]
+                .message
+                .contains("session-cookie-path: \"/shop\"")
+        );
+    }
+
+    #[test]
+    fn dots_alone_do_not_make_a_path_a_regex() {
+        assert!(of(ID, run(sticky_regex(&["/api/v1.0"]), Phase::Mutating)).is_empty());
     }
 
     #[test]

@@ -19,21 +19,35 @@ pub enum RegexMode {
 }
 
 /// Whether regex mode is on for `host`, and who turns it on: this Ingress, else another
-/// Ingress of a judged class on the same host (from the cluster view).
+/// Ingress of the same controller on the same host (from the cluster view).
 pub fn regex_mode(ingress: &IngressObject, host: &str, context: &Context<'_>) -> Option<RegexMode> {
     let prefix = &context.policy.annotation_prefix;
-    if nginx::turns_on_regex_mode(ingress, prefix) {
+    if nginx::turns_on_regex_mode(ingress, host, prefix) {
         return Some(RegexMode::Own);
     }
-    let me = same_object(ingress);
     context
         .view
         .ingresses_on_host(host)
         .iter()
-        .filter(|other| same_object(other) != me)
-        .filter(|other| context.policy.judges_ingress_class(other))
-        .find(|other| nginx::turns_on_regex_mode(other, prefix))
+        .filter(|other| same_controller(ingress, other, context))
+        .find(|other| nginx::turns_on_regex_mode(other, host, prefix))
         .map(|other| RegexMode::Other(ObjectRef::ingress(other)))
+}
+
+/// Whether `other` is another Ingress served by the same controller as `ingress`: a judged
+/// class, and the same class, or no class on either side (it may be the default class). Two
+/// configured classes are two controllers, with their own servers and upstreams.
+pub fn same_controller(
+    ingress: &IngressObject,
+    other: &IngressObject,
+    context: &Context<'_>,
+) -> bool {
+    same_object(other) != same_object(ingress)
+        && context.policy.judges_ingress_class(other)
+        && match (ingress.ingress_class(), other.ingress_class()) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
 }
 
 /// `(namespace, name)`, with `default` for no namespace.

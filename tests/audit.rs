@@ -117,7 +117,7 @@ async fn audit_reports_what_already_runs() {
         orphan_finding["message"]
             .as_str()
             .unwrap()
-            .contains("does not exist (yet)")
+            .contains("does not exist yet")
     );
 }
 

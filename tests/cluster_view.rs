@@ -90,7 +90,7 @@ async fn externalname_proxy_ingress_first_then_service() {
     assert_eq!(
         response["warnings"],
         json!([
-            "externalname-backend: backend Service `mysvc-proxy` does not exist (yet): cannot check it has endpoints to pin"
+            "externalname-backend: create backend Service `mysvc-proxy` with a selector, not as ExternalName: it does not exist yet"
         ])
     );
     api.apply(ingress_review["request"]["object"].clone());
@@ -328,7 +328,7 @@ async fn gke_backendconfig_is_read_when_the_crd_is_installed() {
         response["warnings"][0]
             .as_str()
             .unwrap()
-            .starts_with("generated-cookie-without-neg: BackendConfig `my-backendconfig` asks for GENERATED_COOKIE"),
+            .starts_with("generated-cookie-without-neg: add cloud.google.com/neg: '{\"ingress\": true}': GENERATED_COOKIE needs NEGs"),
         "{response}"
     );
 }

@@ -40,17 +40,18 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     if settings.is_empty() {
         return Vec::new();
     }
-    let state = match nginx.get(annotation::AFFINITY) {
-        Some(value) => format!("affinity is `{value}`, not `cookie`"),
-        None => "no affinity: \"cookie\"".to_string(),
+    let not = match nginx.get(annotation::AFFINITY) {
+        Some(value) => format!(" (not `{value}`)"),
+        None => String::new(),
+    };
+    let what = match settings.as_slice() {
+        [one] => one.to_string(),
+        many => format!("{} cookie settings", many.len()),
     };
     vec![
         Finding::warn(
             &RULE,
-            format!(
-                "{state}, so {} do nothing; set affinity: \"cookie\" or drop them",
-                settings.join(", ")
-            ),
+            format!("set affinity: \"cookie\"{not} or drop {what}: without it nothing is sticky"),
         )
         .at(format!(
             "metadata.annotations[\"{}\"]",
@@ -79,7 +80,7 @@ mod tests {
         assert_eq!(findings[0].level, Level::Warn);
         assert_eq!(
             findings[0].message,
-            "no affinity: \"cookie\", so affinity-mode, session-cookie-name do nothing; set affinity: \"cookie\" or drop them"
+            "set affinity: \"cookie\" or drop 2 cookie settings: without it nothing is sticky"
         );
     }
 
@@ -92,10 +93,9 @@ mod tests {
         );
         let findings = of(ID, run(value, Phase::Validating));
         assert_eq!(findings.len(), 1);
-        assert!(
-            findings[0]
-                .message
-                .starts_with("affinity is `Cookie`, not `cookie`")
+        assert_eq!(
+            findings[0].message,
+            "set affinity: \"cookie\" (not `Cookie`) or drop session-cookie-name: without it nothing is sticky"
         );
     }
 

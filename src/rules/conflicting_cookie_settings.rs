@@ -76,10 +76,10 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
                 Finding::warn(
                     &RULE,
                     format!(
-                        "{} also pins {}:{port} with other {}; the last one read wins",
+                        "make {} match {}: both pin {}:{port}, the last read wins",
+                        differing.join(", "),
                         ObjectRef::ingress(&other),
                         backend.service_name,
-                        differing.join(", ")
                     ),
                 )
                 .at(backend.field.clone()),
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(findings[0].level, Level::Warn);
         assert_eq!(
             findings[0].message,
-            "Ingress app/b also pins web:80 with other session-cookie-name; the last one read wins"
+            "make session-cookie-name match Ingress app/b: both pin web:80, the last read wins"
         );
     }
 

@@ -66,7 +66,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
                 } else {
                     Finding::warn(
                         &RULE,
-                        format!("backend `{name}` is an ExternalName Service: no endpoints, so affinity could never pin a pod"),
+                        format!("backend `{name}` is ExternalName: no endpoints, so cookie affinity could never work here"),
                     )
                 };
                 findings.push(finding.at(backend.field));
@@ -74,7 +74,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
             Lookup::Absent if sticky => findings.push(
                 Finding::warn(
                     &RULE,
-                    format!("backend Service `{name}` does not exist (yet): cannot check it has endpoints to pin"),
+                    format!("create backend Service `{name}` with a selector, not as ExternalName: it does not exist yet"),
                 )
                 .at(backend.field),
             ),
@@ -142,7 +142,7 @@ mod tests {
         let missing = of(ID, run_in_cluster(sticky(), &[], Phase::Validating));
         assert_eq!(missing.len(), 1);
         assert_eq!(missing[0].level, Level::Warn);
-        assert!(missing[0].message.contains("does not exist (yet)"));
+        assert!(missing[0].message.contains("does not exist yet"));
         assert!(of(ID, run_in_cluster(plain, &[], Phase::Validating)).is_empty());
         // A manifest bundle is not the whole cluster: a Service it lacks is unknown.
         assert!(of(ID, run_among(sticky(), &[], Phase::Validating)).is_empty());
@@ -161,7 +161,7 @@ mod tests {
             run_in_cluster(sticky(), &[elsewhere], Phase::Validating),
         );
         assert_eq!(findings.len(), 1);
-        assert!(findings[0].message.contains("does not exist (yet)"));
+        assert!(findings[0].message.contains("does not exist yet"));
         // No cluster view: nothing can be said.
         assert!(of(ID, run(sticky(), Phase::Validating)).is_empty());
     }

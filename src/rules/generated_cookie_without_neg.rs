@@ -62,7 +62,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
                     Finding::warn(
                         &RULE,
                         format!(
-                            "BackendConfig `{name}` asks for GENERATED_COOKIE but the Service has no NEG: add {NEG_ANNOTATION}: '{{\"ingress\": true}}'"
+                            "add {NEG_ANNOTATION}: '{{\"ingress\": true}}': GENERATED_COOKIE needs NEGs to pin pods"
                         ),
                     )
                     .at(format!("metadata.annotations[\"{NEG_ANNOTATION}\"]")),
@@ -74,7 +74,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
                 findings.push(
                     Finding::warn(
                         &RULE,
-                        format!("BackendConfig `{name}` affinityCookieTtlSec {ttl} is outside 0..86400 seconds"),
+                        format!("set affinityCookieTtlSec of BackendConfig `{name}` within 0..86400 (it is {ttl})"),
                     )
                     .at(format!("metadata.annotations[\"{key}\"]")),
                 );
@@ -136,7 +136,7 @@ mod tests {
         assert_eq!(findings[0].level, Level::Warn);
         assert_eq!(
             findings[0].message,
-            "BackendConfig `bc` asks for GENERATED_COOKIE but the Service has no NEG: add cloud.google.com/neg: '{\"ingress\": true}'"
+            "add cloud.google.com/neg: '{\"ingress\": true}': GENERATED_COOKIE needs NEGs to pin pods"
         );
     }
 
@@ -147,10 +147,9 @@ mod tests {
             run_among(service(true), &[backend_config(90_000)], Phase::Validating),
         );
         assert_eq!(findings.len(), 1);
-        assert!(
-            findings[0]
-                .message
-                .contains("affinityCookieTtlSec 90000 is outside")
+        assert_eq!(
+            findings[0].message,
+            "set affinityCookieTtlSec of BackendConfig `bc` within 0..86400 (it is 90000)"
         );
     }
 

@@ -16,7 +16,8 @@ pub static RULE: Rule = Rule {
 accept, silently falling back to the default (or to no affinity at all): `affinity` must be \
 `cookie`; `affinity-mode` `balanced` or `persistent`; `affinity-canary-behavior` `sticky` or \
 `legacy`; `session-cookie-expires`/`-max-age` whole seconds (`^(0|-?[1-9]\\d*)$`); \
-`session-cookie-samesite` `None`, `Lax` or `Strict`; the boolean flags a Go boolean; the \
+`session-cookie-samesite` `None`, `Lax` or `Strict`; the boolean flags (secure, \
+change-on-failure, conditional-samesite-none, partitioned) a Go boolean; the \
 cookie name an RFC 6265 token.",
     fix: "Write the value the controller accepts (the message names it).",
     source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go (annotation \
@@ -37,7 +38,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
             Some(
                 Finding::warn(
                     &RULE,
-                    format!("{name} `{value}` is rejected by the controller: use {expected}"),
+                    format!("{name} `{value}` is invalid: use {expected}"),
                 )
                 .at(format!("metadata.annotations[\"{key}\"]")),
             )
@@ -60,7 +61,8 @@ fn problem(name: &str, value: &str) -> Option<&'static str> {
         }
         "session-cookie-secure"
         | "session-cookie-change-on-failure"
-        | "session-cookie-conditional-samesite-none" => is_go_bool(value),
+        | "session-cookie-conditional-samesite-none"
+        | "session-cookie-partitioned" => is_go_bool(value),
         "session-cookie-name" => is_token(value),
         _ => return None,
     };
@@ -138,7 +140,7 @@ mod tests {
             assert!(
                 findings[0]
                     .message
-                    .starts_with(&format!("{name} `{value}` is rejected"))
+                    .starts_with(&format!("{name} `{value}` is invalid"))
             );
         }
         let bad_affinity = ingress(
@@ -148,7 +150,7 @@ mod tests {
         let findings = of(ID, run(bad_affinity, Phase::Validating));
         assert_eq!(
             findings[0].message,
-            "affinity `ip` is rejected by the controller: use \"cookie\" (the only value)"
+            "affinity `ip` is invalid: use \"cookie\" (the only value)"
         );
     }
 

@@ -461,6 +461,12 @@ mod tests {
                 "{} does not fire on its trigger",
                 rule.id
             );
+            // Warnings reach kubectl whole only within 120 characters.
+            for f in fired.iter().filter(|f| f.level == Level::Warn) {
+                let warning = format!("{}: {}", f.rule, f.message);
+                let n = warning.chars().count();
+                assert!(n <= 120, "{n} chars: {warning}");
+            }
             let expected = match rule.default_action {
                 Action::Deny => Level::Deny,
                 _ => Level::Warn,

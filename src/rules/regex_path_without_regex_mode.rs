@@ -31,7 +31,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
         .paths()
         .into_iter()
         .filter_map(|p| {
-            let tell = nginx::regex_tell(p.path)?;
+            nginx::regex_tell(p.path)?;
             if regex_mode(ingress, p.host.unwrap_or(""), context).is_some() {
                 return None;
             }
@@ -39,7 +39,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
                 Finding::warn(
                     &RULE,
                     format!(
-                        "path `{}` has {tell} but regex mode is off: it matches literally; set use-regex",
+                        "path `{}` is matched literally (regex mode is off): set use-regex: \"true\"",
                         p.path
                     ),
                 )
@@ -71,7 +71,7 @@ mod tests {
         );
         assert_eq!(
             findings[0].message,
-            "path `/api/(.*)` has the regex metacharacter `(` but regex mode is off: it matches literally; set use-regex"
+            "path `/api/(.*)` is matched literally (regex mode is off): set use-regex: \"true\""
         );
     }
 

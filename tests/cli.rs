@@ -441,3 +441,39 @@ fn scenario_05_without_neg_gets_generated_cookie_without_neg() {
     assert_eq!(rules_of(&report), vec!["generated-cookie-without-neg:warn"]);
     assert_eq!(report["findings"][0]["name"], "neg-demo-svc");
 }
+
+#[test]
+fn directory_symlinks_are_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::copy(
+        seed("03-dotted-service-name.yaml"),
+        sub.join("ingress.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("..", sub.join("up")).unwrap();
+    std::os::unix::fs::symlink(".", sub.join("here")).unwrap();
+    let out = sticky_guard(&["check", "-o", "json", dir.path().to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rules_of(&report),
+        vec!["cross-namespace-backend:deny"],
+        "read once"
+    );
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
+        .args(["fix", &seed("01-regex-path-missing-cookie-path.yaml")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away, as with `| head -0`
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+}

@@ -17,8 +17,8 @@ pub struct CertsArgs {
     /// Cluster DNS domain.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
-    /// Days the serving certificate is valid.
-    #[arg(long, default_value_t = 365)]
+    /// Days the serving certificate is valid (1 to 3650).
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub days: u64,
     /// Directory to write `ca.pem`, `tls.crt` and `tls.key` to (created if missing).
     #[arg(long, default_value = "certs/cluster")]

@@ -237,7 +237,7 @@ pub fn print_report(report: &Report, output: Output, policy: &Policy) -> ExitCod
     };
     if let Some(json) = json {
         match json.and_then(|v| serde_json::to_string_pretty(&v)) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => super::out(&format!("{text}\n")),
             Err(e) => return super::fail(e),
         }
     }
@@ -274,7 +274,7 @@ fn print_findings(report: &Report, to_stderr: bool) {
         if to_stderr {
             anstream::eprintln!("{line}");
         } else {
-            anstream::println!("{line}");
+            super::out(&format!("{line}\n"));
         }
     }
 }
@@ -368,7 +368,7 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
             Err(e) => return super::fail(format!("cannot write YAML: {e}")),
         }
     }
-    print!("{yaml}");
+    super::out(&yaml);
     print_findings(&fixed.remaining, true);
     ExitCode::from(fixed.remaining.exit_code())
 }

@@ -171,12 +171,19 @@ fn expand(path: &Path, errors: &mut Vec<InputError>) -> Vec<PathBuf> {
         };
         for entry in entries.flatten() {
             let p = entry.path();
-            if p.is_dir() {
+            // Symbolic links to directories are not followed (no loops, no file read twice);
+            // links to files are read.
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
                 stack.push(p);
-            } else if matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            ) {
+            } else if (kind.is_file() || p.is_file())
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml" | "json")
+                )
+            {
                 files.push(p);
             }
         }

@@ -62,6 +62,15 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
+/// Writes `text` to stdout (ANSI styles stripped unless stdout is a colour terminal). A closed
+/// pipe (`sticky-guard check … | head`) is not an error: the rest of the output is dropped.
+fn out(text: &str) {
+    use std::io::Write;
+    let mut stdout = anstream::stdout();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
 /// Exit code 2, after printing `error: <message>` on stderr.
 fn fail(message: impl std::fmt::Display) -> ExitCode {
     eprintln!("error: {message}");

@@ -29,7 +29,7 @@ pub fn run(args: RulesArgs) -> ExitCode {
     match &args.id {
         Some(id) => match find(id) {
             Some(rule) => {
-                print!("{}", explain(rule));
+                super::out(&explain(rule));
                 ExitCode::SUCCESS
             }
             None => super::fail(format!(
@@ -39,17 +39,19 @@ pub fn run(args: RulesArgs) -> ExitCode {
         None => {
             match args.output {
                 RulesOutput::Human => {
+                    let mut text = String::new();
                     for rule in CATALOGUE {
-                        println!(
-                            "{:<36} {:<8} {:<6} {}",
+                        text.push_str(&format!(
+                            "{:<36} {:<8} {:<6} {}\n",
                             rule.id,
                             applies(rule),
                             default_action(rule),
                             rule.title
-                        );
+                        ));
                     }
+                    super::out(&text);
                 }
-                RulesOutput::Markdown => print!("{}", markdown_table()),
+                RulesOutput::Markdown => super::out(&markdown_table()),
             }
             ExitCode::SUCCESS
         }

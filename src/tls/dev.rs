@@ -20,8 +20,8 @@ pub struct DevPki {
     pub key_pem: String,
 }
 
-/// Makes a CA (valid 10 years) and a serving certificate (valid `days`) for `names`; names that
-/// parse as IP addresses become IP SANs, the others DNS SANs.
+/// Makes a CA (valid 10 years) and a serving certificate (valid `days`, at most 3650) for
+/// `names`; names that parse as IP addresses become IP SANs, the others DNS SANs.
 ///
 /// # Errors
 /// rcgen's error when a name is not a valid DNS name or key generation fails.
@@ -51,7 +51,7 @@ pub fn generate(names: &[String], days: u64) -> Result<DevPki, rcgen::Error> {
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.not_before = start;
-    params.not_after = now + Duration::from_secs(days * 86_400);
+    params.not_after = now + Duration::from_secs(days.min(3650) * 86_400);
     let key = KeyPair::generate()?;
     let cert = params.signed_by(&key, &issuer)?;
 

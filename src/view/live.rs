@@ -12,7 +12,7 @@
 
 use super::index::{IngressIndex, Key};
 use super::{ClusterView, Lookup, namespace_of};
-use crate::objects::{IngressObject, Object};
+use crate::objects::{IngressObject, Object, is_dns1035_label};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::networking::v1::Ingress;
@@ -26,8 +26,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-/// How long a live GET of a Service may take before its answer counts as unknown.
+/// How long the live GETs for one request may take, together, before their answers count as
+/// unknown. The webhooks' `timeoutSeconds` is 5.
 const LIVE_GET_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// At most this many backend Services are fetched live for one request; the rest count as
+/// unknown. Bounds what one request can make the API server do.
+const MAX_LIVE_GETS: usize = 8;
+
+/// A watch that has failed this long without one good event makes `/readyz` fail.
+const WATCH_FAILING_GRACE: Duration = Duration::from_secs(60);
 
 /// The live view: reflector stores and the Ingress index.
 #[derive(Clone)]
@@ -48,6 +56,8 @@ struct Synced {
     ingresses: AtomicBool,
     backend_configs: AtomicBool,
     count: tokio::sync::watch::Sender<usize>,
+    /// Per cache: since when its watch has failed without a good event, and the last error.
+    failing: std::sync::Mutex<BTreeMap<&'static str, (std::time::Instant, String)>>,
 }
 
 impl Default for Synced {
@@ -57,6 +67,7 @@ impl Default for Synced {
             ingresses: AtomicBool::new(false),
             backend_configs: AtomicBool::new(false),
             count: tokio::sync::watch::Sender::new(0),
+            failing: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -71,7 +82,8 @@ pub struct Readiness {
     pub cluster_view: &'static str,
     /// A sentence for humans.
     pub detail: String,
-    /// Each cache: `synced`, `syncing`, or `not installed` (BackendConfig without its CRD).
+    /// Each cache: `synced`, `syncing`, `failing` (its watch has failed for 60 s without one
+    /// good event: the cache may be stale), or `not installed` (BackendConfig without its CRD).
     pub caches: BTreeMap<&'static str, &'static str>,
 }
 
@@ -102,9 +114,11 @@ impl LiveView {
         let (services, writer) = reflector::store::<Service>();
         let stream = reflector(
             writer,
-            watcher(Api::<Service>::all(client.clone()), config.clone()).default_backoff(),
+            watcher(Api::<Service>::all(client.clone()), config.clone())
+                .default_backoff()
+                .modify(slim),
         );
-        tokio::spawn(drain(stream, "services", |_| {}));
+        tokio::spawn(drain(stream, "services", synced.clone(), |_| {}));
         mark_when_ready(services.clone(), synced.clone(), |s| &s.services);
 
         let (ingresses, writer) = reflector::store::<Ingress>();
@@ -112,9 +126,11 @@ impl LiveView {
         let index_writer = index.clone();
         let stream = reflector(
             writer,
-            watcher(Api::<Ingress>::all(client.clone()), config.clone()).default_backoff(),
+            watcher(Api::<Ingress>::all(client.clone()), config.clone())
+                .default_backoff()
+                .modify(slim),
         );
-        tokio::spawn(drain(stream, "ingresses", move |event| {
+        tokio::spawn(drain(stream, "ingresses", synced.clone(), move |event| {
             index_event(&index_writer, event)
         }));
         mark_when_ready(ingresses.clone(), synced.clone(), |s| &s.ingresses);
@@ -124,8 +140,8 @@ impl LiveView {
                 let writer = reflector::store::Writer::<DynamicObject>::new(resource.clone());
                 let store = writer.as_reader();
                 let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-                let stream = reflector(writer, watcher(api, config).default_backoff());
-                tokio::spawn(drain(stream, "backendconfigs", |_| {}));
+                let stream = reflector(writer, watcher(api, config).default_backoff().modify(slim));
+                tokio::spawn(drain(stream, "backendconfigs", synced.clone(), |_| {}));
                 mark_when_ready(store.clone(), synced.clone(), |s| &s.backend_configs);
                 Some((store, resource))
             }
@@ -162,14 +178,31 @@ impl LiveView {
                 "not installed"
             },
         );
-        let ready = caches.values().all(|s| *s != "syncing");
+        let mut failing_detail = None;
+        {
+            let failing = self
+                .synced
+                .failing
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            for (resource, (since, error)) in failing.iter() {
+                if since.elapsed() >= WATCH_FAILING_GRACE {
+                    caches.insert(resource, "failing");
+                    failing_detail = Some(format!(
+                        "the {resource} watch has failed for {} s: {error}",
+                        since.elapsed().as_secs()
+                    ));
+                }
+            }
+        }
+        let ready = caches.values().all(|s| *s != "syncing" && *s != "failing");
         Readiness {
             ready,
             cluster_view: "live",
-            detail: if ready {
-                "watch caches synced".into()
-            } else {
-                "waiting for the watch caches to sync".into()
+            detail: match failing_detail {
+                Some(detail) => detail,
+                None if ready => "watch caches synced".into(),
+                None => "waiting for the watch caches to sync".into(),
             },
             caches,
         }
@@ -197,14 +230,28 @@ impl LiveView {
         let mut fetched = HashMap::new();
         if let (true, Object::Ingress(ingress)) = (fetch_missing_backends, object) {
             let namespace = namespace_of(&ingress.meta).to_string();
+            let mut missing: Vec<Key> = Vec::new();
             for backend in ingress.backends() {
                 let key = (namespace.clone(), backend.service_name.to_string());
-                if fetched.contains_key(&key) || self.cached_service(&key.0, &key.1).is_some() {
-                    continue;
+                // Names the API server would refuse cannot exist; they are not asked for.
+                if is_dns1035_label(&key.1)
+                    && !missing.contains(&key)
+                    && self.cached_service(&key.0, &key.1).is_none()
+                {
+                    missing.push(key);
                 }
-                let answer = self.get_service(&key.0, &key.1).await;
-                fetched.insert(key, answer);
             }
+            missing.truncate(MAX_LIVE_GETS);
+            let gets = futures::future::join_all(
+                missing.iter().map(|(ns, name)| self.get_service(ns, name)),
+            );
+            let answers = tokio::time::timeout(LIVE_GET_TIMEOUT, gets)
+                .await
+                .unwrap_or_else(|_| {
+                    tracing::warn!("live GETs of backend Services timed out");
+                    vec![Lookup::Unknown; missing.len()]
+                });
+            fetched.extend(missing.into_iter().zip(answers));
         }
         Prepared {
             live: self.clone(),
@@ -218,15 +265,11 @@ impl LiveView {
 
     async fn get_service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>> {
         let api = Api::<Service>::namespaced(self.client.clone(), namespace);
-        match tokio::time::timeout(LIVE_GET_TIMEOUT, api.get_opt(name)).await {
-            Ok(Ok(Some(service))) => Lookup::Found(Arc::new(service)),
-            Ok(Ok(None)) => Lookup::Absent,
-            Ok(Err(error)) => {
+        match api.get_opt(name).await {
+            Ok(Some(service)) => Lookup::Found(Arc::new(service)),
+            Ok(None) => Lookup::Absent,
+            Err(error) => {
                 tracing::warn!(%error, namespace, name, "live GET of a Service failed");
-                Lookup::Unknown
-            }
-            Err(_) => {
-                tracing::warn!(namespace, name, "live GET of a Service timed out");
                 Lookup::Unknown
             }
         }
@@ -294,19 +337,42 @@ impl ClusterView for Prepared {
     }
 }
 
-/// Polls a reflector stream forever, logging watch errors (the backoff retries them).
+/// Drops what the rules never read from cached objects: `managedFields` and kubectl's
+/// `last-applied-configuration` (often the larger part of an object), to keep the caches small.
+fn slim<K: kube::Resource>(object: &mut K) {
+    use kube::ResourceExt;
+    object.managed_fields_mut().clear();
+    object
+        .annotations_mut()
+        .remove("kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/// Polls a reflector stream forever, logging watch errors (the backoff retries them) and
+/// recording since when the watch has been failing, for [`LiveView::readiness`].
 async fn drain<S, K>(
     stream: S,
     resource: &'static str,
+    synced: Arc<Synced>,
     mut on_event: impl FnMut(&watcher::Event<K>),
 ) where
     S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
 {
     let mut stream = std::pin::pin!(stream);
     while let Some(item) = stream.next().await {
+        let mut failing = synced.failing.lock().unwrap_or_else(|e| e.into_inner());
         match item {
-            Ok(event) => on_event(&event),
-            Err(error) => tracing::warn!(resource, %error, "watch error (retrying with backoff)"),
+            Ok(event) => {
+                failing.remove(resource);
+                drop(failing);
+                on_event(&event);
+            }
+            Err(error) => {
+                tracing::warn!(resource, %error, "watch error (retrying with backoff)");
+                let since = failing
+                    .get(resource)
+                    .map_or_else(std::time::Instant::now, |(since, _)| *since);
+                failing.insert(resource, (since, error.to_string()));
+            }
         }
     }
 }

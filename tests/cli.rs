@@ -4,28 +4,10 @@ mod common;
 
 use common::fixture;
 use serde_json::Value;
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn sticky_guard(args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary runs");
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    child.wait_with_output().unwrap()
+    common::run_binary(args, stdin)
 }
 
 fn seed(name: &str) -> String {

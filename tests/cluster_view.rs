@@ -247,14 +247,8 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
     })
     .await;
     let (server, _view) = webhook(&api).await;
-    let response = server
-        .client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = server.get_json("/readyz").await;
+    assert_eq!(status, 200);
     assert_eq!(
         body,
         json!({"ready": true, "clusterView": "live", "detail": "watch caches synced",
@@ -268,14 +262,8 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
     let config = kube::Config::new(url.parse().unwrap());
     let view = LiveView::start(kube::Client::try_from(config).unwrap()).await;
     let server = Server::start_with(Policy::default(), ViewSource::Live(Box::new(view))).await;
-    let response = server
-        .client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 503);
-    let body: Value = response.json().await.unwrap();
+    let (status, body) = server.get_json("/readyz").await;
+    assert_eq!(status, 503);
     assert_eq!(body["ready"], false);
     assert_eq!(body["caches"]["services"], "syncing");
     // The webhook still answers, with the single-object rules.
@@ -289,15 +277,8 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
 
     // No cluster at all: ready, in single-object mode, and it says so.
     let server = Server::start(Policy::default()).await;
-    let body: Value = server
-        .client
-        .get(format!("{}/readyz", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (status, body) = server.get_json("/readyz").await;
+    assert_eq!(status, 200);
     assert_eq!(body["ready"], true);
     assert_eq!(body["clusterView"], "off");
 }

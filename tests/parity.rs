@@ -5,26 +5,11 @@ mod common;
 
 use common::{Server, captured_review, fixture, review_for, seed_documents};
 use serde_json::Value;
-use std::io::Write;
-use std::process::{Command, Stdio};
 use sticky_guard::policy::Policy;
 
 /// `check -o json` on `text` (stdin): exit code and report.
 fn check(text: &str) -> (i32, Value) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
-        .args(["check", "--output", "json", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = common::run_binary(&["check", "--output", "json", "-"], Some(text));
     (
         out.status.code().unwrap(),
         serde_json::from_slice(&out.stdout).unwrap(),

@@ -120,6 +120,19 @@ impl Server {
         (status, response.text().await.unwrap())
     }
 
+    /// GETs `path`; returns the HTTP status and the body as JSON (`null` if it is not JSON).
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request goes through");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
     /// POSTs an AdmissionReview and returns the `response` of the answer (asserting HTTP 200 and
     /// the envelope).
     pub async fn review(&self, path: &str, review: &Value) -> Value {
@@ -132,6 +145,27 @@ impl Server {
         assert_eq!(answer["kind"], "AdmissionReview");
         answer["response"].clone()
     }
+}
+
+/// Runs the `sticky-guard` binary with `args`, feeding `stdin` (or closing it).
+pub fn run_binary(args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    let mut input = child.stdin.take().expect("stdin is piped");
+    if let Some(text) = stdin {
+        input
+            .write_all(text.as_bytes())
+            .expect("stdin takes the text");
+    }
+    drop(input);
+    child.wait_with_output().expect("binary ends")
 }
 
 /// A reqwest client whose only trust anchor is `ca_pem`.

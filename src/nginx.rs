@@ -108,17 +108,6 @@ pub fn regex_tell(path: &str) -> Option<String> {
         .then(|| "the regex anchor `$` at the end".to_string())
 }
 
-/// Whether a path contains a regular-expression metacharacter (PCRE: `\ . + * ? ( ) | [ ] { } ^ $`).
-/// In regex mode nginx matches such a path as `~* "^<path>"`; outside it, as a literal prefix.
-pub fn has_regex_metachar(path: &str) -> bool {
-    path.chars().any(|c| {
-        matches!(
-            c,
-            '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$'
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,12 +194,5 @@ mod tests {
         for literal in ["/v1.0/api", "/a+b", "/~user", "/$money/x"] {
             assert_eq!(regex_tell(literal), None, "{literal}");
         }
-    }
-
-    #[test]
-    fn metacharacters() {
-        assert!(has_regex_metachar("/mysite(/|$)(.*)"));
-        assert!(has_regex_metachar("/file.txt"));
-        assert!(!has_regex_metachar("/plain/path-with_dash~"));
     }
 }

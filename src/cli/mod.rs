@@ -12,7 +12,7 @@ mod rules;
 mod sarif;
 mod serve;
 
-pub use rules::markdown_table;
+pub use rules::{markdown_table, match_conditions_yaml};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -22,6 +22,8 @@ pub enum RulesOutput {
     Human,
     /// The Markdown table in README.md.
     Markdown,
+    /// The `matchConditions` of the Service webhook in `manifests/base/webhooks.yaml`, as YAML.
+    MatchConditions,
 }
 
 /// Runs `rules`.
@@ -52,6 +54,7 @@ pub fn run(args: RulesArgs) -> ExitCode {
                     super::out(&text);
                 }
                 RulesOutput::Markdown => super::out(&markdown_table()),
+                RulesOutput::MatchConditions => super::out(&match_conditions_yaml()),
             }
             ExitCode::SUCCESS
         }
@@ -77,13 +80,17 @@ pub fn default_action(rule: &Rule) -> &'static str {
 
 /// The long explanation of one rule, like a linter's `explain`.
 pub fn explain(rule: &Rule) -> String {
+    let condition = match rule.match_condition {
+        Some(cel) => format!("only when {cel}"),
+        None => format!("every {} write", applies(rule)),
+    };
     let phase = if rule.mutating {
         "mutating and validating webhooks (fixable findings are patched in the mutating webhook)"
     } else {
         "validating webhook"
     };
     format!(
-        "{id}: {title}\n\nJudges: {applies}\nDefault action: {action}\nRuns in: {phase}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
+        "{id}: {title}\n\nJudges: {applies}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
         id = rule.id,
         title = rule.title,
         applies = applies(rule),
@@ -92,6 +99,20 @@ pub fn explain(rule: &Rule) -> String {
         fix = rule.fix,
         source = rule.source,
     )
+}
+
+/// The `matchConditions` list of the webhook that judges Services, generated from the rules'
+/// [`Rule::match_condition`](crate::rules::Rule::match_condition) declarations, as the YAML
+/// block that `manifests/base/webhooks.yaml` carries. Empty when a Service rule declares none.
+pub fn match_conditions_yaml() -> String {
+    match crate::rules::match_condition(Applies::Service) {
+        Some(expression) => format!(
+            "matchConditions:\n  - name: {}\n    expression: >-\n      {}\n",
+            crate::rules::MATCH_CONDITION_NAME,
+            expression
+        ),
+        None => String::new(),
+    }
 }
 
 /// The rule table of README.md, generated from the catalogue.

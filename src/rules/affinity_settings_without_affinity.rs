@@ -20,6 +20,7 @@ annotations.",
     source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go (settings are \
 parsed only for affinity type cookie); docs/user-guide/nginx-configuration/annotations.md \
 #session-affinity",
+    match_condition: None,
     check,
 };
 

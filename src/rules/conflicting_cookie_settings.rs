@@ -25,6 +25,7 @@ them at different Service ports.",
     source: "ingress-nginx internal/ingress/controller/controller.go (upstream SessionAffinity \
 is taken from the first/last Ingress that sets it); \
 docs/user-guide/nginx-configuration/annotations.md#session-affinity",
+    match_condition: None,
     check,
 };
 

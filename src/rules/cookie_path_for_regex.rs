@@ -25,6 +25,7 @@ adds it, and `sticky-guard fix` writes it into the manifest.",
     source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
 paths do not support regex\"); rootfs/etc/nginx/lua/balancer/sticky.lua; nginx.tmpl \
 `set $location_path`; RFC 6265 §5.1.4",
+    match_condition: None,
     check,
 };
 

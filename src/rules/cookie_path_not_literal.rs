@@ -19,6 +19,7 @@ cookie is never sent back, or the Set-Cookie header is cut short.",
 of the Ingress paths (`/mysite` for `/mysite(/|$)(.*)`).",
     source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
 paths do not support regex\"); RFC 6265 §4.1.1 (path-value), §5.1.4 (path-match)",
+    match_condition: None,
     check,
 };
 

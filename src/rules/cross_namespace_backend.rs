@@ -21,6 +21,7 @@ ExternalName \"proxy\" Service would route, but it has no endpoints, so cookie a
     source: "Kubernetes networking.k8s.io/v1 IngressServiceBackend (name: DNS-1035 label, same \
 namespace); kubernetes/kubernetes#17088; ingress-nginx service-upstream docs (\"Sticky Sessions \
 will not work\")",
+    match_condition: None,
     check,
 };
 

@@ -26,6 +26,7 @@ for sticky sessions).",
     source: "ingress-nginx internal/ingress/controller/endpointslices.go, \
 rootfs/etc/nginx/lua/balancer.lua; docs/user-guide/nginx-configuration/annotations.md \
 #service-upstream (\"Sticky Sessions will not work\")",
+    match_condition: None,
     check,
 };
 

@@ -22,6 +22,10 @@ that already was ExternalName before the update is left to externalname-backend.
 the namespace of the Service that has the pods.",
     source: "ingress-nginx internal/ingress/controller/endpointslices.go; \
 docs/user-guide/nginx-configuration/annotations.md#service-upstream",
+    match_condition: Some(
+        "has(object.spec.type) && object.spec.type == 'ExternalName' && !(oldObject != null && \
+has(oldObject.spec.type) && oldObject.spec.type == 'ExternalName')",
+    ),
     check,
 };
 

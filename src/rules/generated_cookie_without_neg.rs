@@ -30,6 +30,11 @@ the pods. `affinityCookieTtlSec` must be between 0 and 86400 seconds.",
 VPC-native cluster), and keep affinityCookieTtlSec within 0..86400.",
     source: "GKE docs: Ingress features (BackendConfig sessionAffinity), container-native load \
 balancing (cloud.google.com/neg); BackendConfig CRD cloud.google.com/v1",
+    match_condition: Some(
+        "has(object.metadata.annotations) && ('cloud.google.com/backend-config' in \
+object.metadata.annotations || 'beta.cloud.google.com/backend-config' in \
+object.metadata.annotations)",
+    ),
     check,
 };
 

@@ -21,6 +21,7 @@ ingress-nginx 0.24.0 and is ignored under any prefix.",
     fix: "Move the annotations to the controller's prefix (<prefix>/); delete session-cookie-hash.",
     source: "ingress-nginx cmd/nginx/flags.go (--annotations-prefix); CHANGELOG 0.24.0 \
 (session-cookie-hash removed); docs/user-guide/nginx-configuration/annotations.md",
+    match_condition: None,
     check,
 };
 

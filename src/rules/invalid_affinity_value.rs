@@ -22,6 +22,7 @@ cookie name an RFC 6265 token.",
     fix: "Write the value the controller accepts (the message names it).",
     source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go (annotation \
 validators); docs/user-guide/nginx-configuration/annotations.md#session-affinity; RFC 6265 §4.1.1",
+    match_condition: None,
     check,
 };
 

@@ -58,6 +58,14 @@ pub struct Rule {
     pub fix: &'static str,
     /// Where the facts come from (docs or source locations).
     pub source: &'static str,
+    /// A CEL expression over the admission request's `object` and `oldObject` that is true
+    /// whenever the rule can fire, or `None` when the rule may fire on any object of its kind.
+    ///
+    /// The webhook configurations' `matchConditions` (Kubernetes 1.30+, GA; evaluated by the API
+    /// server before it calls the webhook) are generated from these: see [`match_condition`].
+    /// An expression must never fail on an object of its kind (guard optional fields with
+    /// `has()`): a matchCondition that errors is decided by the webhook's `failurePolicy`.
+    pub match_condition: Option<&'static str>,
     /// Judges one object.
     pub check: fn(&Subject<'_>, &Context<'_>) -> Vec<Finding>,
 }
@@ -76,6 +84,28 @@ pub static CATALOGUE: &[&Rule] = &[
     &conflicting_cookie_settings::RULE,
     &generated_cookie_without_neg::RULE,
 ];
+
+/// The name of the generated matchCondition on each webhook that judges a kind whose every rule
+/// declares a [`Rule::match_condition`].
+pub const MATCH_CONDITION_NAME: &str = "a-sticky-guard-rule-can-fire";
+
+/// The `matchConditions` expression for a webhook that receives objects of kind `applies`: the
+/// disjunction of the rules' [`Rule::match_condition`]s, or `None` when some rule of that kind
+/// declares none (the webhook must then see every object of the kind). Rules are taken in
+/// catalogue order; each condition is parenthesised.
+///
+/// `manifests/base/webhooks.yaml` carries this expression under [`MATCH_CONDITION_NAME`]
+/// (`sticky-guard rules --output match-conditions` prints it; a test keeps them in step).
+pub fn match_condition(applies: Applies) -> Option<String> {
+    let mut parts = Vec::new();
+    for rule in CATALOGUE.iter().filter(|r| r.applies == applies) {
+        parts.push(format!("({})", rule.match_condition?));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(parts.join(" || "))
+}
 
 /// The rule with this ID, if any.
 pub fn find(id: &str) -> Option<&'static Rule> {
@@ -352,6 +382,24 @@ mod tests {
             }
             assert_eq!(find(rule.id).map(|r| r.id), Some(rule.id));
         }
+    }
+
+    #[test]
+    fn match_conditions_cover_every_service_rule_and_no_ingress_rule() {
+        // Ingress rules depend on the policy (annotation prefix, classes): every Ingress goes.
+        assert_eq!(match_condition(Applies::Ingress), None);
+        let service = match_condition(Applies::Service).expect("every Service rule declares one");
+        let declared: Vec<&str> = CATALOGUE
+            .iter()
+            .filter(|r| r.applies == Applies::Service)
+            .map(|r| r.match_condition.expect("declared"))
+            .collect();
+        assert_eq!(declared.len(), 2);
+        assert_eq!(
+            service,
+            format!("({}) || ({})", declared[0], declared[1]),
+            "one disjunct per Service rule, in catalogue order"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ with `/api/(.*)`, i.e. none that were meant.",
 path as a literal prefix with pathType Prefix.",
     source: "ingress-nginx docs/user-guide/ingress-path-matching.md; \
 internal/ingress/controller/template/template.go (enforceRegexModifier, buildLocation)",
+    match_condition: None,
     check,
 };
 

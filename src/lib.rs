@@ -12,7 +12,9 @@
 //!   Services into the one shape the rules read.
 //! - [`rules`] holds the rule catalogue, one file per rule, and the engine that runs it.
 //! - [`nginx`] and [`cookie_path`] hold the ingress-nginx and RFC 6265 facts the rules rest on.
-//! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server.
+//! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server and
+//!   the certificates (self-managed in the cluster: [`tls::managed`]).
+//! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`metrics`] defines the series.
 //! - [`cli`] is the command line: `serve`, `check`, `fix`, `certs`.
 //! - [`policy`] is what an operator can configure: annotation prefix, ingress classes, actions.
 //! - [`view`] is the cluster view the rules read other objects from: live watch caches, or the
@@ -21,8 +23,10 @@
 pub mod admission;
 pub mod cli;
 pub mod cookie_path;
+pub mod metrics;
 pub mod nginx;
 pub mod objects;
+pub mod ops;
 pub mod policy;
 pub mod rules;
 pub mod tls;

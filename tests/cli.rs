@@ -361,6 +361,8 @@ fn a_bad_policy_is_refused_at_start() {
             "--dev",
             "--listen",
             "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--config",
             config.to_str().unwrap(),
         ],

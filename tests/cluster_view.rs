@@ -15,7 +15,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A live view on `api`, synced.
 async fn live_view(api: &ApiServer) -> LiveView {
-    let view = LiveView::start(api.client()).await;
+    let view = LiveView::start(api.client());
     tokio::time::timeout(WAIT, view.wait_until_synced())
         .await
         .expect("caches sync");
@@ -216,6 +216,11 @@ async fn watch_restart_after_410_gone_keeps_every_object() {
     api.apply(review_object("service-create-clusterip.json"));
     api.apply(review_object("ingress-create-sticky-regex-path.json"));
     let view = live_view(&api).await;
+    // The caches are synced once listed; expire the watches only once they are open.
+    eventually("open watches", || {
+        api.open_watches("services") > 0 && api.open_watches("ingresses") > 0
+    })
+    .await;
     let lists_before = api.list_count("services");
     api.bookmark();
     api.expire_watches();
@@ -252,7 +257,8 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
     assert_eq!(
         body,
         json!({"ready": true, "clusterView": "live", "detail": "watch caches synced",
-               "caches": {"backendconfigs": "synced", "ingresses": "synced", "services": "synced"}})
+               "caches": {"backendconfigs": "synced", "ingresses": "synced", "services": "synced"},
+               "certificate": "loaded", "shuttingDown": false})
     );
 
     // A cluster that never answers: not ready, and says why.
@@ -260,7 +266,7 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
     let url = format!("http://{}", dead.local_addr().unwrap());
     drop(dead);
     let config = kube::Config::new(url.parse().unwrap());
-    let view = LiveView::start(kube::Client::try_from(config).unwrap()).await;
+    let view = LiveView::start(kube::Client::try_from(config).unwrap());
     let server = Server::start_with(Policy::default(), ViewSource::Live(Box::new(view))).await;
     let (status, body) = server.get_json("/readyz").await;
     assert_eq!(status, 503);

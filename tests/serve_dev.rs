@@ -17,6 +17,8 @@ async fn serve_dev_writes_its_ca_and_answers() {
             "off",
             "--listen",
             "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
             "--dev-dir",
         ])
         .arg(dir.path())

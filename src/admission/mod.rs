@@ -53,6 +53,7 @@ pub async fn admit(
         dry_run: request.dry_run,
         allowed: true,
         rules: Vec::new(),
+        findings: Vec::new(),
     };
     let object = match (&request.operation, &request.object) {
         (Operation::Create | Operation::Update, Some(object)) => object,
@@ -83,8 +84,15 @@ pub async fn admit(
         old: old.as_ref(),
     };
     let findings = rules::evaluate(&decoded, phase, &context);
+
     let verdict = Verdict::decide(&findings, phase, &value, &decoded.reference().to_string());
     outcome.allowed = verdict.allowed;
+    // A fixable finding is patched only when the mutating webhook admits the object.
+    let patched = phase == Phase::Mutating && verdict.allowed;
+    outcome.findings = findings
+        .iter()
+        .map(|f| (f.rule, f.level, patched && f.fix.is_some()))
+        .collect();
     outcome.rules = verdict.rules.clone();
     Ok((ReviewResponse::from_verdict(&request.uid, verdict), outcome))
 }
@@ -106,4 +114,6 @@ pub struct Outcome {
     pub allowed: bool,
     /// IDs of the rules that fired.
     pub rules: Vec<&'static str>,
+    /// Each finding: rule ID, level, and whether the mutating webhook patched it.
+    pub findings: Vec<(&'static str, rules::Level, bool)>,
 }

@@ -29,12 +29,7 @@ pub struct CertsArgs {
 pub fn run(args: CertsArgs) -> ExitCode {
     let svc = &args.service;
     let ns = &args.namespace;
-    let names = vec![
-        format!("{svc}.{ns}.svc"),
-        svc.clone(),
-        format!("{svc}.{ns}"),
-        format!("{svc}.{ns}.svc.{}", args.cluster_domain),
-    ];
+    let names = crate::tls::pki::service_dns_names(svc, ns, &args.cluster_domain);
     let pki = match dev::generate(&names, args.days) {
         Ok(pki) => pki,
         Err(e) => return super::fail(format!("cannot make certificates: {e}")),

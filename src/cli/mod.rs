@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Serve the admission webhooks over HTTPS (POST /mutate, POST /validate, GET /healthz,
     /// GET /readyz).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Judge manifest files (multi-document YAML or JSON; `-` reads stdin; directories are read
     /// for *.yaml, *.yml, *.json). Exit 0 when clean or warnings only, 1 when a deny-level
     /// finding exists, 2 on usage or parse errors.
@@ -53,7 +53,7 @@ pub enum Command {
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Check(args) => check::run_check(args),
         Command::Fix(args) => check::run_fix(args),
         Command::Audit(args) => audit::run(args),

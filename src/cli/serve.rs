@@ -1,32 +1,67 @@
 //! `sticky-guard serve`: the admission webhooks over HTTPS.
 
 use crate::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
-use crate::tls;
+use crate::ops;
+use crate::tls::{self, ServingState};
 use crate::view::ViewSource;
 use crate::view::live::LiveView;
 use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::time::Duration;
 
 /// Arguments of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on [default: 0.0.0.0:8443; 127.0.0.1:8443 with --dev].
+    /// HTTPS address of the webhooks and probes [default: 0.0.0.0:8443; 127.0.0.1:8443 with
+    /// --dev].
     #[arg(long, env = "STICKY_GUARD_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// Serving certificate chain, PEM (leaf first).
+    /// Plain-HTTP address of /metrics (and /healthz, /readyz) [default: 0.0.0.0:8080;
+    /// 127.0.0.1:8080 with --dev].
+    #[arg(long, env = "STICKY_GUARD_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Serving certificate chain, PEM (leaf first). Re-read when the file changes.
     #[arg(
         long,
         env = "STICKY_GUARD_TLS_CERT",
         requires = "tls_key",
-        required_unless_present = "dev"
+        required_unless_present_any = ["dev", "manage_certs"]
     )]
     pub tls_cert: Option<PathBuf>,
     /// Private key of the serving certificate, PEM.
     #[arg(long, env = "STICKY_GUARD_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Self-managed certificates (the in-cluster default): keep a CA and a serving certificate
+    /// in a Secret, put the CA into the webhook configurations' caBundle, renew and rotate
+    /// (see `sticky_guard::tls::managed`).
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "dev"])]
+    pub manage_certs: bool,
+    /// With --manage-certs: the pods' namespace [default: the service account's namespace].
+    #[arg(long, env = "STICKY_GUARD_NAMESPACE", requires = "manage_certs")]
+    pub namespace: Option<String>,
+    /// With --manage-certs: the webhook Service's name.
+    #[arg(
+        long,
+        env = "STICKY_GUARD_SERVICE_NAME",
+        default_value = "sticky-guard"
+    )]
+    pub service_name: String,
+    /// With --manage-certs: the Secret holding the CA and serving certificate.
+    #[arg(
+        long,
+        env = "STICKY_GUARD_CERTS_SECRET",
+        default_value = "sticky-guard-tls"
+    )]
+    pub certs_secret: String,
+    /// With --manage-certs: name of both the Mutating- and ValidatingWebhookConfiguration.
+    #[arg(
+        long,
+        env = "STICKY_GUARD_WEBHOOK_CONFIGURATION",
+        default_value = "sticky-guard"
+    )]
+    pub webhook_configuration: String,
     /// Development mode: make a throw-away CA and a certificate for 127.0.0.1 and localhost,
     /// write them to --dev-dir, and serve on 127.0.0.1:8443.
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
@@ -37,6 +72,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes (413 beyond).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// On SIGTERM, keep serving this long with /readyz failing (so endpoints drop the replica
+    /// first), then drain in-flight requests for up to 10 s.
+    #[arg(long, env = "STICKY_GUARD_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_delay: Duration,
     /// Log format (filter with RUST_LOG, default `info`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -83,24 +122,82 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
 }
 
+/// Where the serving certificate comes from.
+enum Certificates {
+    /// `--dev`: made at start.
+    Dev(tls::dev::DevPki),
+    /// `--tls-cert`/`--tls-key`: files, re-read when they change.
+    Files(PathBuf, PathBuf),
+    /// `--manage-certs`: a Secret, through the certificate manager.
+    Managed(tls::managed::Settings),
+}
+
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let policy = args.policy.load().map_err(|e| e.to_string())?;
-    let (tls_config, default_listen) = if args.dev {
+    let certificates = if args.dev {
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let pki = tls::dev::generate(&names, 30)
             .map_err(|e| format!("cannot make dev certificates: {e}"))?;
         super::certs::write_pki(&args.dev_dir, &pki)?;
-        let config = tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes())
-            .map_err(|e| e.to_string())?;
-        (config, SocketAddr::from(([127, 0, 0, 1], 8443)))
+        Certificates::Dev(pki)
+    } else if args.manage_certs {
+        let namespace = match &args.namespace {
+            Some(namespace) => namespace.clone(),
+            None => std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+                .map(|s| s.trim().to_string())
+                .map_err(|e| {
+                    format!("--manage-certs needs --namespace (or STICKY_GUARD_NAMESPACE) outside a pod: cannot read {SERVICE_ACCOUNT_NAMESPACE}: {e}")
+                })?,
+        };
+        let mut settings = tls::managed::Settings::new(&namespace);
+        settings.service = args.service_name.clone();
+        settings.secret = args.certs_secret.clone();
+        settings.webhook_configuration = args.webhook_configuration.clone();
+        settings.cluster_domain = policy.cluster_domain.clone();
+        Certificates::Managed(settings)
     } else {
         let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
-            return Err("--tls-cert and --tls-key are required (or --dev)".into());
+            return Err(
+                "--tls-cert and --tls-key are required (or --manage-certs, or --dev)".into(),
+            );
         };
-        let config = tls::load_server_config(cert, key).map_err(|e| e.to_string())?;
-        (config, SocketAddr::from(([0, 0, 0, 0], 8443)))
+        Certificates::Files(cert.clone(), key.clone())
     };
-    let listen = args.listen.unwrap_or(default_listen);
+    // What is served first: real certificates where they are at hand, else a placeholder, so
+    // that nothing waits on the API server before the probes answer.
+    let (tls_config, serving) = match &certificates {
+        Certificates::Dev(pki) => (
+            tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes())
+                .map_err(|e| e.to_string())?,
+            ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem)),
+        ),
+        Certificates::Files(cert, key) => {
+            let config = tls::load_server_config(cert, key).map_err(|e| e.to_string())?;
+            let pem = std::fs::read_to_string(cert).unwrap_or_default();
+            (config, ServingState::loaded(&pem, None))
+        }
+        Certificates::Managed(settings) => {
+            let placeholder = tls::dev::generate(&settings.dns_names(), 1)
+                .map_err(|e| format!("cannot make the placeholder certificate: {e}"))?;
+            (
+                tls::server_config(
+                    placeholder.cert_pem.as_bytes(),
+                    placeholder.key_pem.as_bytes(),
+                )
+                .map_err(|e| e.to_string())?,
+                ServingState::default(),
+            )
+        }
+    };
+    let local = if args.dev {
+        [127, 0, 0, 1]
+    } else {
+        [0, 0, 0, 0]
+    };
+    let listen = args.listen.unwrap_or(SocketAddr::from((local, 8443)));
+    let metrics_listen = args
+        .metrics_listen
+        .unwrap_or(SocketAddr::from((local, 8080)));
     tracing::info!(
         annotation_prefix = %policy.annotation_prefix,
         ingress_classes = %policy.ingress_classes.join(","),
@@ -109,48 +206,85 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         actions = ?policy.actions,
         "policy"
     );
-    let view = cluster_view(args.cluster_view).await?;
-    let state = AppState {
-        policy: Arc::new(policy),
-        view,
-    };
+    let client = kube_client(args.cluster_view, args.manage_certs).await?;
+    let view = cluster_view(args.cluster_view, client.clone());
+    let state = AppState::new(policy, view, serving.clone());
+    let health = state.health.clone();
+
+    let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
+        .await
+        .map_err(|e| format!("cannot listen on {metrics_listen}: {e}"))?;
+    let metrics_addr = metrics_listener
+        .local_addr()
+        .map_err(|e| format!("cannot listen on {metrics_listen}: {e}"))?;
+    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_server = tokio::spawn(
+        axum::serve(metrics_listener, ops::metrics_router(health.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = metrics_stopped.await;
+            })
+            .into_future(),
+    );
     let running = tls::server::start(listen, tls_config, router(state, args.max_body_bytes))
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    tracing::info!(address = %running.local_addr, "serving admission webhooks over HTTPS");
+    tracing::info!(address = %running.local_addr, metrics = %metrics_addr, "serving admission webhooks over HTTPS, metrics over HTTP");
     if args.dev {
         let ca = args.dev_dir.join("ca.pem");
         println!("sticky-guard dev server on https://{}", running.local_addr);
         println!("dev CA certificate written to {}", ca.display());
+        println!("metrics on http://{metrics_addr}/metrics");
         println!(
             "try: curl --cacert {} -H 'Content-Type: application/json' --data @../shared/fixtures/admission-reviews/ingress-create-sticky-regex-path.json https://localhost:{}/mutate",
             ca.display(),
             running.local_addr.port()
         );
     }
-    if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
-        let running_tls = running.tls_reloader();
-        tokio::spawn(reload_on_change(cert, key, running_tls));
+    match certificates {
+        Certificates::Files(cert, key) => {
+            tokio::spawn(reload_on_change(cert, key, running.tls_reloader(), serving));
+        }
+        Certificates::Managed(settings) => {
+            let Some(client) = client else {
+                return Err("--manage-certs needs a cluster configuration".into());
+            };
+            tracing::info!(namespace = %settings.namespace, secret = %settings.secret, webhook_configuration = %settings.webhook_configuration, "self-managed certificates");
+            let manager =
+                tls::managed::CertManager::new(client, settings, running.tls_reloader(), serving);
+            tokio::spawn(manager.run());
+        }
+        Certificates::Dev(_) => {}
     }
     let handle = running.handle();
+    let delay = args.shutdown_delay;
     tokio::spawn(async move {
         tls::server::shutdown_signal().await;
-        tracing::info!("shutting down");
-        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        tracing::info!(delay = ?delay, "shutting down: /readyz fails now; draining after the delay");
+        health.start_shutdown();
+        tokio::time::sleep(delay).await;
+        handle.graceful_shutdown(Some(tls::server::GRACE));
+        let _ = stop_metrics.send(());
     });
-    running
-        .wait()
-        .await
-        .map_err(|e| format!("server failed: {e}"))
+    let served = running.wait().await;
+    let _ = metrics_server.await;
+    served.map_err(|e| format!("server failed: {e}"))
 }
 
+/// Where a pod's namespace is, in every pod with a service account token.
+const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
 /// How often the certificate files are checked for rotation.
-const CERT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+const CERT_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Reloads the serving certificate when its files change (a rotated Secret, cert-manager):
-/// checks their modification times every 30 s; a pair that does not load is logged and the old
-/// certificate stays in use.
-async fn reload_on_change(cert: PathBuf, key: PathBuf, reload: tls::server::Reloader) {
+/// checks their modification times every 5 s (the kubelet updates a mounted Secret within about
+/// a minute); a pair that does not load is logged and the old certificate stays in use.
+async fn reload_on_change(
+    cert: PathBuf,
+    key: PathBuf,
+    reload: tls::server::Reloader,
+    serving: ServingState,
+) {
     let stamp = |cert: &PathBuf, key: &PathBuf| {
         let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         (modified(cert), modified(key))
@@ -166,6 +300,7 @@ async fn reload_on_change(cert: PathBuf, key: PathBuf, reload: tls::server::Relo
         match tls::load_server_config(&cert, &key) {
             Ok(config) => {
                 reload.reload(config);
+                serving.set_loaded(&std::fs::read_to_string(&cert).unwrap_or_default(), None);
                 tracing::info!(cert = %cert.display(), "serving certificate reloaded");
             }
             Err(error) => {
@@ -175,20 +310,26 @@ async fn reload_on_change(cert: PathBuf, key: PathBuf, reload: tls::server::Relo
     }
 }
 
-/// Connects the cluster view, or says why not.
-async fn cluster_view(mode: ClusterViewMode) -> Result<ViewSource, String> {
-    if mode == ClusterViewMode::Off {
-        tracing::info!("cluster view off (--cluster-view off): single-object rules only");
-        return Ok(ViewSource::Off("--cluster-view off".into()));
+/// A client for the cluster found through KUBECONFIG, ~/.kube/config or the in-cluster service
+/// account (no network yet), if the cluster view or the certificate manager needs one.
+async fn kube_client(
+    mode: ClusterViewMode,
+    manage_certs: bool,
+) -> Result<Option<kube::Client>, String> {
+    if mode == ClusterViewMode::Off && !manage_certs {
+        return Ok(None);
     }
     let config = match kube::Config::infer().await {
         Ok(config) => config,
-        Err(e) if mode == ClusterViewMode::Auto => {
+        Err(e) if mode != ClusterViewMode::On && !manage_certs => {
             tracing::warn!(
                 error = %e,
                 "no cluster configuration: serving single-object rules only; rules that read other objects are skipped"
             );
-            return Ok(ViewSource::Off(format!("no cluster configuration: {e}")));
+            return Ok(None);
+        }
+        Err(e) if manage_certs => {
+            return Err(format!("--manage-certs, but no cluster configuration: {e}"));
         }
         Err(e) => {
             return Err(format!(
@@ -197,10 +338,27 @@ async fn cluster_view(mode: ClusterViewMode) -> Result<ViewSource, String> {
         }
     };
     let url = config.cluster_url.to_string();
-    let client = kube::Client::try_from(config)
-        .map_err(|e| format!("cannot make a Kubernetes client for {url}: {e}"))?;
-    tracing::info!(%url, "cluster view: watching services, ingresses (and backendconfigs if installed); /readyz waits for the caches");
-    Ok(ViewSource::Live(Box::new(LiveView::start(client).await)))
+    kube::Client::try_from(config)
+        .map(Some)
+        .map_err(|e| format!("cannot make a Kubernetes client for {url}: {e}"))
+}
+
+/// The cluster view: watch caches when a client is at hand and the mode allows, else
+/// single-object mode with the reason. Returns at once; the caches sync in the background.
+fn cluster_view(mode: ClusterViewMode, client: Option<kube::Client>) -> ViewSource {
+    match (mode, client) {
+        (ClusterViewMode::Off, _) => {
+            tracing::info!("cluster view off (--cluster-view off): single-object rules only");
+            ViewSource::Off("--cluster-view off".into())
+        }
+        (_, None) => ViewSource::Off("no cluster configuration".into()),
+        (_, Some(client)) => {
+            tracing::info!(
+                "cluster view: watching services, ingresses (and backendconfigs if installed); /readyz waits for the caches"
+            );
+            ViewSource::Live(Box::new(LiveView::start(client)))
+        }
+    }
 }
 
 fn init_tracing(format: LogFormat) {

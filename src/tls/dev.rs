@@ -3,10 +3,7 @@
 //! Used by `serve --dev` (names `localhost` and `127.0.0.1`), by `sticky-guard certs` for a
 //! cluster install (names `<service>.<namespace>.svc`), and by the tests.
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
+use super::pki::{self, PkiError};
 use std::time::Duration;
 
 /// A CA and a serving certificate, all PEM.
@@ -24,48 +21,16 @@ pub struct DevPki {
 /// `names`; names that parse as IP addresses become IP SANs, the others DNS SANs.
 ///
 /// # Errors
-/// rcgen's error when a name is not a valid DNS name or key generation fails.
-pub fn generate(names: &[String], days: u64) -> Result<DevPki, rcgen::Error> {
-    let now = time::OffsetDateTime::now_utc();
-    let start = now - Duration::from_secs(300);
-
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    ca_params.distinguished_name = name("sticky-guard CA");
-    ca_params.not_before = start;
-    ca_params.not_after = now + Duration::from_secs(10 * 365 * 86_400);
-    let ca_key = KeyPair::generate()?;
-    let ca_cert = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let mut params = CertificateParams::new(names.to_vec())?;
-    params.distinguished_name = name(names.first().map_or("sticky-guard", String::as_str));
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-    params.not_before = start;
-    params.not_after = now + Duration::from_secs(days.min(3650) * 86_400);
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?;
-
+/// [`PkiError`] when a name is not a valid DNS name or key generation fails.
+pub fn generate(names: &[String], days: u64) -> Result<DevPki, PkiError> {
+    const DAY: u64 = 86_400;
+    let ca = pki::new_ca("sticky-guard CA", Duration::from_secs(3650 * DAY))?;
+    let leaf = pki::issue(&ca, names, Duration::from_secs(days.min(3650) * DAY))?;
     Ok(DevPki {
-        ca_pem: ca_cert.pem(),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
+        ca_pem: ca.cert_pem,
+        cert_pem: leaf.cert_pem,
+        key_pem: leaf.key_pem,
     })
-}
-
-fn name(common_name: &str) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, common_name);
-    dn
 }
 
 #[cfg(test)]

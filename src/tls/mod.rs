@@ -4,6 +4,8 @@
 //! (the API server speaks HTTP/2 to webhooks when offered).
 
 pub mod dev;
+pub mod managed;
+pub mod pki;
 pub mod server;
 
 use rustls::ServerConfig;
@@ -11,7 +13,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Why the serving certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -74,4 +76,56 @@ pub fn load_server_config(cert_path: &Path, key_path: &Path) -> Result<ServerCon
         })
     };
     server_config(&read(cert_path)?, &read(key_path)?)
+}
+
+/// Which certificate the HTTPS server serves, shared between whoever loads certificates (file
+/// reload, the certificate manager) and `/readyz` and `/metrics`. Clones share one state.
+#[derive(Clone, Debug, Default)]
+pub struct ServingState(Arc<Mutex<Serving>>);
+
+#[derive(Clone, Debug, Default)]
+struct Serving {
+    loaded: bool,
+    expiry: Expiry,
+}
+
+/// `notAfter` of the certificates in use, Unix seconds (`None` when unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expiry {
+    /// The serving certificate.
+    pub serving: Option<i64>,
+    /// The CA that issued it, when known (self-managed and dev certificates).
+    pub ca: Option<i64>,
+}
+
+impl ServingState {
+    /// A state for a server that starts with a real certificate: `serving_pem` (and its issuer
+    /// `ca_pem`, when known).
+    pub fn loaded(serving_pem: &str, ca_pem: Option<&str>) -> ServingState {
+        let state = ServingState::default();
+        state.set_loaded(serving_pem, ca_pem);
+        state
+    }
+
+    /// Records that `serving_pem` (issued by `ca_pem`, when known) is now served.
+    pub fn set_loaded(&self, serving_pem: &str, ca_pem: Option<&str>) {
+        let not_after = |pem: &str| pki::parse(pem).ok().map(|c| c.not_after);
+        let expiry = Expiry {
+            serving: not_after(serving_pem),
+            ca: ca_pem.and_then(not_after),
+        };
+        let mut serving = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        serving.loaded = true;
+        serving.expiry = expiry;
+    }
+
+    /// Whether a real certificate is served (not the start-up placeholder).
+    pub fn is_loaded(&self) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).loaded
+    }
+
+    /// Expiry of what is served.
+    pub fn expiry(&self) -> Expiry {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).expiry
+    }
 }

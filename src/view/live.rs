@@ -22,8 +22,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// How long the live GETs for one request may take, together, before their answers count as
@@ -34,8 +34,12 @@ const LIVE_GET_TIMEOUT: Duration = Duration::from_secs(2);
 /// unknown. Bounds what one request can make the API server do.
 const MAX_LIVE_GETS: usize = 8;
 
-/// A watch that has failed this long without one good event makes `/readyz` fail.
-const WATCH_FAILING_GRACE: Duration = Duration::from_secs(60);
+/// BackendConfig discovery has not answered yet.
+const DISCOVERING: u8 = 0;
+/// The BackendConfig CRD is installed and watched.
+const INSTALLED: u8 = 1;
+/// The BackendConfig CRD is not installed (or discovery failed).
+const NOT_INSTALLED: u8 = 2;
 
 /// The live view: reflector stores and the Ingress index.
 #[derive(Clone)]
@@ -44,8 +48,32 @@ pub struct LiveView {
     services: Store<Service>,
     ingresses: Store<Ingress>,
     index: Arc<RwLock<IngressIndex>>,
-    backend_configs: Option<(Store<DynamicObject>, ApiResource)>,
+    /// Set once discovery has found the BackendConfig CRD (see [`Synced::discovery`]).
+    backend_configs: Arc<OnceLock<(Store<DynamicObject>, ApiResource)>>,
     synced: Arc<Synced>,
+    lookups: Arc<LookupCounts>,
+}
+
+/// Live GETs made by [`LiveView::prepare`], by result, for `sticky_guard_live_lookups_total`.
+#[derive(Debug, Default)]
+struct LookupCounts {
+    found: AtomicU64,
+    absent: AtomicU64,
+    error: AtomicU64,
+    timeout: AtomicU64,
+}
+
+/// One watch cache, for metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CacheStat {
+    /// `services`, `ingresses` or `backendconfigs`.
+    pub resource: &'static str,
+    /// Objects in the cache now.
+    pub objects: usize,
+    /// Whether it has synced (listed) at least once.
+    pub synced: bool,
+    /// Whether its watch is failing now (retrying with backoff).
+    pub failing: bool,
 }
 
 /// Which caches have synced. Each cache has exactly one task awaiting its store's
@@ -55,8 +83,11 @@ struct Synced {
     services: AtomicBool,
     ingresses: AtomicBool,
     backend_configs: AtomicBool,
+    /// BackendConfig discovery: [`DISCOVERING`], [`INSTALLED`] or [`NOT_INSTALLED`].
+    discovery: AtomicU8,
     count: tokio::sync::watch::Sender<usize>,
     /// Per cache: since when its watch has failed without a good event, and the last error.
+    /// Reported in `/readyz` details, logs and metrics; never makes a synced replica unready.
     failing: std::sync::Mutex<BTreeMap<&'static str, (std::time::Instant, String)>>,
 }
 
@@ -66,6 +97,7 @@ impl Default for Synced {
             services: AtomicBool::new(false),
             ingresses: AtomicBool::new(false),
             backend_configs: AtomicBool::new(false),
+            discovery: AtomicU8::new(DISCOVERING),
             count: tokio::sync::watch::Sender::new(0),
             failing: std::sync::Mutex::new(BTreeMap::new()),
         }
@@ -82,8 +114,9 @@ pub struct Readiness {
     pub cluster_view: &'static str,
     /// A sentence for humans.
     pub detail: String,
-    /// Each cache: `synced`, `syncing`, `failing` (its watch has failed for 60 s without one
-    /// good event: the cache may be stale), or `not installed` (BackendConfig without its CRD).
+    /// Each cache: `synced`, `syncing`, `degraded` (synced once, but its watch is failing now:
+    /// the cache may be stale; the replica stays ready), or `not installed` (BackendConfig
+    /// without its CRD).
     pub caches: BTreeMap<&'static str, &'static str>,
 }
 
@@ -107,7 +140,7 @@ impl LiveView {
     ///
     /// BackendConfigs are watched only if discovery finds `BackendConfig` in `cloud.google.com`;
     /// a discovery failure counts as "not installed" and is logged.
-    pub async fn start(client: kube::Client) -> LiveView {
+    pub fn start(client: kube::Client) -> LiveView {
         let synced = Arc::new(Synced::default());
         let config = watcher::Config::default();
 
@@ -135,18 +168,32 @@ impl LiveView {
         }));
         mark_when_ready(ingresses.clone(), synced.clone(), |s| &s.ingresses);
 
-        let backend_configs = match backend_config_resource(&client).await {
-            Some(resource) => {
-                let writer = reflector::store::Writer::<DynamicObject>::new(resource.clone());
-                let store = writer.as_reader();
-                let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-                let stream = reflector(writer, watcher(api, config).default_backoff().modify(slim));
-                tokio::spawn(drain(stream, "backendconfigs", synced.clone(), |_| {}));
-                mark_when_ready(store.clone(), synced.clone(), |s| &s.backend_configs);
-                Some((store, resource))
-            }
-            None => None,
-        };
+        // Discovery talks to the API server: it runs in the background so that nothing waits
+        // on it (the BackendConfig cache counts as syncing until it answers).
+        let backend_configs = Arc::new(OnceLock::new());
+        {
+            let (client, synced, slot) = (client.clone(), synced.clone(), backend_configs.clone());
+            tokio::spawn(async move {
+                match backend_config_resource(&client).await {
+                    Some(resource) => {
+                        let writer =
+                            reflector::store::Writer::<DynamicObject>::new(resource.clone());
+                        let store = writer.as_reader();
+                        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+                        let stream =
+                            reflector(writer, watcher(api, config).default_backoff().modify(slim));
+                        let _ = slot.set((store.clone(), resource));
+                        synced.discovery.store(INSTALLED, Ordering::Release);
+                        tokio::spawn(drain(stream, "backendconfigs", synced.clone(), |_| {}));
+                        mark_when_ready(store, synced, |s| &s.backend_configs);
+                    }
+                    None => {
+                        synced.discovery.store(NOT_INSTALLED, Ordering::Release);
+                        synced.count.send_modify(|n| *n += 1);
+                    }
+                }
+            });
+        }
 
         LiveView {
             client,
@@ -155,62 +202,118 @@ impl LiveView {
             index,
             backend_configs,
             synced,
+            lookups: Arc::new(LookupCounts::default()),
         }
     }
 
     /// Whether every cache has synced, with details.
+    ///
+    /// Readiness means "has synced once": a replica that has synced stays ready through API
+    /// server outages and failing watches (they are reported as `degraded` in the details, in
+    /// the log and in `sticky_guard_cache_watch_failing`). Failing readiness there would take
+    /// every replica out of the webhook Service at once, and the validating webhook
+    /// (`failurePolicy: Fail`) would then block every Ingress write in the cluster.
     pub fn readiness(&self) -> Readiness {
-        let state = |flag: &AtomicBool| {
-            if flag.load(Ordering::Acquire) {
-                "synced"
-            } else {
-                "syncing"
-            }
-        };
         let mut caches = BTreeMap::new();
-        caches.insert("services", state(&self.synced.services));
-        caches.insert("ingresses", state(&self.synced.ingresses));
-        caches.insert(
-            "backendconfigs",
-            if self.backend_configs.is_some() {
-                state(&self.synced.backend_configs)
-            } else {
-                "not installed"
-            },
-        );
-        let mut failing_detail = None;
-        {
+        let mut degraded = Vec::new();
+        for stat in self.cache_stats() {
+            let state = match stat {
+                CacheStat { synced: false, .. } => "syncing",
+                CacheStat { failing: true, .. } => {
+                    degraded.push(stat.resource);
+                    "degraded"
+                }
+                _ => "synced",
+            };
+            caches.insert(stat.resource, state);
+        }
+        match self.synced.discovery.load(Ordering::Acquire) {
+            DISCOVERING => {
+                caches.insert("backendconfigs", "discovering");
+            }
+            NOT_INSTALLED => {
+                caches.insert("backendconfigs", "not installed");
+            }
+            _ => {}
+        }
+        let ready = caches
+            .values()
+            .all(|s| *s != "syncing" && *s != "discovering");
+        let detail = if !ready {
+            "waiting for the watch caches to sync".to_string()
+        } else if degraded.is_empty() {
+            "watch caches synced".to_string()
+        } else {
             let failing = self
                 .synced
                 .failing
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
-            for (resource, (since, error)) in failing.iter() {
-                if since.elapsed() >= WATCH_FAILING_GRACE {
-                    caches.insert(resource, "failing");
-                    failing_detail = Some(format!(
-                        "the {resource} watch has failed for {} s: {error}",
+            let reasons: Vec<String> = degraded
+                .iter()
+                .filter_map(|r| {
+                    let (since, error) = failing.get(r)?;
+                    Some(format!(
+                        "the {r} watch has failed for {} s ({error})",
                         since.elapsed().as_secs()
-                    ));
-                }
-            }
-        }
-        let ready = caches.values().all(|s| *s != "syncing" && *s != "failing");
+                    ))
+                })
+                .collect();
+            format!(
+                "serving from caches that may be stale: {}",
+                reasons.join("; ")
+            )
+        };
         Readiness {
             ready,
             cluster_view: "live",
-            detail: match failing_detail {
-                Some(detail) => detail,
-                None if ready => "watch caches synced".into(),
-                None => "waiting for the watch caches to sync".into(),
-            },
+            detail,
             caches,
         }
     }
 
+    /// Each watch cache: size, synced, failing.
+    pub fn cache_stats(&self) -> Vec<CacheStat> {
+        let failing = self
+            .synced
+            .failing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let stat = |resource: &'static str, objects: usize, flag: &AtomicBool| CacheStat {
+            resource,
+            objects,
+            synced: flag.load(Ordering::Acquire),
+            failing: failing.contains_key(resource),
+        };
+        let mut stats = vec![
+            stat("services", self.services.len(), &self.synced.services),
+            stat("ingresses", self.ingresses.len(), &self.synced.ingresses),
+        ];
+        if let Some((store, _)) = self.backend_configs.get() {
+            stats.push(stat(
+                "backendconfigs",
+                store.len(),
+                &self.synced.backend_configs,
+            ));
+        }
+        stats
+    }
+
+    /// Live GETs made so far, by result (`found`, `absent`, `error`, `timeout`).
+    pub fn live_lookups(&self) -> Vec<(&'static str, u64)> {
+        let l = &self.lookups;
+        vec![
+            ("found", l.found.load(Ordering::Relaxed)),
+            ("absent", l.absent.load(Ordering::Relaxed)),
+            ("error", l.error.load(Ordering::Relaxed)),
+            ("timeout", l.timeout.load(Ordering::Relaxed)),
+        ]
+    }
+
     /// Waits until every cache has synced.
     pub async fn wait_until_synced(&self) {
-        let caches = 2 + usize::from(self.backend_configs.is_some());
+        // Services, Ingresses, and BackendConfigs (synced, or found not installed).
+        let caches = 3;
         let mut count = self.synced.count.subscribe();
         let _ = count.wait_for(|n| *n >= caches).await;
     }
@@ -242,15 +345,19 @@ impl LiveView {
                 }
             }
             missing.truncate(MAX_LIVE_GETS);
-            let gets = futures::future::join_all(
-                missing.iter().map(|(ns, name)| self.get_service(ns, name)),
-            );
-            let answers = tokio::time::timeout(LIVE_GET_TIMEOUT, gets)
-                .await
-                .unwrap_or_else(|_| {
-                    tracing::warn!("live GETs of backend Services timed out");
-                    vec![Lookup::Unknown; missing.len()]
-                });
+            // One deadline for all of them; each GET that misses it counts as unknown.
+            let deadline = tokio::time::Instant::now() + LIVE_GET_TIMEOUT;
+            let answers = futures::future::join_all(missing.iter().map(|(ns, name)| async move {
+                match tokio::time::timeout_at(deadline, self.get_service(ns, name)).await {
+                    Ok(answer) => answer,
+                    Err(_) => {
+                        tracing::warn!(namespace = %ns, name = %name, "live GET of a backend Service timed out");
+                        self.lookups.timeout.fetch_add(1, Ordering::Relaxed);
+                        Lookup::Unknown
+                    }
+                }
+            }))
+            .await;
             fetched.extend(missing.into_iter().zip(answers));
         }
         Prepared {
@@ -265,14 +372,16 @@ impl LiveView {
 
     async fn get_service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>> {
         let api = Api::<Service>::namespaced(self.client.clone(), namespace);
-        match api.get_opt(name).await {
-            Ok(Some(service)) => Lookup::Found(Arc::new(service)),
-            Ok(None) => Lookup::Absent,
+        let (counter, answer) = match api.get_opt(name).await {
+            Ok(Some(service)) => (&self.lookups.found, Lookup::Found(Arc::new(service))),
+            Ok(None) => (&self.lookups.absent, Lookup::Absent),
             Err(error) => {
                 tracing::warn!(%error, namespace, name, "live GET of a Service failed");
-                Lookup::Unknown
+                (&self.lookups.error, Lookup::Unknown)
             }
-        }
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        answer
     }
 
     fn ingress(&self, key: &Key) -> Option<Arc<IngressObject>> {
@@ -322,8 +431,11 @@ impl ClusterView for Prepared {
     }
 
     fn backend_config(&self, namespace: &str, name: &str) -> Lookup<Arc<Value>> {
-        let Some((store, resource)) = &self.live.backend_configs else {
-            return Lookup::Absent;
+        let Some((store, resource)) = self.live.backend_configs.get() else {
+            return match self.live.synced.discovery.load(Ordering::Acquire) {
+                NOT_INSTALLED => Lookup::Absent,
+                _ => Lookup::Unknown,
+            };
         };
         let key = ObjectRef::new_with(name, resource.clone()).within(namespace);
         match store.get(&key) {

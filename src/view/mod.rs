@@ -88,6 +88,22 @@ impl ViewSource {
         }
     }
 
+    /// The watch caches, for metrics (empty in single-object mode).
+    pub fn cache_stats(&self) -> Vec<live::CacheStat> {
+        match self {
+            ViewSource::Off(_) => Vec::new(),
+            ViewSource::Live(live) => live.cache_stats(),
+        }
+    }
+
+    /// Live GETs by result, for metrics (`None` in single-object mode).
+    pub fn live_lookups(&self) -> Option<Vec<(&'static str, u64)>> {
+        match self {
+            ViewSource::Off(_) => None,
+            ViewSource::Live(live) => Some(live.live_lookups()),
+        }
+    }
+
     /// Readiness for `/readyz`.
     pub fn readiness(&self) -> live::Readiness {
         match self {

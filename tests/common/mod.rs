@@ -6,7 +6,6 @@ pub mod apiserver;
 use base64::Engine;
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::sync::Arc;
 use sticky_guard::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
 use sticky_guard::policy::Policy;
 use sticky_guard::tls;
@@ -86,10 +85,8 @@ impl Server {
     pub async fn start_with(policy: Policy, view: ViewSource) -> Server {
         let pki = tls::dev::generate(&["localhost".into(), "127.0.0.1".into()], 1).unwrap();
         let config = tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
-        let state = AppState {
-            policy: Arc::new(policy),
-            view,
-        };
+        let serving = tls::ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
+        let state = AppState::new(policy, view, serving);
         let running = tls::server::start(
             "127.0.0.1:0".parse().unwrap(),
             config,

@@ -1,0 +1,335 @@
+//! Prometheus metrics (`GET /metrics` on the plain-HTTP metrics port), with `prometheus-client`.
+//!
+//! One [`Metrics`] per server, no process-wide registry: tests run several servers in one process
+//! and count each one's requests exactly. Series (all prefixed `sticky_guard_`):
+//!
+//! | series | type | labels |
+//! |---|---|---|
+//! | `admission_requests_total` | counter | `webhook` (`mutate`/`validate`), `kind`, `allowed`, `dry_run` |
+//! | `admission_rejected_bodies_total` | counter | `webhook`: bodies that were not an AdmissionReview (HTTP 400) |
+//! | `findings_total` | counter | `rule`, `action` (`deny`, `warn`, or `patch` when the mutating webhook fixed it) |
+//! | `admission_duration_seconds` | histogram | `webhook`; buckets 50 µs × 2ⁿ up to ~3.3 s |
+//! | `cache_objects` | gauge | `resource`: objects in the watch cache |
+//! | `cache_synced` | gauge | `resource`: 1 once the cache has synced |
+//! | `cache_watch_failing` | gauge | `resource`: 1 while its watch fails (the cache may be stale) |
+//! | `live_lookups_total` | counter | `result` (`found`, `absent`, `error`, `timeout`) |
+//! | `certificate_expiry_timestamp_seconds` | gauge | `certificate` (`serving`, `ca`): Unix time of `notAfter` |
+//! | `build_info` | gauge (1) | `version` |
+//!
+//! Gauges about the caches and certificates are read from their owners at scrape time
+//! ([`Collector`]); counters are incremented where things happen.
+
+use crate::rules::Level;
+use crate::tls::ServingState;
+use crate::view::ViewSource;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use std::time::Duration;
+
+/// Labels of `admission_requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `mutate` or `validate`.
+    pub webhook: &'static str,
+    /// `request.kind.kind` (`Ingress`, `Service`, or what else the API server sent).
+    pub kind: String,
+    /// `true` or `false`.
+    pub allowed: &'static str,
+    /// `request.dryRun`: `true` or `false`.
+    pub dry_run: &'static str,
+}
+
+/// Labels of `findings_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    /// The rule ID.
+    pub rule: &'static str,
+    /// `deny`, `warn` or `patch`.
+    pub action: &'static str,
+}
+
+/// Labels naming a webhook.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `mutate` or `validate`.
+    pub webhook: &'static str,
+}
+
+/// What one judged request contributes to the metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct Observation<'a> {
+    /// `mutate` or `validate`.
+    pub webhook: &'static str,
+    /// `request.kind.kind`.
+    pub kind: &'a str,
+    /// The answer.
+    pub allowed: bool,
+    /// `request.dryRun`.
+    pub dry_run: bool,
+    /// Each finding: rule ID, level, and whether the mutating webhook patched it.
+    pub findings: &'a [(&'static str, Level, bool)],
+    /// Time from the body read to the response built.
+    pub elapsed: Duration,
+}
+
+/// The server's metrics. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    rejected: Family<WebhookLabels, Counter>,
+    findings: Family<FindingLabels, Counter>,
+    duration: Family<WebhookLabels, Histogram>,
+}
+
+/// Histogram buckets of `admission_duration_seconds`: 50 µs doubling 17 times (to ~3.3 s, past
+/// the webhooks' 3 s `timeoutSeconds`).
+fn duration_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(50e-6, 2.0, 17)
+}
+
+impl Metrics {
+    /// Metrics for one server: `view` and `serving` are read at each scrape.
+    pub fn new(view: ViewSource, serving: ServingState) -> Metrics {
+        let mut registry = Registry::with_prefix("sticky_guard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "admission_requests",
+            "AdmissionReview requests answered, by webhook, kind, answer and dryRun",
+            requests.clone(),
+        );
+        let rejected = Family::<WebhookLabels, Counter>::default();
+        registry.register(
+            "admission_rejected_bodies",
+            "Request bodies refused with HTTP 400 (not an admission.k8s.io/v1 AdmissionReview)",
+            rejected.clone(),
+        );
+        let findings = Family::<FindingLabels, Counter>::default();
+        registry.register(
+            "findings",
+            "Findings in answered requests, by rule and action (deny, warn, patch)",
+            findings.clone(),
+        );
+        let duration = Family::<WebhookLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(duration_buckets())
+        });
+        registry.register_with_unit(
+            "admission_duration",
+            "Time to answer one AdmissionReview, from the body read to the response built",
+            prometheus_client::registry::Unit::Seconds,
+            duration.clone(),
+        );
+        registry.register(
+            "build",
+            "Build information",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        registry.register_collector(Box::new(StateCollector { view, serving }));
+        Metrics {
+            registry,
+            requests,
+            rejected,
+            findings,
+            duration,
+        }
+    }
+
+    /// Counts one answered request.
+    pub fn observe(&self, o: &Observation<'_>) {
+        let flag = |b: bool| if b { "true" } else { "false" };
+        self.requests
+            .get_or_create(&RequestLabels {
+                webhook: o.webhook,
+                kind: bounded_kind(o.kind),
+                allowed: flag(o.allowed),
+                dry_run: flag(o.dry_run),
+            })
+            .inc();
+        for (rule, level, patched) in o.findings {
+            let action = if *patched { "patch" } else { level.as_str() };
+            self.findings
+                .get_or_create(&FindingLabels { rule, action })
+                .inc();
+        }
+        self.duration
+            .get_or_create(&WebhookLabels { webhook: o.webhook })
+            .observe(o.elapsed.as_secs_f64());
+    }
+
+    /// Counts a body refused with HTTP 400.
+    pub fn rejected(&self, webhook: &'static str) {
+        self.rejected
+            .get_or_create(&WebhookLabels { webhook })
+            .inc();
+    }
+
+    /// The OpenMetrics text exposition (`# EOF`-terminated), for `GET /metrics`.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail; an encoder error would be a bug in a collector.
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+            tracing::warn!(%error, "cannot encode metrics");
+        }
+        text
+    }
+}
+
+/// `request.kind.kind` as a label value: the API server only sends kinds our webhook rules
+/// select, but a label must never take an unbounded value from a request body, so anything that
+/// is not a short alphanumeric kind becomes `other`.
+fn bounded_kind(kind: &str) -> String {
+    if !kind.is_empty() && kind.len() <= 63 && kind.chars().all(|c| c.is_ascii_alphanumeric()) {
+        kind.to_string()
+    } else {
+        "other".to_string()
+    }
+}
+
+/// Reads the caches and the serving certificate at scrape time.
+struct StateCollector {
+    view: ViewSource,
+    serving: ServingState,
+}
+
+impl std::fmt::Debug for StateCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateCollector")
+            .field("serving", &self.serving)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResourceLabels {
+    resource: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CertificateLabels {
+    certificate: &'static str,
+}
+
+impl Collector for StateCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let caches = self.view.cache_stats();
+        gauge_family(
+            &mut encoder,
+            "sticky_guard_cache_objects",
+            "Objects in each watch cache",
+            caches.iter().map(|c| {
+                (
+                    ResourceLabels {
+                        resource: c.resource,
+                    },
+                    c.objects as i64,
+                )
+            }),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "sticky_guard_cache_synced",
+            "1 once the watch cache has synced (listed) at least once",
+            caches.iter().map(|c| {
+                (
+                    ResourceLabels {
+                        resource: c.resource,
+                    },
+                    i64::from(c.synced),
+                )
+            }),
+        )?;
+        gauge_family(
+            &mut encoder,
+            "sticky_guard_cache_watch_failing",
+            "1 while the watch of this cache fails (it retries with backoff; the cache may be stale)",
+            caches.iter().map(|c| {
+                (
+                    ResourceLabels {
+                        resource: c.resource,
+                    },
+                    i64::from(c.failing),
+                )
+            }),
+        )?;
+        if let Some(lookups) = self.view.live_lookups() {
+            let metric = encoder.encode_descriptor(
+                "sticky_guard_live_lookups",
+                "Live GETs of backend Services missing from the cache, by result",
+                None,
+                prometheus_client::metrics::MetricType::Counter,
+            );
+            let mut metric = metric?;
+            for (result, count) in lookups {
+                let labels = ResultLabels { result };
+                let family = metric.encode_family(&labels)?;
+                ConstCounter::new(count).encode(family)?;
+            }
+        }
+        let expiry = self.serving.expiry();
+        gauge_family(
+            &mut encoder,
+            "sticky_guard_certificate_expiry_timestamp_seconds",
+            "notAfter of the certificate in use, as a Unix timestamp (serving: the served certificate; ca: its issuer)",
+            [("serving", expiry.serving), ("ca", expiry.ca)]
+                .into_iter()
+                .filter_map(|(certificate, t)| Some((CertificateLabels { certificate }, t?))),
+        )?;
+        Ok(())
+    }
+}
+
+fn gauge_family<L: EncodeLabelSet>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    values: impl IntoIterator<Item = (L, i64)>,
+) -> Result<(), std::fmt::Error> {
+    let mut values = values.into_iter().peekable();
+    if values.peek().is_none() {
+        return Ok(());
+    }
+    let mut metric = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Gauge,
+    )?;
+    for (labels, value) in values {
+        let family = metric.encode_family(&labels)?;
+        ConstGauge::new(value).encode(family)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_from_requests_are_bounded_label_values() {
+        assert_eq!(bounded_kind("Ingress"), "Ingress");
+        assert_eq!(bounded_kind(""), "other");
+        assert_eq!(bounded_kind("a\"b"), "other");
+        assert_eq!(bounded_kind(&"K".repeat(64)), "other");
+    }
+
+    #[test]
+    fn duration_buckets_start_at_50_microseconds_and_pass_3_seconds() {
+        let buckets: Vec<f64> = duration_buckets().collect();
+        assert_eq!(buckets[0], 50e-6);
+        assert_eq!(buckets[1], 100e-6);
+        assert!(buckets[buckets.len() - 1] > 3.0);
+        assert!(buckets[buckets.len() - 2] < 3.0);
+    }
+}

@@ -1,0 +1,607 @@
+//! Self-managed webhook certificates (`serve --manage-certs`), the default install.
+//!
+//! Every replica runs the same loop; there is no leader election. The state lives in one Secret
+//! in the pods' namespace (default `sticky-guard-tls`, type `kubernetes.io/tls`):
+//!
+//! | key | what |
+//! |---|---|
+//! | `ca.crt`, `ca.key` | the CA that signs serving certificates now |
+//! | `tls.crt`, `tls.key` | the serving certificate, for the Service's DNS names ([`pki::service_dns_names`]) |
+//! | `ca-bundle.crt` | every unexpired CA to trust, newest first: what goes into `caBundle` |
+//!
+//! and the annotation `sticky-guard.dev/ca-bundle-serial` (Unix milliseconds of the last change
+//! of `ca-bundle.crt`).
+//!
+//! Each tick (every [`Settings::poll`], 5 s by default) a replica:
+//! 1. GETs the Secret. Missing: it makes a CA and a serving certificate and *creates* the Secret;
+//!    if another replica created it first (409 AlreadyExists) it re-reads on the next tick. Every
+//!    later write is an update carrying the `resourceVersion` it read, so of two replicas racing
+//!    one wins and the other (409 Conflict) re-reads. This is why no leader election is needed.
+//! 2. Publishes `ca-bundle.crt` into `clientConfig.caBundle` of each webhook of the
+//!    MutatingWebhookConfiguration and ValidatingWebhookConfiguration (default name
+//!    `sticky-guard`) whose `clientConfig.service` is this Service, with a merge patch that
+//!    carries the configuration's `resourceVersion` (so it cannot overwrite a concurrent change)
+//!    and the bundle's serial as an annotation. A replica whose Secret read is older than the
+//!    serial already published leaves the configuration alone: a stale read never removes a CA.
+//! 3. Serves the Secret's `tls.crt`/`tls.key` if they changed (a rustls reload; open connections
+//!    keep theirs).
+//! 4. Makes at most one change to the Secret ([`next_step`]), in this order:
+//!    - the CA has less than a third of [`Settings::ca_validity`] left: a new CA becomes `ca.crt`,
+//!      the bundle becomes new + old; the serving certificate stays (it is still trusted);
+//!    - the serving certificate is not issued by the current CA (a rotation in progress): it is
+//!      reissued from the new CA only once this replica has seen the new CA in every webhook's
+//!      `caBundle` for [`Settings::settle`] (60 s), so kube-apiserver trusts it before it is served;
+//!    - it has less than a third of [`Settings::serving_validity`] left, or wrong names, or does
+//!      not match its key, or no trusted CA signed it: reissued;
+//!    - CAs in the bundle that have expired are dropped (an expired CA can no longer vouch for
+//!      anything, so no replica can still be serving a certificate that needs it).
+//!
+//! So during a rotation the bundle holds the old and the new CA from before the first replica
+//! serves a certificate of the new CA until the old CA expires, and every replica serves the
+//! newest certificate within one poll of the Secret changing. Kubewarden keeps `old-ca.crt` and
+//! publishes new+old; Kyverno keeps every unexpired CA: the same idea.
+//!
+//! RBAC: get, create, update on the Secret (create cannot be limited by name) and get, patch on
+//! the two webhook configurations by `resourceNames`.
+
+use super::ServingState;
+use super::pki::{self, CertInfo, KeyedCert, PkiError};
+use super::server::Reloader;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Secret key of the current CA certificate.
+pub const CA_CERT: &str = "ca.crt";
+/// Secret key of the current CA's private key.
+pub const CA_KEY: &str = "ca.key";
+/// Secret key of the serving certificate (the `kubernetes.io/tls` convention).
+pub const TLS_CERT: &str = "tls.crt";
+/// Secret key of the serving certificate's private key.
+pub const TLS_KEY: &str = "tls.key";
+/// Secret key of the CAs to trust, newest first.
+pub const CA_BUNDLE: &str = "ca-bundle.crt";
+/// Annotation (on the Secret and on the webhook configurations) holding the bundle's serial.
+pub const SERIAL_ANNOTATION: &str = "sticky-guard.dev/ca-bundle-serial";
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// What the certificate manager manages, and how often.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The pods' namespace: where the Secret and the webhook Service are.
+    pub namespace: String,
+    /// The webhook Service's name (its DNS names go into the serving certificate).
+    pub service: String,
+    /// The Secret's name.
+    pub secret: String,
+    /// The name of both the MutatingWebhookConfiguration and the ValidatingWebhookConfiguration.
+    pub webhook_configuration: String,
+    /// The cluster DNS domain (`cluster.local`).
+    pub cluster_domain: String,
+    /// How long a new CA is valid: 730 days. Rotated with a third left.
+    pub ca_validity: Duration,
+    /// How long a serving certificate is valid: 90 days. Renewed with a third left.
+    pub serving_validity: Duration,
+    /// How long the new CA must have been published in every `caBundle` before a serving
+    /// certificate it issued is served: 60 s (kube-apiserver picks up webhook configuration
+    /// changes through an informer; several API servers each have their own).
+    pub settle: Duration,
+    /// Time between ticks: 5 s.
+    pub poll: Duration,
+    /// Time between checks of the webhook configurations when nothing changed: 60 s (repairs a
+    /// configuration that was re-created without `caBundle`).
+    pub recheck: Duration,
+}
+
+impl Settings {
+    /// Defaults for `namespace`: Service, Secret and configurations named as in `manifests/`.
+    pub fn new(namespace: &str) -> Settings {
+        Settings {
+            namespace: namespace.to_string(),
+            service: "sticky-guard".into(),
+            secret: "sticky-guard-tls".into(),
+            webhook_configuration: "sticky-guard".into(),
+            cluster_domain: "cluster.local".into(),
+            ca_validity: 730 * DAY,
+            serving_validity: 90 * DAY,
+            settle: Duration::from_secs(60),
+            poll: Duration::from_secs(5),
+            recheck: Duration::from_secs(60),
+        }
+    }
+
+    /// The serving certificate's DNS names.
+    pub fn dns_names(&self) -> Vec<String> {
+        pki::service_dns_names(&self.service, &self.namespace, &self.cluster_domain)
+    }
+}
+
+/// The PKI as the Secret holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecretPki {
+    /// The CA that signs serving certificates now.
+    pub ca: KeyedCert,
+    /// The serving certificate.
+    pub serving: KeyedCert,
+    /// PEM of every CA to trust, newest first.
+    pub bundle: String,
+    /// Unix milliseconds of the last change of `bundle`.
+    pub serial: i64,
+}
+
+impl SecretPki {
+    /// Reads the Secret's data.
+    ///
+    /// # Errors
+    /// Which key is missing or not UTF-8.
+    pub fn from_secret(secret: &Secret) -> Result<SecretPki, String> {
+        let empty = BTreeMap::new();
+        let data = secret.data.as_ref().unwrap_or(&empty);
+        let text = |key: &str| -> Result<String, String> {
+            let bytes = data.get(key).ok_or_else(|| format!("no `{key}`"))?;
+            String::from_utf8(bytes.0.clone()).map_err(|_| format!("`{key}` is not PEM text"))
+        };
+        let serial = secret
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SERIAL_ANNOTATION))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        Ok(SecretPki {
+            ca: KeyedCert {
+                cert_pem: text(CA_CERT)?,
+                key_pem: text(CA_KEY)?,
+            },
+            serving: KeyedCert {
+                cert_pem: text(TLS_CERT)?,
+                key_pem: text(TLS_KEY)?,
+            },
+            bundle: text(CA_BUNDLE)?,
+            serial,
+        })
+    }
+
+    /// Writes this PKI into `secret` (data and serial annotation; the rest is kept).
+    pub fn write_into(&self, secret: &mut Secret) {
+        let bytes = |s: &str| ByteString(s.as_bytes().to_vec());
+        let data = secret.data.get_or_insert_with(BTreeMap::new);
+        data.insert(CA_CERT.into(), bytes(&self.ca.cert_pem));
+        data.insert(CA_KEY.into(), bytes(&self.ca.key_pem));
+        data.insert(TLS_CERT.into(), bytes(&self.serving.cert_pem));
+        data.insert(TLS_KEY.into(), bytes(&self.serving.key_pem));
+        data.insert(CA_BUNDLE.into(), bytes(&self.bundle));
+        secret
+            .metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .insert(SERIAL_ANNOTATION.into(), self.serial.to_string());
+    }
+}
+
+/// What a replica does to the Secret this tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing.
+    Keep,
+    /// Write this PKI (create the Secret, or update it), for this reason (logged).
+    Write(Box<SecretPki>, String),
+}
+
+/// Decides the one change to make to the Secret, if any (see the module documentation for the
+/// order). `current` is the Secret as read (`None`: absent; `Err`: unusable, with why);
+/// `now_ms` Unix milliseconds; `ca_published_for` how long this replica has seen the current CA
+/// in every webhook's `caBundle` (`None`: not yet).
+///
+/// # Errors
+/// [`PkiError`] when a new certificate cannot be made.
+pub fn next_step(
+    current: Option<&Result<SecretPki, String>>,
+    now_ms: i64,
+    settings: &Settings,
+    ca_published_for: Option<Duration>,
+) -> Result<Step, PkiError> {
+    let now = now_ms.div_euclid(1000);
+    let fresh = |reason: String| -> Result<Step, PkiError> {
+        let ca = pki::new_ca(&ca_name(now), settings.ca_validity)?;
+        let serving = pki::issue(&ca, &settings.dns_names(), settings.serving_validity)?;
+        Ok(Step::Write(
+            Box::new(SecretPki {
+                bundle: ca.cert_pem.clone(),
+                ca,
+                serving,
+                serial: now_ms,
+            }),
+            reason,
+        ))
+    };
+    let pki = match current {
+        None => return fresh("no Secret yet: made a CA and a serving certificate".into()),
+        Some(Err(why)) => {
+            return fresh(format!(
+                "the Secret is unusable ({why}): made a new CA and serving certificate"
+            ));
+        }
+        Some(Ok(pki)) => pki,
+    };
+    let ca = match pki::parse(&pki.ca.cert_pem) {
+        Ok(ca) if ca.is_ca && pki::key_matches(&pki.ca.cert_pem, &pki.ca.key_pem) => ca,
+        _ => {
+            return fresh("the Secret's CA or its key is unreadable: made a new CA".into());
+        }
+    };
+    if ca.remaining(now) <= 0 {
+        return fresh("the CA has expired: made a new CA and serving certificate".into());
+    }
+    let bundle = pki::parse_all(&pki.bundle).unwrap_or_default();
+    let unexpired: Vec<&CertInfo> = bundle.iter().filter(|c| c.remaining(now) > 0).collect();
+    let third = |d: Duration| i64::try_from(d.as_secs() / 3).unwrap_or(i64::MAX);
+
+    // The CA: rotate with a third of its validity left; the old one stays in the bundle.
+    if ca.remaining(now) < third(settings.ca_validity) {
+        let new = pki::new_ca(&ca_name(now), settings.ca_validity)?;
+        let new_info = pki::parse(&new.cert_pem)?;
+        let mut next = pki.clone();
+        next.bundle = bundle_pem(
+            std::iter::once(&new_info)
+                .chain(unexpired.iter().copied().filter(|c| c.der != new_info.der)),
+        );
+        next.ca = new;
+        next.serial = now_ms;
+        return Ok(Step::Write(
+            Box::new(next),
+            format!(
+                "the CA expires at {}: rotated to a new CA; the bundle keeps the old one until then",
+                ca.not_after
+            ),
+        ));
+    }
+    if !unexpired.iter().any(|c| c.der == ca.der) {
+        let mut next = pki.clone();
+        next.bundle = bundle_pem(std::iter::once(&ca).chain(unexpired.iter().copied()));
+        next.serial = now_ms;
+        return Ok(Step::Write(
+            Box::new(next),
+            "the CA bundle lacked the current CA: added it".into(),
+        ));
+    }
+    if unexpired.len() < bundle.len() {
+        let mut next = pki.clone();
+        next.bundle = bundle_pem(unexpired.iter().copied());
+        next.serial = now_ms;
+        return Ok(Step::Write(
+            Box::new(next),
+            "dropped expired CAs from the bundle".into(),
+        ));
+    }
+
+    // The serving certificate.
+    let serving = pki::parse(&pki.serving.cert_pem).ok();
+    let trusted = serving.as_ref().is_some_and(|s| {
+        s.remaining(now) > 0
+            && pki::key_matches(&pki.serving.cert_pem, &pki.serving.key_pem)
+            && s.dns_names == settings.dns_names()
+            && unexpired.iter().any(|c| s.signed_by(c))
+    });
+    let reason = match &serving {
+        _ if !trusted => Some(
+            "the serving certificate is unusable (expired, wrong names or key, or no trusted CA issued it)",
+        ),
+        Some(s) if !s.signed_by(&ca) => {
+            Some("the CA was rotated: serving certificate reissued from the new CA")
+        }
+        Some(s) if s.remaining(now) < third(settings.serving_validity) => {
+            Some("the serving certificate expires soon: renewed")
+        }
+        _ => None,
+    };
+    let Some(reason) = reason else {
+        return Ok(Step::Keep);
+    };
+    // A certificate that still works is replaced only once kube-apiserver trusts the CA that
+    // issues the replacement.
+    if trusted && ca_published_for.is_none_or(|t| t < settings.settle) {
+        return Ok(Step::Keep);
+    }
+    let mut next = pki.clone();
+    next.serving = pki::issue(&pki.ca, &settings.dns_names(), settings.serving_validity)?;
+    Ok(Step::Write(Box::new(next), reason.into()))
+}
+
+fn ca_name(now: i64) -> String {
+    format!("sticky-guard CA {now}")
+}
+
+fn bundle_pem<'a>(certs: impl Iterator<Item = &'a CertInfo>) -> String {
+    certs.map(pki::pem_of).collect()
+}
+
+/// Why a tick did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ManagedError {
+    /// The API server refused or did not answer.
+    #[error("{0}")]
+    Api(#[from] kube::Error),
+    /// A certificate could not be made.
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    /// The tick took longer than its time limit.
+    #[error("the API server did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// A replica's certificate manager: see the module documentation.
+pub struct CertManager {
+    client: kube::Client,
+    settings: Settings,
+    reloader: Reloader,
+    serving: ServingState,
+    /// The certificate and key being served (from the Secret).
+    served: Option<KeyedCert>,
+    /// The current CA and since when this replica has seen it in every webhook's `caBundle`.
+    published: Option<(Vec<u8>, Instant)>,
+    /// Serial of the bundle last seen in every configuration, and when.
+    checked: Option<(i64, Instant)>,
+}
+
+impl CertManager {
+    /// A manager that reloads `reloader`'s server with the Secret's certificate and records it in
+    /// `serving`.
+    pub fn new(
+        client: kube::Client,
+        settings: Settings,
+        reloader: Reloader,
+        serving: ServingState,
+    ) -> CertManager {
+        CertManager {
+            client,
+            settings,
+            reloader,
+            serving,
+            served: None,
+            published: None,
+            checked: None,
+        }
+    }
+
+    /// Ticks every [`Settings::poll`] forever, logging failures (the next tick retries).
+    pub async fn run(mut self) {
+        loop {
+            let limit = (self.settings.poll * 2).max(Duration::from_secs(10));
+            match tokio::time::timeout(limit, self.tick()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "certificate manager: will retry"),
+                Err(_) => tracing::warn!(
+                    error = %ManagedError::Timeout(limit),
+                    "certificate manager: will retry"
+                ),
+            }
+            tokio::time::sleep(self.settings.poll).await;
+        }
+    }
+
+    /// One round: read the Secret, publish its bundle, serve its certificate, make at most one
+    /// change.
+    ///
+    /// # Errors
+    /// [`ManagedError`] when the API server fails; nothing is lost, the next tick starts over.
+    pub async fn tick(&mut self) -> Result<(), ManagedError> {
+        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.settings.namespace);
+        let existing = secrets.get_opt(&self.settings.secret).await?;
+        let current = existing.as_ref().map(SecretPki::from_secret);
+        if let Some(Ok(pki)) = &current {
+            self.publish(pki).await?;
+            self.serve(pki);
+        }
+        let ca_published_for = self.published.as_ref().and_then(|(der, since)| {
+            let ca = current.as_ref()?.as_ref().ok()?;
+            let ca = pki::parse(&ca.ca.cert_pem).ok()?;
+            (ca.der == *der).then(|| since.elapsed())
+        });
+        let step = next_step(
+            current.as_ref(),
+            unix_millis(),
+            &self.settings,
+            ca_published_for,
+        )?;
+        let Step::Write(pki, reason) = step else {
+            return Ok(());
+        };
+        let written = match existing {
+            Some(mut secret) => {
+                // `resourceVersion` as read: a concurrent writer makes this fail with 409.
+                pki.write_into(&mut secret);
+                secrets
+                    .replace(&self.settings.secret, &PostParams::default(), &secret)
+                    .await
+            }
+            None => {
+                let mut secret = Secret {
+                    metadata: kube::api::ObjectMeta {
+                        name: Some(self.settings.secret.clone()),
+                        namespace: Some(self.settings.namespace.clone()),
+                        labels: Some(BTreeMap::from([(
+                            "app.kubernetes.io/managed-by".to_string(),
+                            "sticky-guard".to_string(),
+                        )])),
+                        ..Default::default()
+                    },
+                    type_: Some("kubernetes.io/tls".into()),
+                    ..Default::default()
+                };
+                pki.write_into(&mut secret);
+                secrets.create(&PostParams::default(), &secret).await
+            }
+        };
+        match written {
+            Ok(_) => {
+                tracing::info!(secret = %self.settings.secret, %reason, "certificate manager");
+                self.publish(&pki).await?;
+                self.serve(&pki);
+                Ok(())
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => {
+                tracing::debug!(reason = %status.reason, "another replica wrote the Secret first; re-reading");
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Serves the Secret's certificate if it is not already served and is usable.
+    fn serve(&mut self, pki: &SecretPki) {
+        if self.served.as_ref() == Some(&pki.serving) {
+            return;
+        }
+        match super::server_config(
+            pki.serving.cert_pem.as_bytes(),
+            pki.serving.key_pem.as_bytes(),
+        ) {
+            Ok(config) => {
+                self.reloader.reload(config);
+                let issuer = pki::parse(&pki.serving.cert_pem).ok().and_then(|leaf| {
+                    pki::parse_all(&pki.bundle)
+                        .ok()?
+                        .into_iter()
+                        .find(|ca| leaf.signed_by(ca))
+                });
+                let issuer_pem = issuer.as_ref().map(pki::pem_of);
+                self.serving
+                    .set_loaded(&pki.serving.cert_pem, issuer_pem.as_deref());
+                self.served = Some(pki.serving.clone());
+                tracing::info!("serving the certificate from the Secret");
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the Secret's serving certificate does not load; keeping the one in use")
+            }
+        }
+    }
+
+    /// Makes every webhook of both configurations that calls this Service trust `pki.bundle`.
+    async fn publish(&mut self, pki: &SecretPki) -> Result<(), ManagedError> {
+        let fresh = self.checked.is_some_and(|(serial, at)| {
+            serial == pki.serial && at.elapsed() < self.settings.recheck
+        });
+        if fresh {
+            return Ok(());
+        }
+        let mut everywhere = true;
+        for resource in [
+            ApiResource::erase::<MutatingWebhookConfiguration>(&()),
+            ApiResource::erase::<ValidatingWebhookConfiguration>(&()),
+        ] {
+            everywhere &= self.publish_to(&resource, pki).await?;
+        }
+        if !everywhere {
+            return Ok(());
+        }
+        self.checked = Some((pki.serial, Instant::now()));
+        if let Ok(ca) = pki::parse(&pki.ca.cert_pem)
+            && self
+                .published
+                .as_ref()
+                .is_none_or(|(der, _)| *der != ca.der)
+        {
+            self.published = Some((ca.der, Instant::now()));
+        }
+        Ok(())
+    }
+
+    /// Publishes into one configuration; true when every webhook of ours there holds the bundle.
+    async fn publish_to(
+        &self,
+        resource: &ApiResource,
+        pki: &SecretPki,
+    ) -> Result<bool, ManagedError> {
+        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
+        let name = &self.settings.webhook_configuration;
+        let Some(config) = api.get_opt(name).await? else {
+            tracing::warn!(kind = %resource.kind, %name, "webhook configuration not found: nothing to put the CA into");
+            return Ok(false);
+        };
+        let webhooks = config.data.get("webhooks").and_then(Value::as_array);
+        let mut webhooks = webhooks.cloned().unwrap_or_default();
+        let mut ours = 0;
+        let mut differs = false;
+        for webhook in &mut webhooks {
+            let service = webhook.pointer("/clientConfig/service");
+            let is_ours = service.and_then(|s| s.get("name")).and_then(Value::as_str)
+                == Some(self.settings.service.as_str())
+                && service
+                    .and_then(|s| s.get("namespace"))
+                    .and_then(Value::as_str)
+                    == Some(self.settings.namespace.as_str());
+            if !is_ours {
+                continue;
+            }
+            ours += 1;
+            let current = webhook
+                .pointer("/clientConfig/caBundle")
+                .and_then(Value::as_str)
+                .and_then(base64_decode);
+            if current.as_deref() != Some(pki.bundle.as_bytes()) {
+                differs = true;
+                webhook["clientConfig"]["caBundle"] = json!(base64_encode(pki.bundle.as_bytes()));
+            }
+        }
+        if ours == 0 {
+            tracing::warn!(kind = %resource.kind, %name, "no webhook in this configuration calls Service {}/{}", self.settings.namespace, self.settings.service);
+            return Ok(false);
+        }
+        if !differs {
+            return Ok(true);
+        }
+        let published_serial: i64 = config
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(SERIAL_ANNOTATION))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if published_serial > pki.serial {
+            // Another replica published a newer bundle than the Secret this replica read.
+            tracing::debug!(kind = %resource.kind, "a newer CA bundle is published; re-reading the Secret");
+            return Ok(false);
+        }
+        let patch = json!({
+            "metadata": {
+                "resourceVersion": config.metadata.resource_version,
+                "annotations": {SERIAL_ANNOTATION: pki.serial.to_string()},
+            },
+            "webhooks": webhooks,
+        });
+        match api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(kind = %resource.kind, %name, serial = pki.serial, "CA bundle published");
+                Ok(true)
+            }
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+}
+
+fn unix_millis() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}

@@ -483,9 +483,10 @@ async fn errors_are_statuses() {
     assert_eq!(body["message"], "services \"x\" not found");
     assert_eq!(body["details"], json!({"name": "x", "kind": "services"}));
 
+    // POST on an object path is not a thing (creates go to the collection).
     let response = within(
         "post",
-        http.post(format!("{}/api/v1/namespaces/a/services", server.url))
+        http.post(format!("{}/api/v1/namespaces/a/services/x", server.url))
             .body("{}")
             .send(),
     )

@@ -1,13 +1,23 @@
 //! Self-test of the stand-in API server (`tests/common/apiserver.rs`), driven by the real `kube`
-//! client: lists, gets, watches, reflectors, 410 recovery and discovery.
+//! client: lists, gets, watches, reflectors, 410 recovery, discovery, and the writes (create,
+//! replace, JSON and merge patches, delete) on Secrets and the cluster-scoped webhook
+//! configurations.
 
 mod common;
 
-use common::apiserver::{ApiServer, Options};
+use common::apiserver::{ApiServer, Exchange, MAX_BODY_BYTES, Options};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::admissionregistration::v1::{
+    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
+};
+use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, DynamicObject, ListParams, ResourceExt, WatchEvent, WatchParams};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
+    ResourceExt, WatchEvent, WatchParams,
+};
+use kube::core::GroupVersionKind;
 use kube::discovery::{self, Discovery, Scope};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -483,9 +493,10 @@ async fn errors_are_statuses() {
     assert_eq!(body["message"], "services \"x\" not found");
     assert_eq!(body["details"], json!({"name": "x", "kind": "services"}));
 
+    // POST on an object path is not a thing (creates go to the collection).
     let response = within(
         "post",
-        http.post(format!("{}/api/v1/namespaces/a/services", server.url))
+        http.post(format!("{}/api/v1/namespaces/a/services/x", server.url))
             .body("{}")
             .send(),
     )
@@ -506,4 +517,777 @@ async fn errors_are_statuses() {
         server.requests().last().map(String::as_str),
         Some("GET /api/v1/services?watch=true&resourceVersion=x")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writes
+// ---------------------------------------------------------------------------------------------
+
+/// A Secret with one data key `tls.crt` holding `value`.
+fn secret(name: &str, value: &str) -> Secret {
+    serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name},
+        "type": "Opaque",
+        "data": {"tls.crt": base64(value)},
+    }))
+    .unwrap()
+}
+
+fn base64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// A webhook configuration (`kind` `MutatingWebhookConfiguration` or
+/// `ValidatingWebhookConfiguration`) with one webhook whose caBundle is `ca`, base64-encoded.
+fn webhook_configuration(kind: &str, name: &str, ca: &str) -> Value {
+    json!({
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "ignored"},
+        "webhooks": [{
+            "name": "ingresses.sticky-guard.example.com",
+            "clientConfig": {
+                "service": {"namespace": "sticky-guard", "name": "sticky-guard", "path": "/validate"},
+                "caBundle": base64(ca),
+            },
+            "sideEffects": "None",
+            "admissionReviewVersions": ["v1"],
+        }],
+    })
+}
+
+/// The `code`, `reason` and `message` of the `kube::Error::Api` in `result`.
+fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> (u16, String, String) {
+    match result {
+        Err(kube::Error::Api(status)) => {
+            (status.code, status.reason.clone(), status.message.clone())
+        }
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+const SECRETS: &str = "/api/v1/namespaces/x/secrets";
+
+#[tokio::test]
+async fn create_is_409_when_taken_and_checks_the_body() {
+    let server = ApiServer::start(Options::default()).await;
+    let secrets: Api<Secret> = Api::namespaced(server.client(), "x");
+    let pp = PostParams::default();
+
+    let created = within("create", secrets.create(&pp, &secret("tls", "one")))
+        .await
+        .unwrap();
+    assert_eq!(created.name_any(), "tls");
+    assert_eq!(created.namespace().as_deref(), Some("x"));
+    assert_eq!(
+        created.resource_version(),
+        Some(server.resource_version().to_string())
+    );
+    assert!(created.uid().is_some());
+    assert!(created.creation_timestamp().is_some());
+    let stored = server.get("Secret", "x", "tls").expect("stored");
+    assert_eq!(stored, serde_json::to_value(&created).unwrap());
+    assert_eq!(stored["data"]["tls.crt"], base64("one"));
+
+    // Taken: 409 AlreadyExists, and the stored object is untouched.
+    let (code, reason, message) =
+        api_error(within("create again", secrets.create(&pp, &secret("tls", "two"))).await);
+    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+    assert_eq!(message, "secrets \"tls\" already exists");
+    assert_eq!(server.get("Secret", "x", "tls"), Some(stored));
+    // Hidden objects count too.
+    let mut hidden = serde_json::to_value(secret("hidden", "h")).unwrap();
+    hidden["metadata"]["namespace"] = json!("x");
+    server.apply_hidden(hidden);
+    let (code, reason, _) =
+        api_error(within("create hidden", secrets.create(&pp, &secret("hidden", "h"))).await);
+    assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+
+    // The body's namespace must agree with the path's.
+    let mut elsewhere = secret("elsewhere", "e");
+    elsewhere.metadata.namespace = Some("y".into());
+    let (code, reason, _) =
+        api_error(within("wrong namespace", secrets.create(&pp, &elsewhere)).await);
+    assert_eq!((code, reason.as_str()), (400, "BadRequest"));
+    assert_eq!(server.get("Secret", "y", "elsewhere"), None);
+    assert_eq!(server.get("Secret", "x", "elsewhere"), None);
+
+    // No name: 422; generateName: a fresh name.
+    let mut nameless = secret("", "n");
+    nameless.metadata.name = None;
+    let (code, reason, message) =
+        api_error(within("nameless", secrets.create(&pp, &nameless)).await);
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    assert_eq!(
+        message,
+        "Secret \"\" is invalid: metadata.name: Required value: name or generateName is required"
+    );
+    nameless.metadata.generate_name = Some("gen-".into());
+    let generated = within("generateName", secrets.create(&pp, &nameless))
+        .await
+        .unwrap();
+    let name = generated.name_any();
+    assert!(name.starts_with("gen-") && name.len() == 9, "{name}");
+    assert!(server.get("Secret", "x", &name).is_some());
+
+    // A resourceVersion on create is refused, as kube-apiserver does.
+    let mut versioned = secret("versioned", "v");
+    versioned.metadata.resource_version = Some("1".into());
+    let (code, _, message) = api_error(within("versioned", secrets.create(&pp, &versioned)).await);
+    assert_eq!(code, 500);
+    assert_eq!(
+        message,
+        "resourceVersion should not be set on objects to be created"
+    );
+
+    assert_eq!(server.count("POST", SECRETS, 201), 2);
+    assert_eq!(server.count("POST", SECRETS, 409), 2);
+    assert_eq!(server.count("POST", SECRETS, 400), 1);
+    assert_eq!(server.count("POST", SECRETS, 422), 1);
+    let writes = server.writes();
+    assert_eq!(writes.len(), 7, "{writes:#?}");
+    assert!(
+        writes
+            .iter()
+            .all(|w| w.method == "POST" && w.path == SECRETS)
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn replace_checks_the_resource_version() {
+    let server = ApiServer::start(Options::default()).await;
+    let secrets: Api<Secret> = Api::namespaced(server.client(), "x");
+    let pp = PostParams::default();
+    let created = within("create", secrets.create(&pp, &secret("tls", "one")))
+        .await
+        .unwrap();
+    let first_rv = created.resource_version().unwrap();
+
+    // With the current resourceVersion: 200, a new resourceVersion, same uid and timestamp.
+    let mut update = created.clone();
+    update.data = secret("tls", "two").data;
+    let replaced = within("replace", secrets.replace("tls", &pp, &update))
+        .await
+        .unwrap();
+    let second_rv = replaced.resource_version().unwrap();
+    assert_eq!(second_rv, server.resource_version().to_string());
+    assert!(second_rv.parse::<u64>().unwrap() > first_rv.parse::<u64>().unwrap());
+    assert_eq!(replaced.uid(), created.uid());
+    assert_eq!(replaced.creation_timestamp(), created.creation_timestamp());
+    assert_eq!(
+        server.get("Secret", "x", "tls").unwrap()["data"]["tls.crt"],
+        base64("two")
+    );
+    assert_eq!(server.count("PUT", &format!("{SECRETS}/tls"), 200), 1);
+
+    // With the stale one: 409 Conflict, nothing changes.
+    let mut stale = created.clone();
+    stale.data = secret("tls", "three").data;
+    let (code, reason, message) =
+        api_error(within("stale replace", secrets.replace("tls", &pp, &stale)).await);
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        message,
+        "Operation cannot be fulfilled on secrets \"tls\": the object has been modified; please \
+         apply your changes to the latest version and try again"
+    );
+    let stored = server.get("Secret", "x", "tls").unwrap();
+    assert_eq!(stored["data"]["tls.crt"], base64("two"));
+    assert_eq!(stored["metadata"]["resourceVersion"], json!(second_rv));
+
+    // Without one: unconditional.
+    stale.metadata.resource_version = None;
+    let forced = within("unconditional replace", secrets.replace("tls", &pp, &stale))
+        .await
+        .unwrap();
+    assert_ne!(forced.resource_version().unwrap(), second_rv);
+    assert_eq!(
+        server.get("Secret", "x", "tls").unwrap()["data"]["tls.crt"],
+        base64("three")
+    );
+
+    // Absent: 404; a body naming another object: 400.
+    let (code, reason, message) = api_error(
+        within(
+            "replace absent",
+            secrets.replace("absent", &pp, &secret("absent", "a")),
+        )
+        .await,
+    );
+    assert_eq!((code, reason.as_str()), (404, "NotFound"));
+    assert_eq!(message, "secrets \"absent\" not found");
+    let (code, reason, _) = api_error(
+        within(
+            "name mismatch",
+            secrets.replace("tls", &pp, &secret("other", "o")),
+        )
+        .await,
+    );
+    assert_eq!((code, reason.as_str()), (400, "BadRequest"));
+    assert_eq!(server.get("Secret", "x", "other"), None);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn json_patch_with_a_resource_version_test() {
+    let server = ApiServer::start(Options::default()).await;
+    server.apply(webhook_configuration(
+        "ValidatingWebhookConfiguration",
+        "sticky-guard",
+        "old CA",
+    ));
+    let stored = server
+        .get("ValidatingWebhookConfiguration", "", "sticky-guard")
+        .unwrap();
+    assert_eq!(stored["metadata"].get("namespace"), None, "{stored}");
+    let api: Api<ValidatingWebhookConfiguration> = Api::all(server.client());
+    let before = within("get", api.get("sticky-guard")).await.unwrap();
+    let rv = before.resource_version().unwrap();
+    let ca_patch = |rv: &str, path: &str| {
+        // kube takes its own json-patch version; let inference pick it.
+        let operations = serde_json::from_value(json!([
+            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+            {"op": "replace", "path": path, "value": base64("new CA")},
+        ]))
+        .unwrap();
+        Patch::Json::<()>(operations)
+    };
+    let pp = PatchParams::default();
+    let path = "/webhooks/0/clientConfig/caBundle";
+
+    let patched = within(
+        "patch",
+        api.patch("sticky-guard", &pp, &ca_patch(&rv, path)),
+    )
+    .await
+    .unwrap();
+    let ca = patched.webhooks.as_ref().unwrap()[0]
+        .client_config
+        .ca_bundle
+        .clone();
+    assert_eq!(ca, Some(ByteString(b"new CA".to_vec())));
+    assert_eq!(patched.uid(), before.uid());
+    assert_eq!(patched.name_any(), "sticky-guard");
+    let new_rv = patched.resource_version().unwrap();
+    assert_ne!(new_rv, rv);
+    let stored = server
+        .get("ValidatingWebhookConfiguration", "", "sticky-guard")
+        .unwrap();
+    assert_eq!(
+        stored["webhooks"][0]["clientConfig"]["caBundle"],
+        base64("new CA")
+    );
+    assert_eq!(stored["metadata"]["resourceVersion"], json!(new_rv));
+    assert_eq!(stored["metadata"].get("namespace"), None);
+
+    // The same patch again: its test op now fails, so nothing changes.
+    server.apply(webhook_configuration(
+        "ValidatingWebhookConfiguration",
+        "sticky-guard",
+        "rotated elsewhere",
+    ));
+    let (code, reason, _) = api_error(
+        within(
+            "stale patch",
+            api.patch("sticky-guard", &pp, &ca_patch(&new_rv, path)),
+        )
+        .await,
+    );
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    let stored = server
+        .get("ValidatingWebhookConfiguration", "", "sticky-guard")
+        .unwrap();
+    assert_eq!(
+        stored["webhooks"][0]["clientConfig"]["caBundle"],
+        base64("rotated elsewhere")
+    );
+    // A path that does not exist: 422 too; an absent object: 404.
+    let current = stored["metadata"]["resourceVersion"].as_str().unwrap();
+    let (code, reason, _) = api_error(
+        within(
+            "bad path",
+            api.patch(
+                "sticky-guard",
+                &pp,
+                &ca_patch(current, "/webhooks/3/clientConfig/caBundle"),
+            ),
+        )
+        .await,
+    );
+    assert_eq!((code, reason.as_str()), (422, "Invalid"));
+    let (code, reason, message) =
+        api_error(within("absent", api.patch("absent", &pp, &ca_patch(current, path))).await);
+    assert_eq!((code, reason.as_str()), (404, "NotFound"));
+    assert_eq!(
+        message,
+        "validatingwebhookconfigurations.admissionregistration.k8s.io \"absent\" not found"
+    );
+    let object_path =
+        "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/sticky-guard";
+    assert_eq!(server.count("PATCH", object_path, 200), 1);
+    assert_eq!(server.count("PATCH", object_path, 422), 2);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn merge_patch_conflicts_and_unsupported_types() {
+    let server = ApiServer::start(Options::default()).await;
+    let secrets: Api<Secret> = Api::namespaced(server.client(), "x");
+    let created = within(
+        "create",
+        secrets.create(&PostParams::default(), &secret("tls", "one")),
+    )
+    .await
+    .unwrap();
+    let rv = created.resource_version().unwrap();
+    let pp = PatchParams::default();
+
+    // A current resourceVersion in the patch is fine; labels merge in, data keys merge.
+    let patch = Patch::Merge(json!({
+        "metadata": {"resourceVersion": rv, "labels": {"rotated": "yes"}},
+        "data": {"tls.key": base64("key")},
+    }));
+    let patched = within("merge", secrets.patch("tls", &pp, &patch))
+        .await
+        .unwrap();
+    assert_eq!(
+        patched.labels().get("rotated").map(String::as_str),
+        Some("yes")
+    );
+    assert_eq!(patched.uid(), created.uid());
+    let new_rv = patched.resource_version().unwrap();
+    assert_ne!(new_rv, rv);
+    let stored = server.get("Secret", "x", "tls").unwrap();
+    assert_eq!(
+        stored["data"],
+        json!({"tls.crt": base64("one"), "tls.key": base64("key")})
+    );
+
+    // The old one: 409 Conflict.
+    let stale = Patch::Merge(json!({"metadata": {"resourceVersion": rv}, "data": null}));
+    let (code, reason, message) =
+        api_error(within("stale merge", secrets.patch("tls", &pp, &stale)).await);
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert!(
+        message.starts_with("Operation cannot be fulfilled on secrets \"tls\""),
+        "{message}"
+    );
+    assert_eq!(server.get("Secret", "x", "tls").unwrap(), stored);
+
+    // Without one: unconditional; null removes a key.
+    let remove = Patch::Merge(json!({"data": {"tls.key": null}}));
+    within("merge without rv", secrets.patch("tls", &pp, &remove))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.get("Secret", "x", "tls").unwrap()["data"],
+        json!({"tls.crt": base64("one")})
+    );
+
+    // Strategic merge is not served: 415.
+    let strategic = Patch::Strategic(json!({"metadata": {"labels": {"a": "b"}}}));
+    let (code, reason, _) =
+        api_error(within("strategic", secrets.patch("tls", &pp, &strategic)).await);
+    assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
+    assert_eq!(
+        server.get("Secret", "x", "tls").unwrap()["metadata"]["labels"],
+        json!({"rotated": "yes"})
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_creates_get_one_201_and_one_409() {
+    let server = ApiServer::start(Options::default()).await;
+    let first: Api<Secret> = Api::namespaced(server.client(), "x");
+    let second: Api<Secret> = Api::namespaced(server.client(), "x");
+    let pp = PostParams::default();
+    for round in 0..20 {
+        let name = format!("race-{round}");
+        let (from_a, from_b) = (secret(&name, "from a"), secret(&name, "from b"));
+        let (a, b) = within("racing creates", async {
+            tokio::join!(first.create(&pp, &from_a), second.create(&pp, &from_b),)
+        })
+        .await;
+        let winner = match (a, b) {
+            (Ok(won), lost) | (lost, Ok(won)) => {
+                let (code, reason, _) = api_error(lost);
+                assert_eq!((code, reason.as_str()), (409, "AlreadyExists"));
+                won
+            }
+            (a, b) => panic!("no create succeeded: {a:?} {b:?}"),
+        };
+        // The stored object is the winner's.
+        let stored = server.get("Secret", "x", &name).unwrap();
+        assert_eq!(stored, serde_json::to_value(&winner).unwrap());
+    }
+    assert_eq!(server.count("POST", SECRETS, 201), 20);
+    assert_eq!(server.count("POST", SECRETS, 409), 20);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn watch_sees_writes_through_the_api() {
+    let server = ApiServer::start(Options::default()).await;
+    let secrets: Api<Secret> = Api::namespaced(server.client(), "x");
+    let rv = within("list", secrets.list(&ListParams::default()))
+        .await
+        .unwrap()
+        .metadata
+        .resource_version
+        .unwrap();
+    let mut events = within("watch", secrets.watch(&WatchParams::default(), &rv))
+        .await
+        .unwrap()
+        .boxed();
+
+    let pp = PostParams::default();
+    let created = within("create", secrets.create(&pp, &secret("tls", "one")))
+        .await
+        .unwrap();
+    match within("ADDED", events.try_next()).await.unwrap() {
+        Some(WatchEvent::Added(s)) => assert_eq!(s, created),
+        other => panic!("expected ADDED, got {other:?}"),
+    }
+    let mut update = created.clone();
+    update.data = secret("tls", "two").data;
+    let replaced = within("replace", secrets.replace("tls", &pp, &update))
+        .await
+        .unwrap();
+    match within("MODIFIED", events.try_next()).await.unwrap() {
+        Some(WatchEvent::Modified(s)) => {
+            assert_eq!(s, replaced);
+            assert_eq!(s.data, secret("tls", "two").data);
+        }
+        other => panic!("expected MODIFIED, got {other:?}"),
+    }
+    let patch = Patch::Merge(json!({"metadata": {"labels": {"a": "b"}}}));
+    let patched = within(
+        "patch",
+        secrets.patch("tls", &PatchParams::default(), &patch),
+    )
+    .await
+    .unwrap();
+    match within("MODIFIED by patch", events.try_next())
+        .await
+        .unwrap()
+    {
+        Some(WatchEvent::Modified(s)) => assert_eq!(s, patched),
+        other => panic!("expected MODIFIED, got {other:?}"),
+    }
+    within("delete", secrets.delete("tls", &DeleteParams::default()))
+        .await
+        .unwrap();
+    match within("DELETED", events.try_next()).await.unwrap() {
+        Some(WatchEvent::Deleted(s)) => {
+            assert_eq!(s.name_any(), "tls");
+            assert_eq!(
+                s.resource_version(),
+                Some(server.resource_version().to_string())
+            );
+        }
+        other => panic!("expected DELETED, got {other:?}"),
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn cluster_scoped_get_list_watch_and_delete() {
+    let server = ApiServer::start(Options::default()).await;
+    let client = server.client();
+    let api: Api<MutatingWebhookConfiguration> = Api::all(client.clone());
+    let mut events = within("watch", api.watch(&WatchParams::default(), "0"))
+        .await
+        .unwrap()
+        .boxed();
+    server.apply(webhook_configuration(
+        "MutatingWebhookConfiguration",
+        "sticky-guard",
+        "ca",
+    ));
+    match within("ADDED", events.try_next()).await.unwrap() {
+        Some(WatchEvent::Added(m)) => {
+            assert_eq!(m.name_any(), "sticky-guard");
+            assert_eq!(m.namespace(), None);
+        }
+        other => panic!("expected ADDED, got {other:?}"),
+    }
+    let got = within("get", api.get("sticky-guard")).await.unwrap();
+    assert_eq!(got.namespace(), None);
+    assert_eq!(
+        got.webhooks.unwrap()[0].client_config.ca_bundle,
+        Some(ByteString(b"ca".to_vec()))
+    );
+    let listed = within("list", api.list(&ListParams::default()))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+    // A Validating one of the same name is another object.
+    let validating: Api<ValidatingWebhookConfiguration> = Api::all(client.clone());
+    assert!(
+        within("get other kind", validating.get_opt("sticky-guard"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Created through the API, with a namespace in the body that is dropped.
+    let body: MutatingWebhookConfiguration = serde_json::from_value(webhook_configuration(
+        "MutatingWebhookConfiguration",
+        "second",
+        "ca2",
+    ))
+    .unwrap();
+    let created = within("create", api.create(&PostParams::default(), &body))
+        .await
+        .unwrap();
+    assert_eq!(created.namespace(), None);
+    assert!(matches!(
+        within("ADDED second", events.try_next()).await.unwrap(),
+        Some(WatchEvent::Added(m)) if m.name_any() == "second"
+    ));
+
+    // Delete: a stale precondition is 409; then a Success Status, DELETED, and 404 afterwards.
+    let stale = DeleteParams {
+        preconditions: Some(Preconditions {
+            resource_version: Some("1".into()),
+            uid: None,
+        }),
+        ..DeleteParams::default()
+    };
+    let (code, reason, _) = api_error(within("stale delete", api.delete("second", &stale)).await);
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    let status = within("delete", api.delete("second", &DeleteParams::default()))
+        .await
+        .unwrap()
+        .right()
+        .expect("a Status");
+    assert!(status.is_success(), "{status:?}");
+    assert_eq!(status.details.unwrap().uid, created.uid().unwrap());
+    assert!(matches!(
+        within("DELETED", events.try_next()).await.unwrap(),
+        Some(WatchEvent::Deleted(m)) if m.name_any() == "second"
+    ));
+    assert!(
+        within("get deleted", api.get_opt("second"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (code, reason, _) = api_error(
+        within(
+            "delete again",
+            api.delete("second", &DeleteParams::default()),
+        )
+        .await,
+    );
+    assert_eq!((code, reason.as_str()), (404, "NotFound"));
+    assert_eq!(
+        server.get("MutatingWebhookConfiguration", "", "second"),
+        None
+    );
+
+    // The helper deletes cluster-scoped objects whatever the namespace says.
+    server.delete("MutatingWebhookConfiguration", "", "sticky-guard");
+    assert_eq!(
+        server.get("mutatingwebhookconfigurations", "any", "sticky-guard"),
+        None
+    );
+
+    // There is no namespaced path for a cluster-scoped kind, nor a cluster path by name for a
+    // namespaced one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    for path in [
+        "/apis/admissionregistration.k8s.io/v1/namespaces/x/mutatingwebhookconfigurations",
+        "/api/v1/secrets/tls",
+    ] {
+        let response = within(
+            "wrong scope",
+            http.get(format!("{}{path}", server.url)).send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn discovery_lists_the_new_kinds_and_verbs() {
+    let server = ApiServer::start(Options::default()).await;
+    let client = server.client();
+    let group = within(
+        "group",
+        discovery::group(&client, "admissionregistration.k8s.io"),
+    )
+    .await
+    .unwrap();
+    for kind in [
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ] {
+        let (resource, caps) = group.recommended_kind(kind).expect(kind);
+        assert_eq!(resource.plural, kind.to_lowercase() + "s");
+        assert_eq!(caps.scope, Scope::Cluster);
+        assert!(caps.supports_operation("patch") && caps.supports_operation("create"));
+    }
+    let core = within("core group", discovery::group(&client, ""))
+        .await
+        .unwrap();
+    let (resource, caps) = core.recommended_kind("Secret").expect("Secret");
+    assert_eq!(resource.plural, "secrets");
+    assert_eq!(caps.scope, Scope::Namespaced);
+    assert!(caps.supports_operation("update") && caps.supports_operation("delete"));
+
+    let aggregated = within(
+        "aggregated discovery",
+        Discovery::new(client.clone()).run_aggregated(),
+    )
+    .await
+    .unwrap();
+    let gvk = GroupVersionKind::gvk(
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+    );
+    let (_, caps) = aggregated.resolve_gvk(&gvk).expect("resolved");
+    assert_eq!(caps.scope, Scope::Cluster);
+    let (_, caps) = aggregated
+        .resolve_gvk(&GroupVersionKind::gvk("", "v1", "Secret"))
+        .expect("Secret resolved");
+    assert_eq!(caps.scope, Scope::Namespaced);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_write_bodies_and_refused_writes() {
+    let server = ApiServer::start(Options::default()).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.url);
+    let send = |request: reqwest::RequestBuilder| async move {
+        let response = within("request", request.send()).await.unwrap();
+        let code = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["kind"], "Status", "{body}");
+        (code, body["reason"].as_str().unwrap_or("").to_owned())
+    };
+
+    let cases = [
+        ("not JSON", http.post(url(SECRETS)).body("nope")),
+        ("an array", http.post(url(SECRETS)).body("[1]")),
+        ("a string", http.post(url(SECRETS)).body("\"x\"")),
+        (
+            "JSON patch not an array",
+            http.patch(url(&format!("{SECRETS}/tls")))
+                .header("content-type", "application/json-patch+json")
+                .body("{}"),
+        ),
+        (
+            "dry run",
+            http.post(url(&format!("{SECRETS}?dryRun=All")))
+                .body(r#"{"metadata":{"name":"dry"}}"#),
+        ),
+    ];
+    for (what, request) in cases {
+        assert_eq!(
+            send(request).await,
+            (400, "BadRequest".to_owned()),
+            "{what}"
+        );
+    }
+    let huge = format!(
+        r#"{{"metadata":{{"name":"huge"}},"data":{{"a":"{}"}}}}"#,
+        "x".repeat(MAX_BODY_BYTES)
+    );
+    assert_eq!(
+        send(http.post(url(SECRETS)).body(huge)).await,
+        (413, "RequestEntityTooLarge".to_owned())
+    );
+    assert_eq!(
+        send(http.put(url(SECRETS)).body("{}")).await,
+        (405, "MethodNotAllowed".to_owned())
+    );
+    assert_eq!(
+        send(http.delete(url(SECRETS))).await,
+        (405, "MethodNotAllowed".to_owned())
+    );
+    // Creates need a namespace for a namespaced kind.
+    assert_eq!(
+        send(
+            http.post(url("/api/v1/secrets"))
+                .body(r#"{"metadata":{"name":"a"}}"#)
+        )
+        .await,
+        (405, "MethodNotAllowed".to_owned())
+    );
+    // The kind in the body must be the path's.
+    assert_eq!(
+        send(
+            http.post(url(SECRETS))
+                .body(r#"{"kind":"ConfigMap","metadata":{"name":"a"}}"#)
+        )
+        .await,
+        (400, "BadRequest".to_owned())
+    );
+    assert_eq!(server.get("Secret", "x", "huge"), None);
+    assert_eq!(server.get("Secret", "x", "dry"), None);
+    assert_eq!(server.get("Secret", "x", "a"), None);
+
+    // Refused writes: 500, nothing stored; reads still work.
+    let secrets: Api<Secret> = Api::namespaced(server.client(), "x");
+    server.set_refuse_writes(true);
+    let (code, reason, _) = api_error(
+        within(
+            "refused",
+            secrets.create(&PostParams::default(), &secret("tls", "a")),
+        )
+        .await,
+    );
+    assert_eq!((code, reason.as_str()), (500, "InternalError"));
+    assert_eq!(server.get("Secret", "x", "tls"), None);
+    assert!(
+        within("read", secrets.list(&ListParams::default()))
+            .await
+            .is_ok()
+    );
+    server.set_refuse_writes(false);
+    within(
+        "accepted",
+        secrets.create(&PostParams::default(), &secret("tls", "a")),
+    )
+    .await
+    .unwrap();
+    let writes = server.writes();
+    let last_two: Vec<(String, String, u16)> = writes[writes.len() - 2..]
+        .iter()
+        .map(
+            |Exchange {
+                 method,
+                 path,
+                 status,
+                 ..
+             }| (method.clone(), path.clone(), *status),
+        )
+        .collect();
+    assert_eq!(
+        last_two,
+        [
+            ("POST".to_owned(), SECRETS.to_owned(), 500),
+            ("POST".to_owned(), SECRETS.to_owned(), 201)
+        ]
+    );
+    assert!(writes.iter().all(|w| w.method != "GET"));
+    assert!(
+        server
+            .exchanges()
+            .iter()
+            .any(|e| e.method == "GET" && e.status == 200)
+    );
+    server.shutdown().await;
 }

@@ -5,21 +5,59 @@
 //!
 //! * discovery: `/version`, `/api`, `/apis`, `/api/v1`, `/apis/{group}`, `/apis/{group}/{version}`
 //!   (also the aggregated-discovery form of `/api` and `/apis` when the client asks for it);
-//! * for `Service` (core v1), `Ingress` (`networking.k8s.io/v1`) and, when
+//! * the kinds: `Service` and `Secret` (core v1), `Ingress` (`networking.k8s.io/v1`) and, when
 //!   [`Options::backend_configs_crd`] is on, `BackendConfig` (`cloud.google.com/v1`), all
-//!   namespaced: LIST (with `limit`/`continue` paging over a consistent snapshot), WATCH
-//!   (replay from `resourceVersion`, then live events; 410 Gone as an in-stream `ERROR` event
-//!   exactly like kube-apiserver) and GET by name (404 as a `NotFound` `Status`).
+//!   namespaced; `MutatingWebhookConfiguration` and `ValidatingWebhookConfiguration`
+//!   (`admissionregistration.k8s.io/v1`), cluster-scoped (paths without a `namespaces/{ns}`
+//!   segment, stored without `metadata.namespace`);
+//! * reads, for every kind: LIST (with `limit`/`continue` paging over a consistent snapshot),
+//!   WATCH (replay from `resourceVersion`, then live events; 410 Gone as an in-stream `ERROR`
+//!   event exactly like kube-apiserver) and GET by name (404 as a `NotFound` `Status`);
+//! * writes, for every kind, each answered like kube-apiserver (errors are `Status` bodies, which
+//!   `kube` turns into `kube::Error::Api` with `code` and `reason`):
+//!   - `POST` on a collection creates: `201` with the stored object; `409 AlreadyExists` if the
+//!     name is taken (hidden objects included); `400 BadRequest` if the body's namespace, kind or
+//!     apiVersion disagrees with the path; `422 Invalid` without `name` or `generateName`;
+//!     `500 InternalError` if it carries a `metadata.resourceVersion` (as kube-apiserver does);
+//!   - `PUT` on an object replaces: `200`; `404 NotFound` if absent; `409 Conflict` if the body
+//!     carries a `metadata.resourceVersion` other than the stored one (without one the update is
+//!     unconditional); `400` if the body's name differs from the path's;
+//!   - `PATCH` on an object, by `Content-Type`: `application/json-patch+json` (RFC 6902, applied
+//!     to the stored object, so a `test` op on `/metadata/resourceVersion` is a precondition) and
+//!     `application/merge-patch+json` (RFC 7386); a patched `metadata.resourceVersion` other than
+//!     the stored one is `409 Conflict`; other types are `415 UnsupportedMediaType`; the result
+//!     keeps the stored kind, apiVersion, name, namespace, uid and creationTimestamp (changes to
+//!     them in the patch are dropped);
+//!   - `DELETE` on an object: `200` with a `Success` `Status`; `404` if absent; `409 Conflict` if
+//!     `preconditions.resourceVersion`/`preconditions.uid` in the `DeleteOptions` body disagree.
+//!
+//!   A body that is not JSON (or not an object, or for a JSON patch not an array) is
+//!   `400 BadRequest`; one over [`MAX_BODY_BYTES`] is `413 RequestEntityTooLarge`. Every write
+//!   runs under the one store lock, so racing creates of one name get one `201` and `409`s.
+//!   A write assigns the next resource version and sends `ADDED`/`MODIFIED`/`DELETED` to the
+//!   watches, exactly as the test helpers below do. A create gets a new `uid` and
+//!   `creationTimestamp` (the body's are dropped); a replace or patch keeps the stored ones.
 //!
 //! Tests change the world with the synchronous [`ApiServer::apply`], [`ApiServer::delete`],
-//! [`ApiServer::apply_hidden`], [`ApiServer::expire_watches`] and [`ApiServer::bookmark`], and
-//! inspect what the client did with [`ApiServer::requests`] and [`ApiServer::list_count`].
+//! [`ApiServer::apply_hidden`], [`ApiServer::expire_watches`], [`ApiServer::bookmark`] and
+//! [`ApiServer::set_refuse_writes`], and inspect it with [`ApiServer::get`],
+//! [`ApiServer::requests`], [`ApiServer::exchanges`], [`ApiServer::writes`],
+//! [`ApiServer::count`] and [`ApiServer::list_count`].
 //!
 //! Like etcd, one resource-version counter covers the whole server. Every change is kept in an
 //! event log so a watch can resume from any resource version at or above the expiry floor.
 //!
 //! Deliberate simplifications (the real server does more):
-//! * only GET is served; every other method gets 405 with a `Status`;
+//! * served methods are GET, POST, PUT, PATCH and DELETE as above; `deletecollection`, `HEAD`,
+//!   other methods and writes to discovery paths get 405 with a `Status`; subresources
+//!   (`/status`, ...) are 404;
+//! * no validation beyond what is listed above: names need not be DNS names, namespaces need not
+//!   exist, objects need not match their schema, `metadata.generation`, `managedFields`,
+//!   finalizers and graceful deletion are not maintained; `fieldManager`/`force` are ignored and
+//!   `dryRun` is refused with 400 (rather than silently writing);
+//! * a failing JSON-patch `test` op or a JSON patch on a path that does not exist is
+//!   `422 Invalid`: that is this stand-in's choice (kube-apiserver's code and wording vary);
+//! * a write through the API to an [`ApiServer::apply_hidden`] object keeps it hidden;
 //! * `labelSelector` supports `k=v`, `k==v`, `k!=v`, `k`, `!k` (set-based selectors get 400);
 //!   `fieldSelector` supports `metadata.name` and `metadata.namespace` with `=`, `==`, `!=`.
 //!   On a watch the selector is applied to each event's object as is: an object leaving the
@@ -106,8 +144,10 @@ impl ApiServer {
         kube::Client::try_from(kube::Config::new(url)).expect("kube client for the stand-in")
     }
 
-    /// Creates or replaces an object, chosen by its `kind` (`Service`, `Ingress`,
-    /// `BackendConfig`), `metadata.namespace` (default `"default"`) and `metadata.name`.
+    /// Creates or replaces an object, chosen by its `kind` (`Service`, `Secret`, `Ingress`,
+    /// `BackendConfig`, `MutatingWebhookConfiguration`, `ValidatingWebhookConfiguration`),
+    /// `metadata.namespace` (default `"default"`; dropped for the cluster-scoped webhook
+    /// configurations) and `metadata.name`.
     ///
     /// Assigns the next global `metadata.resourceVersion`, fills `metadata.uid` and
     /// `metadata.creationTimestamp` when missing (keeping those of the object it replaces) and
@@ -126,24 +166,40 @@ impl ApiServer {
         self.put(object, true);
     }
 
-    /// Deletes an object: `kind` is `Service`/`Ingress`/`BackendConfig` (the plural resource name
-    /// is accepted too). Sends `DELETED` with the last state under a new resource version (hidden
-    /// objects vanish silently). Panics if there is no such object.
+    /// Deletes an object: `kind` is one of the kinds [`ApiServer::apply`] takes (the plural
+    /// resource name is accepted too); `namespace` is ignored for cluster-scoped kinds (pass
+    /// `""`). Sends `DELETED` with the last state under a new resource version (hidden objects
+    /// vanish silently). Panics if there is no such object.
     pub fn delete(&self, kind: &str, namespace: &str, name: &str) {
         let resource =
             Resource::from_kind(kind).unwrap_or_else(|| panic!("unsupported kind {kind:?}"));
-        let key = (resource, namespace.to_owned(), name.to_owned());
+        let key = resource.key(namespace, name);
         let mut store = self.shared.lock();
-        let Some(removed) = store.objects.remove(&key) else {
+        if store.remove(&key).is_none() {
             drop(store);
             panic!("delete: no {kind} {namespace}/{name}");
-        };
-        if !removed.hidden {
-            store.rv += 1;
-            let mut object = removed.object;
-            object["metadata"]["resourceVersion"] = json!(store.rv.to_string());
-            store.emit(resource, namespace, "DELETED", object);
         }
+    }
+
+    /// The stored object (hidden or not) of `kind` (kind or plural, as for
+    /// [`ApiServer::delete`]) named `name` in `namespace` (ignored for cluster-scoped kinds), as
+    /// a GET by name would return it; `None` if there is none. Panics on an unsupported kind.
+    pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
+        let resource =
+            Resource::from_kind(kind).unwrap_or_else(|| panic!("unsupported kind {kind:?}"));
+        let key = resource.key(namespace, name);
+        self.shared
+            .lock()
+            .objects
+            .get(&key)
+            .map(|stored| stored.object.clone())
+    }
+
+    /// Failure injection: while on, every write request (POST, PUT, PATCH, DELETE on an object
+    /// or collection path of a served kind) is answered `500 InternalError` without touching the
+    /// store. Reads and the synchronous test helpers keep working.
+    pub fn set_refuse_writes(&self, refuse: bool) {
+        self.shared.lock().refuse_writes = refuse;
     }
 
     /// Ends every open watch with a 410 Gone `ERROR` event and raises the expiry floor to the
@@ -173,9 +229,40 @@ impl ApiServer {
         });
     }
 
-    /// Every request received so far, in order, as `"METHOD /path?query"`.
+    /// Every request received so far, in order of arrival, as `"METHOD /path?query"`. It is
+    /// recorded before it is answered; [`ApiServer::exchanges`] has the answers' status codes.
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
+    }
+
+    /// Every request answered so far, in order of answering, with its status code (a watch
+    /// counts as answered, 200, once its stream opens).
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.shared.lock().exchanges.clone()
+    }
+
+    /// The answered requests other than GET (the writes), in order of answering, with their
+    /// status codes: e.g. a `POST` to `/api/v1/namespaces/x/secrets` answered `201` or `409`.
+    pub fn writes(&self) -> Vec<Exchange> {
+        self.shared
+            .lock()
+            .exchanges
+            .iter()
+            .filter(|exchange| exchange.method != "GET")
+            .cloned()
+            .collect()
+    }
+
+    /// How many requests with `method` (`"POST"`) on `path` (without the query string:
+    /// `"/api/v1/namespaces/x/secrets"`) were answered with `status` (`201`). For "exactly one
+    /// create succeeded": `count("POST", path, 201) == 1`.
+    pub fn count(&self, method: &str, path: &str, status: u16) -> usize {
+        self.shared
+            .lock()
+            .exchanges
+            .iter()
+            .filter(|e| e.method == method && e.path == path && e.status == status)
+            .count()
     }
 
     /// How many LIST requests (collection GETs without `watch`, every page counted) were served
@@ -259,47 +346,22 @@ impl ApiServer {
         if object["apiVersion"].as_str().is_none() {
             object["apiVersion"] = json!(resource.api_version());
         }
-        let created = creation_timestamp();
-
-        let mut store = self.shared.lock();
-        store.rv += 1;
-        let rv = store.rv;
-        let key = (resource, namespace.clone(), name);
-        let previous = store.objects.get(&key);
-        let was_visible = previous.is_some_and(|p| !p.hidden);
-        let old_uid = previous.map(|p| p.object["metadata"]["uid"].clone());
-        let old_created = previous.map(|p| p.object["metadata"]["creationTimestamp"].clone());
-
-        let metadata = &mut object["metadata"];
-        metadata["namespace"] = json!(namespace);
-        metadata["resourceVersion"] = json!(rv.to_string());
-        if metadata["uid"].as_str().is_none() {
-            metadata["uid"] = match old_uid {
-                Some(uid) if uid.is_string() => uid,
-                _ => json!(format!("00000000-0000-4000-8000-{rv:012x}")),
-            };
-        }
-        if metadata["creationTimestamp"].as_str().is_none() {
-            metadata["creationTimestamp"] = match old_created {
-                Some(created) if created.is_string() => created,
-                _ => json!(created),
-            };
-        }
-
-        store.objects.insert(
-            key,
-            Stored {
-                object: object.clone(),
-                hidden,
-            },
-        );
-        match (was_visible, hidden) {
-            (false, false) => store.emit(resource, &namespace, "ADDED", object),
-            (true, false) => store.emit(resource, &namespace, "MODIFIED", object),
-            (true, true) => store.emit(resource, &namespace, "DELETED", object),
-            (false, true) => {}
-        }
+        let key = resource.key(&namespace, &name);
+        self.shared.lock().write(key, object, hidden);
     }
+}
+
+/// One answered request, as recorded by the stand-in (see [`ApiServer::exchanges`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// `GET`, `POST`, `PUT`, `PATCH`, `DELETE`, ...
+    pub method: String,
+    /// The path without the query string: `/api/v1/namespaces/a/secrets`.
+    pub path: String,
+    /// The raw query string, `""` when there is none.
+    pub query: String,
+    /// The HTTP status code of the answer.
+    pub status: u16,
 }
 
 impl Drop for ApiServer {
@@ -312,51 +374,75 @@ impl Drop for ApiServer {
 // Kinds
 // ---------------------------------------------------------------------------------------------
 
-/// The resources the stand-in knows about. All are namespaced.
+/// The resources the stand-in knows about: all namespaced except the webhook configurations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Resource {
     Service,
+    Secret,
     Ingress,
     BackendConfig,
+    MutatingWebhookConfiguration,
+    ValidatingWebhookConfiguration,
 }
 
 impl Resource {
-    const ALL: [Resource; 3] = [
+    /// Every resource, in discovery order.
+    const ALL: [Resource; 6] = [
         Resource::Service,
+        Resource::Secret,
         Resource::Ingress,
         Resource::BackendConfig,
+        Resource::MutatingWebhookConfiguration,
+        Resource::ValidatingWebhookConfiguration,
+    ];
+
+    /// The verbs served for every resource, as listed in discovery.
+    const VERBS: [&'static str; 7] = [
+        "create", "delete", "get", "list", "patch", "update", "watch",
     ];
 
     fn kind(self) -> &'static str {
         match self {
             Resource::Service => "Service",
+            Resource::Secret => "Secret",
             Resource::Ingress => "Ingress",
             Resource::BackendConfig => "BackendConfig",
+            Resource::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
+            Resource::ValidatingWebhookConfiguration => "ValidatingWebhookConfiguration",
         }
     }
 
     fn plural(self) -> &'static str {
         match self {
             Resource::Service => "services",
+            Resource::Secret => "secrets",
             Resource::Ingress => "ingresses",
             Resource::BackendConfig => "backendconfigs",
+            Resource::MutatingWebhookConfiguration => "mutatingwebhookconfigurations",
+            Resource::ValidatingWebhookConfiguration => "validatingwebhookconfigurations",
         }
     }
 
     fn singular(self) -> &'static str {
         match self {
             Resource::Service => "service",
+            Resource::Secret => "secret",
             Resource::Ingress => "ingress",
             Resource::BackendConfig => "backendconfig",
+            Resource::MutatingWebhookConfiguration => "mutatingwebhookconfiguration",
+            Resource::ValidatingWebhookConfiguration => "validatingwebhookconfiguration",
         }
     }
 
     /// The API group; `""` is the core group.
     fn group(self) -> &'static str {
         match self {
-            Resource::Service => "",
+            Resource::Service | Resource::Secret => "",
             Resource::Ingress => "networking.k8s.io",
             Resource::BackendConfig => "cloud.google.com",
+            Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration => {
+                "admissionregistration.k8s.io"
+            }
         }
     }
 
@@ -366,10 +452,28 @@ impl Resource {
 
     fn api_version(self) -> &'static str {
         match self {
-            Resource::Service => "v1",
+            Resource::Service | Resource::Secret => "v1",
             Resource::Ingress => "networking.k8s.io/v1",
             Resource::BackendConfig => "cloud.google.com/v1",
+            Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration => {
+                "admissionregistration.k8s.io/v1"
+            }
         }
+    }
+
+    /// Whether objects live in a namespace (`false`: cluster-scoped).
+    fn namespaced(self) -> bool {
+        !matches!(
+            self,
+            Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration
+        )
+    }
+
+    /// The store key of `namespace`/`name`; cluster-scoped objects are stored under the
+    /// namespace `""` whatever `namespace` says.
+    fn key(self, namespace: &str, name: &str) -> Key {
+        let namespace = if self.namespaced() { namespace } else { "" };
+        (self, namespace.to_owned(), name.to_owned())
     }
 
     /// `services`, `ingresses.networking.k8s.io`: how the apiserver names it in messages.
@@ -458,11 +562,97 @@ struct Store {
     snapshots: HashMap<u64, Snapshot>,
     next_snapshot: u64,
     requests: Vec<String>,
+    exchanges: Vec<Exchange>,
     list_counts: HashMap<Resource, usize>,
+    /// Set by [`ApiServer::set_refuse_writes`].
+    refuse_writes: bool,
     shut_down: bool,
 }
 
 impl Store {
+    /// Stores `object` (whose `metadata` must be an object; anything else is replaced by one)
+    /// under `key`, hidden or not, and returns it as stored.
+    ///
+    /// Assigns the next resource version; sets `metadata.name` and `metadata.namespace` from the
+    /// key (removing the namespace for cluster-scoped kinds); fills `metadata.uid` and
+    /// `metadata.creationTimestamp` when missing, from the object it replaces or new. Sends
+    /// `ADDED` (new or previously hidden), `MODIFIED` (visible before and after) or `DELETED`
+    /// (visible before, hidden now) to the open watches; a hidden object stays silent.
+    fn write(&mut self, key: Key, mut object: Value, hidden: bool) -> Value {
+        self.rv += 1;
+        let rv = self.rv;
+        let (resource, namespace, name) = &key;
+        let previous = self.objects.get(&key);
+        let was_visible = previous.is_some_and(|p| !p.hidden);
+        let old = |field: &str| {
+            previous
+                .and_then(|p| p.object["metadata"].get(field))
+                .filter(|value| value.is_string())
+                .cloned()
+        };
+        let old_uid = old("uid");
+        let old_created = old("creationTimestamp");
+
+        if !object.is_object() {
+            object = json!({});
+        }
+        if !object["metadata"].is_object() {
+            object["metadata"] = json!({});
+        }
+        if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            metadata.insert("name".to_owned(), json!(name));
+            if resource.namespaced() {
+                metadata.insert("namespace".to_owned(), json!(namespace));
+            } else {
+                metadata.remove("namespace");
+            }
+            metadata.insert("resourceVersion".to_owned(), json!(rv.to_string()));
+            if !metadata.get("uid").is_some_and(Value::is_string) {
+                let uid =
+                    old_uid.unwrap_or_else(|| json!(format!("00000000-0000-4000-8000-{rv:012x}")));
+                metadata.insert("uid".to_owned(), uid);
+            }
+            if !metadata
+                .get("creationTimestamp")
+                .is_some_and(Value::is_string)
+            {
+                let created = old_created.unwrap_or_else(creation_timestamp);
+                metadata.insert("creationTimestamp".to_owned(), created);
+            }
+        }
+
+        let (resource, namespace) = (*resource, namespace.clone());
+        self.objects.insert(
+            key,
+            Stored {
+                object: object.clone(),
+                hidden,
+            },
+        );
+        match (was_visible, hidden) {
+            (false, false) => self.emit(resource, &namespace, "ADDED", object.clone()),
+            (true, false) => self.emit(resource, &namespace, "MODIFIED", object.clone()),
+            (true, true) => self.emit(resource, &namespace, "DELETED", object.clone()),
+            (false, true) => {}
+        }
+        object
+    }
+
+    /// Removes the object under `key` and returns it as it was stored. A visible one is sent to
+    /// the open watches as `DELETED` under a new resource version; a hidden one vanishes.
+    fn remove(&mut self, key: &Key) -> Option<Value> {
+        let removed = self.objects.remove(key)?;
+        if !removed.hidden {
+            self.rv += 1;
+            let mut object = removed.object.clone();
+            if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("resourceVersion".to_owned(), json!(self.rv.to_string()));
+            }
+            self.emit(key.0, &key.1, "DELETED", object);
+        }
+        Some(removed.object)
+    }
+
     /// Logs a change and sends it to the matching open watches (dropping closed ones).
     fn emit(&mut self, resource: Resource, namespace: &str, kind: &'static str, object: Value) {
         let line = event_line(kind, &object);
@@ -510,31 +700,59 @@ impl Store {
 // HTTP
 // ---------------------------------------------------------------------------------------------
 
-/// The single handler: routes by hand so that every miss is a proper `Status`.
+/// The largest request body accepted (kube-apiserver's limit, 3 MiB); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The single handler: routes by hand so that every miss is a proper `Status`, and records the
+/// request (on arrival) and its answer's status code (see [`ApiServer::exchanges`]).
 async fn handle(
     State(shared): State<Arc<Shared>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: Body,
 ) -> Response {
     let target = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
     shared.lock().requests.push(format!("{method} {target}"));
+    let response = route(&shared, &method, &uri, &headers, body).await;
+    shared.lock().exchanges.push(Exchange {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        query: uri.query().unwrap_or("").to_owned(),
+        status: response.status().as_u16(),
+    });
+    response
+}
 
-    if method != Method::GET {
-        return status_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "MethodNotAllowed",
-            "the server does not allow this method on the requested resource",
-            json!({}),
-        );
-    }
+/// Routes one request: resource paths by method, discovery paths for GET only.
+async fn route(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let query = Query::parse(uri.query().unwrap_or(""));
-    let aggregated = wants_aggregated_discovery(&headers);
-    let options = &shared.options;
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
+        ["api", "v1", rest @ ..] if !rest.is_empty() => {
+            resource_request(shared, method, "", rest, &query, headers, body).await
+        }
+        ["apis", group, "v1", rest @ ..] if !rest.is_empty() => {
+            resource_request(shared, method, group, rest, &query, headers, body).await
+        }
+        _ if method != Method::GET => method_not_allowed(),
+        segments => discovery(shared, segments, headers),
+    }
+}
+
+/// The discovery documents (GET only).
+fn discovery(shared: &Shared, segments: &[&str], headers: &HeaderMap) -> Response {
+    let aggregated = wants_aggregated_discovery(headers);
+    let options = &shared.options;
+    match segments {
         ["version"] => json_response(version_info()),
         ["api"] if aggregated => aggregated_response(&[""], options),
         ["api"] => json_response(json!({
@@ -559,16 +777,47 @@ async fn handle(
             json_response(body)
         }
         ["apis", group, version] => resource_list(group, version, options),
-        ["api", "v1", rest @ ..] => resource_request(&shared, "", rest, &query),
-        ["apis", group, "v1", rest @ ..] => resource_request(&shared, group, rest, &query),
         _ => not_found_path(),
     }
 }
 
-/// Collection, watch or get-by-name under `/api/v1` (`group` `""`) or `/apis/{group}/v1`.
-fn resource_request(shared: &Shared, group: &str, rest: &[&str], query: &Query) -> Response {
+/// A write, with its parsed body.
+enum Write<'a> {
+    /// `POST` on a collection.
+    Create(Value),
+    /// `PUT` on an object.
+    Replace(&'a str, Value),
+    /// `PATCH` on an object.
+    Patch(&'a str, PatchBody),
+    /// `DELETE` on an object, with its `DeleteOptions` (`{}` for an empty body).
+    Delete(&'a str, Value),
+}
+
+/// A parsed `PATCH` body.
+enum PatchBody {
+    /// `application/json-patch+json`.
+    Json(json_patch::Patch),
+    /// `application/merge-patch+json`: a JSON object.
+    Merge(Value),
+}
+
+/// A request under `/api/v1` (`group` `""`) or `/apis/{group}/v1`: `rest` is what follows.
+///
+/// Namespaced kinds are served at `[namespaces/{ns}/]{plural}[/{name}]` (writes need the
+/// namespace), cluster-scoped ones at `{plural}[/{name}]`; anything else is 404. GET lists,
+/// watches or gets; the writes are described in the module documentation.
+async fn resource_request(
+    shared: &Shared,
+    method: &Method,
+    group: &str,
+    rest: &[&str],
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let (namespace, plural, name) = match rest {
         [plural] => (None, *plural, None),
+        [plural, name] => (None, *plural, Some(*name)),
         ["namespaces", ns, plural] => (Some(*ns), *plural, None),
         ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name)),
         _ => return not_found_path(),
@@ -579,28 +828,452 @@ fn resource_request(shared: &Shared, group: &str, rest: &[&str], query: &Query) 
     else {
         return not_found_path();
     };
-    match name {
-        Some(name) => get_object(shared, resource, namespace.unwrap_or_default(), name),
-        None if query.is_watch() => watch(shared, resource, namespace, query),
-        None => list(shared, resource, namespace, query),
+    // A cluster-scoped kind has no namespaced paths; a namespaced one is only fetched or
+    // written by name inside a namespace.
+    let scoped_right = if resource.namespaced() {
+        namespace.is_some() || name.is_none()
+    } else {
+        namespace.is_none()
+    };
+    if !scoped_right {
+        return not_found_path();
+    }
+    let namespace = namespace.unwrap_or_default();
+    if *method == Method::GET {
+        return match name {
+            Some(name) => get_object(shared, resource, namespace, name),
+            None if query.is_watch() => watch(shared, resource, namespace_filter(namespace), query),
+            None => list(shared, resource, namespace_filter(namespace), query),
+        };
+    }
+    let is_write = matches!(
+        (method, name),
+        (&Method::POST, None) | (&Method::PUT | &Method::PATCH | &Method::DELETE, Some(_))
+    );
+    // A create needs a namespace for a namespaced kind.
+    if !is_write || (resource.namespaced() && namespace.is_empty()) {
+        return method_not_allowed();
+    }
+    if query.get("dryRun").is_some_and(|value| !value.is_empty()) {
+        return bad_request("dryRun is not supported by the stand-in API server");
+    }
+    let bytes = match read_body(body).await {
+        Ok(bytes) => bytes,
+        Err(failure) => return failure.into_response(),
+    };
+    let write = match parse_write(method, name, headers, &bytes) {
+        Ok(write) => write,
+        Err(failure) => return failure.into_response(),
+    };
+    // Everything from here on happens under the one lock: writes are serialized.
+    let mut store = shared.lock();
+    if store.refuse_writes {
+        return internal_error("writes are refused by the test (ApiServer::set_refuse_writes)");
+    }
+    match write {
+        Write::Create(body) => create_object(&mut store, resource, namespace, body),
+        Write::Replace(name, body) => replace_object(&mut store, resource, namespace, name, body),
+        Write::Patch(name, body) => patch_object(&mut store, resource, namespace, name, body),
+        Write::Delete(name, options) => {
+            delete_object(&mut store, resource, namespace, name, &options)
+        }
     }
 }
 
+/// `Some(namespace)` for a list or watch inside one, `None` for all namespaces (`""`).
+fn namespace_filter(namespace: &str) -> Option<&str> {
+    Some(namespace).filter(|ns| !ns.is_empty())
+}
+
+/// Reads a request body of at most [`MAX_BODY_BYTES`]. A larger one is drained (up to 16 times
+/// the limit, so the client gets to read the answer) and answered 413; a broken one 400.
+async fn read_body(body: Body) -> Result<Vec<u8>, Failure> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|error| Failure::bad_request(&format!("reading the body: {error}")))?;
+        total = total.saturating_add(chunk.len());
+        if total <= MAX_BODY_BYTES {
+            bytes.extend_from_slice(&chunk);
+        } else if total > MAX_BODY_BYTES.saturating_mul(16) {
+            break;
+        }
+    }
+    if total > MAX_BODY_BYTES {
+        return Err(Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            &format!("Request entity too large: limit is {MAX_BODY_BYTES}"),
+            json!({}),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Parses the body of a write (see [`resource_request`] for which method/name pairs get here).
+fn parse_write<'a>(
+    method: &Method,
+    name: Option<&'a str>,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<Write<'a>, Failure> {
+    let json = || -> Result<Value, Failure> {
+        serde_json::from_slice::<Value>(bytes).map_err(|error| {
+            Failure::bad_request(&format!("the request body is not valid JSON: {error}"))
+        })
+    };
+    let object = || -> Result<Value, Failure> {
+        let value = json()?;
+        if value.is_object() {
+            Ok(value)
+        } else {
+            Err(Failure::bad_request(
+                "the request body is not a JSON object",
+            ))
+        }
+    };
+    match (method, name) {
+        (&Method::POST, None) => Ok(Write::Create(object()?)),
+        (&Method::PUT, Some(name)) => Ok(Write::Replace(name, object()?)),
+        (&Method::DELETE, Some(name)) if bytes.iter().all(u8::is_ascii_whitespace) => {
+            Ok(Write::Delete(name, json!({})))
+        }
+        (&Method::DELETE, Some(name)) => Ok(Write::Delete(name, object()?)),
+        (&Method::PATCH, Some(name)) => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.split(';').next())
+                .map(|value| value.trim().to_ascii_lowercase())
+                .unwrap_or_default();
+            match content_type.as_str() {
+                "application/json-patch+json" => {
+                    let value = json()?;
+                    if !value.is_array() {
+                        return Err(Failure::bad_request("a JSON patch must be a JSON array"));
+                    }
+                    serde_json::from_value::<json_patch::Patch>(value)
+                        .map(|patch| Write::Patch(name, PatchBody::Json(patch)))
+                        .map_err(|error| {
+                            Failure::bad_request(&format!("invalid JSON patch: {error}"))
+                        })
+                }
+                "application/merge-patch+json" => {
+                    Ok(Write::Patch(name, PatchBody::Merge(object()?)))
+                }
+                _ => Err(Failure::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "UnsupportedMediaType",
+                    &format!(
+                        "the body of the request was in an unknown format - accepted media \
+                         types include: application/json-patch+json, \
+                         application/merge-patch+json (got {content_type:?})"
+                    ),
+                    json!({}),
+                )),
+            }
+        }
+        _ => Err(Failure::method_not_allowed()),
+    }
+}
+
+/// `POST`: creates the object in `body` (a JSON object) in `namespace` (`""` for
+/// cluster-scoped kinds). 201 with the stored object, or a failure `Status` (module docs).
+fn create_object(store: &mut Store, resource: Resource, namespace: &str, body: Value) -> Response {
+    let mut object = match check_object(resource, namespace, body) {
+        Ok(object) => object,
+        Err(failure) => return failure.into_response(),
+    };
+    let metadata = &object["metadata"];
+    if metadata["resourceVersion"]
+        .as_str()
+        .is_some_and(|rv| !rv.is_empty())
+    {
+        return internal_error("resourceVersion should not be set on objects to be created");
+    }
+    let name = match (metadata["name"].as_str(), metadata["generateName"].as_str()) {
+        (Some(name), _) if !name.is_empty() => name.to_owned(),
+        (_, Some(prefix)) if !prefix.is_empty() => generate_name(prefix, store.rv + 1),
+        _ => {
+            return invalid(
+                resource,
+                "",
+                "metadata.name: Required value: name or generateName is required",
+            );
+        }
+    };
+    let key = resource.key(namespace, &name);
+    if store.objects.contains_key(&key) {
+        return status_response(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            &format!("{} \"{name}\" already exists", resource.qualified()),
+            details(resource, &name),
+        );
+    }
+    // The server, not the client, sets these on create.
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.remove("uid");
+        metadata.remove("creationTimestamp");
+    }
+    let stored = store.write(key, object, false);
+    object_response(StatusCode::CREATED, &stored)
+}
+
+/// `PUT`: replaces the object `name` with `body` (a JSON object). 200 with the stored object,
+/// or a failure `Status` (module docs). Keeps `uid`, `creationTimestamp` and hiddenness.
+fn replace_object(
+    store: &mut Store,
+    resource: Resource,
+    namespace: &str,
+    name: &str,
+    body: Value,
+) -> Response {
+    let mut object = match check_object(resource, namespace, body) {
+        Ok(object) => object,
+        Err(failure) => return failure.into_response(),
+    };
+    let body_name = object["metadata"]["name"].as_str().unwrap_or("");
+    if body_name != name {
+        return bad_request(&format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        ));
+    }
+    let key = resource.key(namespace, name);
+    let Some(stored) = store.objects.get(&key) else {
+        return not_found(resource, name);
+    };
+    if let Err(failure) = check_resource_version(resource, name, &object, &stored.object) {
+        return failure.into_response();
+    }
+    let hidden = stored.hidden;
+    keep_system_fields(&mut object, &stored.object);
+    let stored = store.write(key, object, hidden);
+    object_response(StatusCode::OK, &stored)
+}
+
+/// `PATCH`: applies `patch` to the stored object `name`. 200 with the stored object, or a
+/// failure `Status` (module docs). A failing JSON-patch operation (a `test` that does not hold,
+/// a path that does not exist) is 422 `Invalid`: the stand-in's choice. The result keeps the
+/// stored kind, apiVersion, name, namespace, uid, creationTimestamp and hiddenness.
+fn patch_object(
+    store: &mut Store,
+    resource: Resource,
+    namespace: &str,
+    name: &str,
+    patch: PatchBody,
+) -> Response {
+    let key = resource.key(namespace, name);
+    let Some(stored) = store.objects.get(&key) else {
+        return not_found(resource, name);
+    };
+    let mut object = stored.object.clone();
+    match &patch {
+        PatchBody::Json(operations) => {
+            if let Err(error) = json_patch::patch(&mut object, operations) {
+                return invalid(resource, name, &format!("the JSON patch failed: {error}"));
+            }
+        }
+        PatchBody::Merge(merge) => json_patch::merge(&mut object, merge),
+    }
+    if !object.is_object() || !object["metadata"].is_object() {
+        return invalid(
+            resource,
+            name,
+            "metadata: Required value: the patched object has no metadata object",
+        );
+    }
+    if let Err(failure) = check_resource_version(resource, name, &object, &stored.object) {
+        return failure.into_response();
+    }
+    let hidden = stored.hidden;
+    object["kind"] = json!(resource.kind());
+    object["apiVersion"] = json!(resource.api_version());
+    keep_system_fields(&mut object, &stored.object);
+    let stored = store.write(key, object, hidden);
+    object_response(StatusCode::OK, &stored)
+}
+
+/// `DELETE`: removes the object `name`, honouring `preconditions.resourceVersion` and
+/// `preconditions.uid` of the `DeleteOptions` in `options`. 200 with a `Success` `Status` (as
+/// kube-apiserver answers for kinds without graceful deletion), 404 or 409.
+fn delete_object(
+    store: &mut Store,
+    resource: Resource,
+    namespace: &str,
+    name: &str,
+    options: &Value,
+) -> Response {
+    if options["dryRun"]
+        .as_array()
+        .is_some_and(|values| !values.is_empty())
+    {
+        return bad_request("dryRun is not supported by the stand-in API server");
+    }
+    let key = resource.key(namespace, name);
+    let Some(stored) = store.objects.get(&key) else {
+        return not_found(resource, name);
+    };
+    let preconditions = &options["preconditions"];
+    for field in ["resourceVersion", "uid"] {
+        let wanted = preconditions[field].as_str().filter(|v| !v.is_empty());
+        let actual = stored.object["metadata"][field].as_str().unwrap_or("");
+        if let Some(wanted) = wanted.filter(|wanted| *wanted != actual) {
+            let message = if field == "uid" {
+                format!(
+                    "Precondition failed: UID in precondition: {wanted}, UID in object meta: {actual}"
+                )
+            } else {
+                format!(
+                    "the ResourceVersion in the precondition ({wanted}) does not match the \
+                     ResourceVersion in record ({actual}). The object might have been modified"
+                )
+            };
+            return status_response(
+                StatusCode::CONFLICT,
+                "Conflict",
+                &format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": {message}",
+                    resource.qualified()
+                ),
+                details(resource, name),
+            );
+        }
+    }
+    let Some(removed) = store.remove(&key) else {
+        return not_found(resource, name);
+    };
+    let mut details = details(resource, name);
+    details["uid"] = removed["metadata"]["uid"].clone();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": details,
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
+/// Checks a create/replace body against the path: `kind` and `apiVersion` must be absent (then
+/// they are filled) or right, `metadata` absent (then `{}`) or an object, and its namespace
+/// absent, empty or equal to `namespace` (then set to it; removed for cluster-scoped kinds).
+/// Mismatches are 400 BadRequest, as in kube-apiserver.
+fn check_object(resource: Resource, namespace: &str, mut object: Value) -> Result<Value, Failure> {
+    for (field, expected) in [
+        ("kind", resource.kind()),
+        ("apiVersion", resource.api_version()),
+    ] {
+        match object.get(field) {
+            None | Some(Value::Null) => object[field] = json!(expected),
+            Some(Value::String(actual)) if actual == expected => {}
+            Some(actual) => {
+                return Err(Failure::bad_request(&format!(
+                    "the {field} in the data ({actual}) does not match the expected {field} \
+                     ({expected})"
+                )));
+            }
+        }
+    }
+    match object.get("metadata") {
+        None | Some(Value::Null) => object["metadata"] = json!({}),
+        Some(Value::Object(_)) => {}
+        Some(_) => return Err(Failure::bad_request("metadata is not a JSON object")),
+    }
+    let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return Err(Failure::internal("metadata vanished"));
+    };
+    if resource.namespaced() {
+        match metadata.get("namespace") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(ns)) if ns.is_empty() || ns == namespace => {}
+            Some(_) => {
+                return Err(Failure::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on \
+                     the request",
+                ));
+            }
+        }
+        metadata.insert("namespace".to_owned(), json!(namespace));
+    } else {
+        metadata.remove("namespace");
+    }
+    Ok(object)
+}
+
+/// 409 Conflict when `object` carries a `metadata.resourceVersion` other than `stored`'s.
+fn check_resource_version(
+    resource: Resource,
+    name: &str,
+    object: &Value,
+    stored: &Value,
+) -> Result<(), Failure> {
+    let wanted = object["metadata"]["resourceVersion"]
+        .as_str()
+        .filter(|rv| !rv.is_empty());
+    match wanted {
+        Some(rv) if Some(rv) != stored["metadata"]["resourceVersion"].as_str() => {
+            Err(Failure::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                &format!(
+                    "Operation cannot be fulfilled on {} \"{name}\": the object has been \
+                     modified; please apply your changes to the latest version and try again",
+                    resource.qualified()
+                ),
+                details(resource, name),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Copies `uid` and `creationTimestamp` from the stored object onto an update.
+fn keep_system_fields(object: &mut Value, stored: &Value) {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in ["uid", "creationTimestamp"] {
+            match stored["metadata"].get(field) {
+                Some(value) => metadata.insert(field.to_owned(), value.clone()),
+                None => metadata.remove(field),
+            };
+        }
+    }
+}
+
+/// `generateName`: the prefix (cut to 58 bytes on a character boundary) and five characters
+/// from kube-apiserver's alphabet derived from `seed` (the next resource version), so names are
+/// unique and reproducible.
+fn generate_name(prefix: &str, seed: u64) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut cut = prefix.len().min(58);
+    while !prefix.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let mut name = prefix[..cut].to_owned();
+    let mut rest = seed;
+    for _ in 0..5 {
+        let base = ALPHABET.len() as u64;
+        let index = usize::try_from(rest % base).unwrap_or(0);
+        name.push(char::from(ALPHABET[index]));
+        rest /= base;
+    }
+    name
+}
+
 fn get_object(shared: &Shared, resource: Resource, namespace: &str, name: &str) -> Response {
-    let key = (resource, namespace.to_owned(), name.to_owned());
+    let key = resource.key(namespace, name);
     if let Some(stored) = shared.lock().objects.get(&key) {
         return json_response(stored.object.clone());
     }
-    let mut details = json!({"name": name, "kind": resource.plural()});
-    if !resource.group().is_empty() {
-        details["group"] = json!(resource.group());
-    }
-    status_response(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        &format!("{} \"{name}\" not found", resource.qualified()),
-        details,
-    )
+    not_found(resource, name)
 }
 
 /// LIST, paged with `limit`/`continue` over a snapshot so that pages are consistent.
@@ -783,9 +1456,9 @@ fn resource_list(group: &str, version: &str, options: &Options) -> Response {
             json!({
                 "name": r.plural(),
                 "singularName": r.singular(),
-                "namespaced": true,
+                "namespaced": r.namespaced(),
                 "kind": r.kind(),
-                "verbs": ["get", "list", "watch"],
+                "verbs": Resource::VERBS,
             })
         })
         .collect();
@@ -844,9 +1517,9 @@ fn aggregated_response(groups: &[&str], options: &Options) -> Response {
                     json!({
                         "resource": r.plural(),
                         "responseKind": {"group": group, "version": r.version(), "kind": r.kind()},
-                        "scope": "Namespaced",
+                        "scope": if r.namespaced() { "Namespaced" } else { "Cluster" },
                         "singularResource": r.singular(),
-                        "verbs": ["get", "list", "watch"],
+                        "verbs": Resource::VERBS,
                     })
                 })
                 .collect();
@@ -924,6 +1597,100 @@ fn status_response(code: StatusCode, reason: &str, message: &str, details: Value
         status_body(code, reason, message, details).to_string(),
     )
         .into_response()
+}
+
+/// A failure `Status` still in parts (smaller than a [`Response`], so `Result`s stay cheap);
+/// [`Failure::into_response`] sends it as [`status_response`] does.
+struct Failure {
+    code: StatusCode,
+    reason: &'static str,
+    message: String,
+    details: Value,
+}
+
+impl Failure {
+    fn new(code: StatusCode, reason: &'static str, message: &str, details: Value) -> Failure {
+        Failure {
+            code,
+            reason,
+            message: message.to_owned(),
+            details,
+        }
+    }
+
+    fn bad_request(message: &str) -> Failure {
+        Failure::new(StatusCode::BAD_REQUEST, "BadRequest", message, json!({}))
+    }
+
+    fn internal(message: &str) -> Failure {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            message,
+            json!({}),
+        )
+    }
+
+    fn method_not_allowed() -> Failure {
+        Failure::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "the server does not allow this method on the requested resource",
+            json!({}),
+        )
+    }
+
+    fn into_response(self) -> Response {
+        status_response(self.code, self.reason, &self.message, self.details)
+    }
+}
+
+/// A stored object as the answer to a write.
+fn object_response(code: StatusCode, object: &Value) -> Response {
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        object.to_string(),
+    )
+        .into_response()
+}
+
+/// The `details` of a `Status` about the object `name`: `name`, `kind` (the plural, as
+/// kube-apiserver sends it) and `group` (absent for the core group).
+fn details(resource: Resource, name: &str) -> Value {
+    let mut details = json!({"name": name, "kind": resource.plural()});
+    if !resource.group().is_empty() {
+        details["group"] = json!(resource.group());
+    }
+    details
+}
+
+/// 404 for the object `name`: `secrets "x" not found`.
+fn not_found(resource: Resource, name: &str) -> Response {
+    status_response(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        &format!("{} \"{name}\" not found", resource.qualified()),
+        details(resource, name),
+    )
+}
+
+/// 422 Invalid for the object `name`: `Secret "x" is invalid: {cause}`.
+fn invalid(resource: Resource, name: &str, cause: &str) -> Response {
+    let mut details = json!({"name": name, "kind": resource.kind()});
+    if !resource.group().is_empty() {
+        details["group"] = json!(resource.group());
+    }
+    status_response(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid",
+        &format!("{} \"{name}\" is invalid: {cause}", resource.kind()),
+        details,
+    )
+}
+
+fn method_not_allowed() -> Response {
+    Failure::method_not_allowed().into_response()
 }
 
 fn not_found_path() -> Response {

@@ -225,7 +225,7 @@ impl Collector for StateCollector {
         let caches = self.view.cache_stats();
         gauge_family(
             &mut encoder,
-            "sticky_guard_cache_objects",
+            "cache_objects",
             "Objects in each watch cache",
             caches.iter().map(|c| {
                 (
@@ -238,7 +238,7 @@ impl Collector for StateCollector {
         )?;
         gauge_family(
             &mut encoder,
-            "sticky_guard_cache_synced",
+            "cache_synced",
             "1 once the watch cache has synced (listed) at least once",
             caches.iter().map(|c| {
                 (
@@ -251,7 +251,7 @@ impl Collector for StateCollector {
         )?;
         gauge_family(
             &mut encoder,
-            "sticky_guard_cache_watch_failing",
+            "cache_watch_failing",
             "1 while the watch of this cache fails (it retries with backoff; the cache may be stale)",
             caches.iter().map(|c| {
                 (
@@ -264,7 +264,7 @@ impl Collector for StateCollector {
         )?;
         if let Some(lookups) = self.view.live_lookups() {
             let metric = encoder.encode_descriptor(
-                "sticky_guard_live_lookups",
+                "live_lookups",
                 "Live GETs of backend Services missing from the cache, by result",
                 None,
                 prometheus_client::metrics::MetricType::Counter,
@@ -279,7 +279,7 @@ impl Collector for StateCollector {
         let expiry = self.serving.expiry();
         gauge_family(
             &mut encoder,
-            "sticky_guard_certificate_expiry_timestamp_seconds",
+            "certificate_expiry_timestamp_seconds",
             "notAfter of the certificate in use, as a Unix timestamp (serving: the served certificate; ca: its issuer)",
             [("serving", expiry.serving), ("ca", expiry.ca)]
                 .into_iter()

@@ -605,3 +605,184 @@ fn base64_decode(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn settings() -> Settings {
+        Settings::new("sticky-guard")
+    }
+
+    fn now_ms() -> i64 {
+        unix_millis()
+    }
+
+    /// A Secret's PKI: a CA valid `ca_validity`, a serving certificate from it valid
+    /// `serving_validity`, and a bundle of that CA.
+    fn pki_with(ca_validity: Duration, serving_validity: Duration) -> SecretPki {
+        let ca = pki::new_ca("test CA", ca_validity).unwrap();
+        let serving = pki::issue(&ca, &settings().dns_names(), serving_validity).unwrap();
+        SecretPki {
+            bundle: ca.cert_pem.clone(),
+            ca,
+            serving,
+            serial: 1,
+        }
+    }
+
+    fn write(step: Step) -> (SecretPki, String) {
+        match step {
+            Step::Write(pki, reason) => (*pki, reason),
+            Step::Keep => panic!("expected a write"),
+        }
+    }
+
+    fn bundle(pki: &SecretPki) -> Vec<CertInfo> {
+        pki::parse_all(&pki.bundle).unwrap()
+    }
+
+    #[test]
+    fn no_secret_makes_a_ca_and_a_serving_certificate_for_the_service() {
+        let now = now_ms();
+        let (pki, reason) = write(next_step(None, now, &settings(), None).unwrap());
+        assert!(reason.starts_with("no Secret yet"), "{reason}");
+        let (ca, serving) = (
+            pki::parse(&pki.ca.cert_pem).unwrap(),
+            pki::parse(&pki.serving.cert_pem).unwrap(),
+        );
+        assert!(ca.is_ca && serving.signed_by(&ca));
+        assert_eq!(
+            serving.dns_names,
+            [
+                "sticky-guard.sticky-guard.svc",
+                "sticky-guard",
+                "sticky-guard.sticky-guard",
+                "sticky-guard.sticky-guard.svc.cluster.local"
+            ]
+        );
+        assert_eq!(bundle(&pki), vec![ca.clone()]);
+        assert_eq!(pki.serial, now);
+        let now_s = now / 1000;
+        assert!((ca.not_after - now_s - 730 * 86_400).abs() <= 2);
+        assert!((serving.not_after - now_s - 90 * 86_400).abs() <= 2);
+    }
+
+    #[test]
+    fn a_healthy_secret_is_kept_and_an_unusable_one_replaced() {
+        let pki = pki_with(730 * DAY, 90 * DAY);
+        let step = next_step(Some(&Ok(pki.clone())), now_ms(), &settings(), None).unwrap();
+        assert_eq!(step, Step::Keep);
+        let (_, reason) = write(
+            next_step(
+                Some(&Err("no `ca.key`".into())),
+                now_ms(),
+                &settings(),
+                None,
+            )
+            .unwrap(),
+        );
+        assert!(reason.contains("no `ca.key`"), "{reason}");
+        let mut broken = pki.clone();
+        broken.ca.key_pem = pki::new_ca("x", DAY).unwrap().key_pem;
+        let (fixed, _) = write(next_step(Some(&Ok(broken)), now_ms(), &settings(), None).unwrap());
+        assert!(pki::key_matches(&fixed.ca.cert_pem, &fixed.ca.key_pem));
+    }
+
+    #[test]
+    fn ca_rotation_keeps_the_old_ca_and_the_serving_certificate_until_published() {
+        // The CA has less than a third of 730 days left.
+        let old = pki_with(200 * DAY, 60 * DAY);
+        let old_ca = pki::parse(&old.ca.cert_pem).unwrap();
+        let (rotated, reason) =
+            write(next_step(Some(&Ok(old.clone())), now_ms(), &settings(), None).unwrap());
+        assert!(reason.contains("rotated to a new CA"), "{reason}");
+        let new_ca = pki::parse(&rotated.ca.cert_pem).unwrap();
+        assert_ne!(new_ca.der, old_ca.der);
+        assert_eq!(bundle(&rotated), vec![new_ca.clone(), old_ca.clone()]);
+        assert_eq!(
+            rotated.serving, old.serving,
+            "the serving certificate stays"
+        );
+        assert!(rotated.serial > old.serial);
+
+        // Not yet published, or published for less than the settle time: keep serving the old.
+        let s = settings();
+        for published in [None, Some(s.settle / 2)] {
+            let step = next_step(Some(&Ok(rotated.clone())), now_ms(), &s, published).unwrap();
+            assert_eq!(step, Step::Keep, "{published:?}");
+        }
+        // Published long enough: reissued from the new CA; the bundle keeps both.
+        let (switched, reason) =
+            write(next_step(Some(&Ok(rotated.clone())), now_ms(), &s, Some(s.settle)).unwrap());
+        assert!(reason.contains("reissued from the new CA"), "{reason}");
+        let serving = pki::parse(&switched.serving.cert_pem).unwrap();
+        assert!(serving.signed_by(&new_ca) && !serving.signed_by(&old_ca));
+        assert_eq!(switched.bundle, rotated.bundle);
+        assert_eq!(
+            next_step(Some(&Ok(switched)), now_ms(), &s, Some(s.settle)).unwrap(),
+            Step::Keep
+        );
+    }
+
+    #[test]
+    fn expired_cas_leave_the_bundle() {
+        let mut pki = pki_with(730 * DAY, 90 * DAY);
+        let expired = pki::new_ca("expired", Duration::ZERO).unwrap();
+        pki.bundle = format!("{}{}", pki.bundle, expired.cert_pem);
+        let later = now_ms() + 1000;
+        let (pruned, reason) =
+            write(next_step(Some(&Ok(pki.clone())), later, &settings(), None).unwrap());
+        assert_eq!(reason, "dropped expired CAs from the bundle");
+        assert_eq!(bundle(&pruned), vec![pki::parse(&pki.ca.cert_pem).unwrap()]);
+        assert_eq!(pruned.serial, later);
+    }
+
+    #[test]
+    fn serving_certificates_are_renewed_with_a_third_left_or_wrong_names() {
+        let s = settings();
+        let pki = pki_with(730 * DAY, 20 * DAY);
+        let (renewed, reason) =
+            write(next_step(Some(&Ok(pki.clone())), now_ms(), &s, Some(s.settle)).unwrap());
+        assert_eq!(reason, "the serving certificate expires soon: renewed");
+        let serving = pki::parse(&renewed.serving.cert_pem).unwrap();
+        assert!((serving.remaining(now_ms() / 1000) - 90 * 86_400).abs() <= 2);
+        assert_eq!(renewed.ca, pki.ca);
+
+        let mut other = s.clone();
+        other.service = "renamed".into();
+        let (renamed, reason) =
+            write(next_step(Some(&Ok(pki.clone())), now_ms(), &other, None).unwrap());
+        assert!(
+            reason.starts_with("the serving certificate is unusable"),
+            "{reason}"
+        );
+        assert_eq!(
+            pki::parse(&renamed.serving.cert_pem).unwrap().dns_names[0],
+            "renamed.sticky-guard.svc"
+        );
+        // A serving certificate whose key is not its own is replaced at once.
+        let mut mismatched = pki_with(730 * DAY, 90 * DAY);
+        mismatched.serving.key_pem = pki::new_ca("y", HOUR).unwrap().key_pem;
+        let (fixed, _) = write(next_step(Some(&Ok(mismatched)), now_ms(), &s, None).unwrap());
+        assert!(pki::key_matches(
+            &fixed.serving.cert_pem,
+            &fixed.serving.key_pem
+        ));
+    }
+
+    #[test]
+    fn the_secret_round_trips() {
+        let pki = pki_with(730 * DAY, 90 * DAY);
+        let mut secret = Secret::default();
+        pki.write_into(&mut secret);
+        assert_eq!(SecretPki::from_secret(&secret).unwrap(), pki);
+        secret.data.as_mut().unwrap().remove(CA_BUNDLE);
+        assert_eq!(
+            SecretPki::from_secret(&secret).unwrap_err(),
+            "no `ca-bundle.crt`"
+        );
+    }
+}

@@ -169,31 +169,7 @@ pub fn parse_all(pem: &str) -> Result<Vec<CertInfo>, PkiError> {
     let mut out = Vec::new();
     for der in CertificateDer::pem_slice_iter(pem.as_bytes()) {
         let der = der.map_err(|e| PkiError::Parse(e.to_string()))?;
-        let (_, cert) =
-            X509Certificate::from_der(der.as_ref()).map_err(|e| PkiError::Parse(e.to_string()))?;
-        let validity = cert.validity();
-        let dns_names = cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|san| {
-                san.value
-                    .general_names
-                    .iter()
-                    .filter_map(|n| match n {
-                        GeneralName::DNSName(d) => Some((*d).to_string()),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.push(CertInfo {
-            not_before: validity.not_before.timestamp(),
-            not_after: validity.not_after.timestamp(),
-            dns_names,
-            is_ca: cert.is_ca(),
-            der: der.as_ref().to_vec(),
-        });
+        out.push(parse_der(der.as_ref())?);
     }
     Ok(out)
 }
@@ -208,6 +184,37 @@ pub fn key_matches(cert_pem: &str, key_pem: &str) -> bool {
         return false;
     };
     cert.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
+}
+
+/// Reads one DER certificate.
+///
+/// # Errors
+/// [`PkiError::Parse`] when it is not X.509.
+pub fn parse_der(der: &[u8]) -> Result<CertInfo, PkiError> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| PkiError::Parse(e.to_string()))?;
+    let validity = cert.validity();
+    let dns_names = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    GeneralName::DNSName(d) => Some((*d).to_string()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(CertInfo {
+        not_before: validity.not_before.timestamp(),
+        not_after: validity.not_after.timestamp(),
+        dns_names,
+        is_ca: cert.is_ca(),
+        der: der.to_vec(),
+    })
 }
 
 /// PEM text of one DER certificate.

@@ -73,6 +73,10 @@ pub struct Server {
     pub running: tls::server::Running,
     pub client: reqwest::Client,
     pub base: String,
+    /// Readiness and metrics state, shared with the running server.
+    pub health: sticky_guard::ops::Health,
+    /// The serving certificate, PEM.
+    pub cert_pem: String,
 }
 
 impl Server {
@@ -87,6 +91,7 @@ impl Server {
         let config = tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
         let serving = tls::ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
         let state = AppState::new(policy, view, serving);
+        let health = state.health.clone();
         let running = tls::server::start(
             "127.0.0.1:0".parse().unwrap(),
             config,
@@ -100,6 +105,8 @@ impl Server {
             running,
             client,
             base,
+            health,
+            cert_pem: pki.cert_pem,
         }
     }
 
@@ -195,4 +202,80 @@ pub fn decoded_patch(response: &Value) -> Option<Value> {
         .decode(patch)
         .expect("patch is base64");
     Some(serde_json::from_slice(&bytes).expect("patch is JSON"))
+}
+
+/// The certificate (DER) that the TLS server at `address` presents for `server_name`, read with
+/// a client that accepts anything: tests compare it with what they expect.
+pub async fn served_certificate(address: std::net::SocketAddr, server_name: &str) -> Vec<u8> {
+    let server_name = server_name.to_string();
+    tokio::task::spawn_blocking(move || served_certificate_blocking(address, &server_name))
+        .await
+        .expect("handshake task")
+}
+
+fn served_certificate_blocking(address: std::net::SocketAddr, server_name: &str) -> Vec<u8> {
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Debug)]
+    struct Capture(Mutex<Option<Vec<u8>>>, Arc<rustls::crypto::CryptoProvider>);
+    impl ServerCertVerifier for Capture {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            _: &[CertificateDer<'_>],
+            _: &ServerName<'_>,
+            _: &[u8],
+            _: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            *self.0.lock().unwrap() = Some(end_entity.to_vec());
+            Ok(ServerCertVerified::assertion())
+        }
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.1.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.1.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.1.signature_verification_algorithms.supported_schemes()
+        }
+    }
+
+    let provider = sticky_guard::tls::provider();
+    let capture = Arc::new(Capture(Mutex::new(None), provider.clone()));
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(capture.clone())
+        .with_no_client_auth();
+    let name = ServerName::try_from(server_name.to_string()).unwrap();
+    let mut connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut socket = std::net::TcpStream::connect(address).unwrap();
+    while connection.is_handshaking() {
+        connection.complete_io(&mut socket).unwrap();
+    }
+    capture.0.lock().unwrap().take().expect("a certificate")
 }

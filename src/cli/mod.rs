@@ -52,6 +52,8 @@ pub enum Command {
 
 /// Runs a parsed command line and returns the process exit code.
 pub fn run(cli: Cli) -> ExitCode {
+    // One crypto provider for every TLS user in the process (our server, kube's client): ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Serve(args) => serve::run(*args),
         Command::Check(args) => check::run_check(args),

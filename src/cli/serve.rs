@@ -174,7 +174,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Certificates::Files(cert, key) => {
             let config = tls::load_server_config(cert, key).map_err(|e| e.to_string())?;
             let pem = std::fs::read_to_string(cert).unwrap_or_default();
-            (config, ServingState::loaded(&pem, None))
+            let ca = sibling_ca(cert);
+            (config, ServingState::loaded(&pem, ca.as_deref()))
         }
         Certificates::Managed(settings) => {
             let placeholder = tls::dev::generate(&settings.dns_names(), 1)
@@ -300,7 +301,8 @@ async fn reload_on_change(
         match tls::load_server_config(&cert, &key) {
             Ok(config) => {
                 reload.reload(config);
-                serving.set_loaded(&std::fs::read_to_string(&cert).unwrap_or_default(), None);
+                let pem = std::fs::read_to_string(&cert).unwrap_or_default();
+                serving.set_loaded(&pem, sibling_ca(&cert).as_deref());
                 tracing::info!(cert = %cert.display(), "serving certificate reloaded");
             }
             Err(error) => {
@@ -308,6 +310,12 @@ async fn reload_on_change(
             }
         }
     }
+}
+
+/// The `ca.crt` beside a certificate file, as cert-manager's Secrets hold it, for the CA expiry
+/// metric; `None` when there is none.
+fn sibling_ca(cert: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(cert.with_file_name("ca.crt")).ok()
 }
 
 /// A client for the cluster found through KUBECONFIG, ~/.kube/config or the in-cluster service

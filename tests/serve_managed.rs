@@ -42,6 +42,18 @@ fn addresses(stderr: impl std::io::Read + Send + 'static) -> (SocketAddr, Socket
         .expect("the server logs its addresses")
 }
 
+/// Kills the server if the test fails before it ends it.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 async fn get(url: String) -> (u16, Value) {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
@@ -86,7 +98,9 @@ async fn manage_certs_serves_probes_at_once_and_becomes_ready_with_the_secret() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (https, metrics) = addresses(child.stderr.take().unwrap());
+    let stderr = child.stderr.take().unwrap();
+    let mut guard = KillOnDrop(Some(child));
+    let (https, metrics) = addresses(stderr);
 
     let (status, _) = get(format!("http://{metrics}/healthz")).await;
     assert_eq!(status, 200);
@@ -125,7 +139,7 @@ async fn manage_certs_serves_probes_at_once_and_becomes_ready_with_the_secret() 
     );
 
     // SIGTERM: readiness fails during the shutdown delay, then the process exits 0.
-    let pid = child.id().to_string();
+    let pid = guard.0.as_ref().unwrap().id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -146,6 +160,7 @@ async fn manage_certs_serves_probes_at_once_and_becomes_ready_with_the_secret() 
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let mut child = guard.0.take().unwrap();
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
         .await
         .unwrap();

@@ -39,7 +39,8 @@ pub struct ServeArgs {
     #[arg(long, conflicts_with_all = ["tls_cert", "tls_key", "dev"])]
     pub manage_certs: bool,
     /// With --manage-certs: the pods' namespace [default: the service account's namespace].
-    #[arg(long, env = "STICKY_GUARD_NAMESPACE", requires = "manage_certs")]
+    /// Ignored otherwise (the Deployment sets STICKY_GUARD_NAMESPACE in every install mode).
+    #[arg(long, env = "STICKY_GUARD_NAMESPACE")]
     pub namespace: Option<String>,
     /// With --manage-certs: the webhook Service's name.
     #[arg(

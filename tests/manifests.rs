@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 fn documents(file: &str) -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("manifests")
+        .join("manifests/base")
         .join(file);
     let text = std::fs::read_to_string(&path).unwrap();
     serde_norway::Deserializer::from_str(&text)

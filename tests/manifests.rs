@@ -1011,6 +1011,89 @@ fn network_policy_opens_the_webhook_port_to_all_and_metrics_to_monitoring() {
     assert_eq!((https, metrics), (8443, 8080));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Container image and CI
+
+/// Lines that are not comments or blank.
+fn code_lines(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn image_and_ci_build_the_same_release_binary() {
+    let build = read(".ci/build-release");
+    assert!(build.starts_with("#!/usr/bin/env bash\n"));
+    let build_lines = code_lines(&build);
+    assert!(build_lines.contains(&"set -euo pipefail"));
+    assert!(build_lines.contains(&"cargo build --release --locked --bin sticky-guard"));
+
+    let dockerfile = read("Dockerfile");
+    let lines = code_lines(&dockerfile);
+    let stages: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("FROM "))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(stages.len(), 2, "a build stage and a runtime stage");
+    assert_eq!(lines[stages[0]], "FROM rust:1.95-slim-bookworm AS build");
+    let build_stage = &lines[stages[0]..stages[1]];
+    assert!(build_stage.contains(&"COPY . ."));
+    assert!(build_stage.contains(&"RUN bash .ci/build-release"));
+    let runtime = &lines[stages[1]..];
+    assert_eq!(runtime[0], "FROM gcr.io/distroless/cc-debian12:nonroot");
+    assert!(runtime.contains(&"COPY --from=build /src/target/release/sticky-guard /sticky-guard"));
+    assert!(runtime.contains(&"ENTRYPOINT [\"/sticky-guard\"]"));
+    assert!(runtime.contains(&"CMD [\"serve\", \"--manage-certs\"]"));
+    // The image's user is the one the Deployment runs as, and it exposes the container ports.
+    let pod_security = json!(BASE.pod().security_context);
+    let user = format!(
+        "USER {}:{}",
+        pod_security["runAsUser"], pod_security["runAsGroup"]
+    );
+    assert!(runtime.contains(&user.as_str()), "{user}");
+    let ports: Vec<String> = BASE
+        .container()
+        .ports
+        .iter()
+        .flatten()
+        .map(|p| p.container_port.to_string())
+        .collect();
+    assert!(runtime.contains(&format!("EXPOSE {}", ports.join(" ")).as_str()));
+
+    // The toolchain of the build stage is at least the crate's rust-version.
+    let cargo_toml = read("Cargo.toml");
+    let rust_version = cargo_toml
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap();
+    let minor = |v: &str| v.split('.').nth(1).unwrap().parse::<u32>().unwrap();
+    assert!(minor("1.95") >= minor(rust_version));
+
+    let dockerignore = read(".dockerignore");
+    for entry in ["target", ".git", "certs/dev", "certs/cluster"] {
+        assert!(dockerignore.lines().any(|l| l == entry), "{entry}");
+    }
+
+    // CI runs the same script, then tests the binary it built.
+    let ci = read(".ci/run");
+    let ci_lines = code_lines(&ci);
+    let built = ci_lines
+        .iter()
+        .position(|l| *l == "bash .ci/build-release")
+        .expect(".ci/run runs .ci/build-release");
+    assert!(
+        ci_lines[built..]
+            .iter()
+            .any(|l| l.starts_with("target/release/sticky-guard check ")),
+        ".ci/run smoke-tests the release binary"
+    );
+}
+
 /// The flags and environment variables the manifests pass are ones `serve` takes.
 #[test]
 #[ignore = "needs `serve --manage-certs` (being implemented in src/); un-ignore when it lands"]

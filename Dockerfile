@@ -1,0 +1,18 @@
+# The sticky-guard image: `docker build -t REGISTRY/sticky-guard:TAG .`, then point the
+# manifests at it (`kustomize edit set image sticky-guard=REGISTRY/sticky-guard:TAG`).
+#
+# Build stage: the same release build that CI runs and smoke-tests (.ci/build-release).
+FROM rust:1.95-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN bash .ci/build-release
+
+# Runtime: distroless with glibc and libgcc (what a Rust binary links against), no shell, no
+# package manager. UID/GID 65532 is distroless's `nonroot`, the user the Deployment runs as.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/sticky-guard /sticky-guard
+USER 65532:65532
+# 8443: HTTPS (webhooks, /healthz, /readyz); 8080: HTTP (/metrics).
+EXPOSE 8443 8080
+ENTRYPOINT ["/sticky-guard"]
+CMD ["serve", "--manage-certs"]

@@ -1094,6 +1094,29 @@ fn image_and_ci_build_the_same_release_binary() {
     );
 }
 
+/// Every `manifests/...` path README.md names exists.
+#[test]
+fn readme_names_manifest_paths_that_exist() {
+    let readme = read("README.md");
+    let mut seen = 0;
+    for (i, _) in readme.match_indices("manifests/") {
+        if i > 0
+            && (readme.as_bytes()[i - 1].is_ascii_alphanumeric()
+                || readme.as_bytes()[i - 1] == b'/')
+        {
+            continue;
+        }
+        let path: String = readme[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_./".contains(*c))
+            .collect();
+        let path = path.trim_end_matches('.');
+        assert!(repo().join(path).exists(), "README.md names {path}");
+        seen += 1;
+    }
+    assert!(seen >= 3, "README.md documents manifests/ and its overlays");
+}
+
 /// The flags and environment variables the manifests pass are ones `serve` takes.
 #[test]
 #[ignore = "needs `serve --manage-certs` (being implemented in src/); un-ignore when it lands"]

@@ -1,7 +1,9 @@
 # The sticky-guard image: `docker build -t REGISTRY/sticky-guard:TAG .`, then point the
 # manifests at it (`kustomize edit set image sticky-guard=REGISTRY/sticky-guard:TAG`).
 #
-# Build stage: the same release build that CI runs and smoke-tests (.ci/build-release).
+# Build stage: the same release build that CI runs and smoke-tests (.ci/build-release). On
+# bookworm, the Debian release that distroless cc-debian12 is made from: the binary links
+# against glibc dynamically and must not need a newer glibc than the runtime image has.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .

@@ -4,11 +4,14 @@
 //!
 //! Needs `kubectl` (or `$KUBECTL`); `.ci/run` installs it.
 
+use clap::Parser;
 use k8s_openapi::api::admissionregistration::v1::{
     MatchCondition, MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Container, Namespace, PodSpec, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{
+    Container, Namespace, PodSpec, ResourceQuota, Service, ServiceAccount,
+};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
@@ -121,6 +124,7 @@ struct Bundle {
     /// `Kind namespace/name` of every object, sorted.
     ids: Vec<String>,
     namespaces: Vec<Namespace>,
+    quotas: Vec<ResourceQuota>,
     service_accounts: Vec<ServiceAccount>,
     cluster_roles: Vec<ClusterRole>,
     cluster_role_bindings: Vec<ClusterRoleBinding>,
@@ -157,6 +161,7 @@ fn load(dir: &str) -> Bundle {
         let at = format!("{dir}: {id}");
         match (api_version.as_str(), kind.as_str()) {
             ("v1", "Namespace") => bundle.namespaces.push(decode(&doc, &at)),
+            ("v1", "ResourceQuota") => bundle.quotas.push(decode(&doc, &at)),
             ("v1", "ServiceAccount") => bundle.service_accounts.push(decode(&doc, &at)),
             ("v1", "Service") => bundle.services.push(decode(&doc, &at)),
             ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
@@ -334,6 +339,7 @@ fn ids(list: &[&str]) -> Vec<String> {
 
 const BASE_IDS: &[&str] = &[
     "Namespace sticky-guard",
+    "ResourceQuota sticky-guard/sticky-guard-critical-pods",
     "ServiceAccount sticky-guard/sticky-guard",
     "ClusterRole sticky-guard-view",
     "ClusterRoleBinding sticky-guard-view",
@@ -715,6 +721,17 @@ fn deployment_runs_two_spread_replicas_that_survive_a_rollout() {
         pod.priority_class_name.as_deref(),
         Some("system-cluster-critical")
     );
+    // GKE admits system-cluster-critical pods outside kube-system only under a quota scoped to
+    // that class; it must leave room for the replicas and the surge pod of a rollout.
+    assert_eq!(BASE.quotas.len(), 1);
+    let quota = BASE.quotas[0].spec.as_ref().unwrap();
+    assert_eq!(
+        json!(quota.scope_selector),
+        json!({"matchExpressions": [{"scopeName": "PriorityClass", "operator": "In",
+                                     "values": ["system-cluster-critical"]}]})
+    );
+    let pods: i32 = quota.hard.as_ref().unwrap()["pods"].0.parse().unwrap();
+    assert!(pods > spec.replicas.unwrap(), "quota of {pods} pods");
     // --shutdown-delay (5 s) then up to 10 s of draining must fit in the grace period.
     let grace = pod.termination_grace_period_seconds.unwrap();
     assert!(grace > 15, "terminationGracePeriodSeconds {grace}");
@@ -1117,9 +1134,9 @@ fn readme_names_manifest_paths_that_exist() {
     assert!(seen >= 3, "README.md documents manifests/ and its overlays");
 }
 
-/// The flags and environment variables the manifests pass are ones `serve` takes.
+/// The flags and environment variables the manifests pass are ones `serve` takes, and the
+/// arguments parse together (no conflicting flags).
 #[test]
-#[ignore = "needs `serve --manage-certs` (being implemented in src/); un-ignore when it lands"]
 fn serve_takes_the_flags_and_environment_the_manifests_pass() {
     let out = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
         .args(["serve", "--help"])
@@ -1128,6 +1145,11 @@ fn serve_takes_the_flags_and_environment_the_manifests_pass() {
     let help = String::from_utf8_lossy(&out.stdout);
     for bundle in [&*BASE, &*CERT_MANAGER] {
         let container = bundle.container();
+        let args = container.args.clone().unwrap_or_default();
+        let parsed = sticky_guard::cli::Cli::try_parse_from(
+            std::iter::once("sticky-guard".to_string()).chain(args.iter().cloned()),
+        );
+        assert!(parsed.is_ok(), "{args:?}: {}", parsed.err().unwrap());
         for arg in container.args.iter().flatten().skip(1) {
             let flag = arg.split('=').next().unwrap();
             assert!(help.contains(flag), "`serve --help` lists no {flag}");

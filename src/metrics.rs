@@ -12,7 +12,7 @@
 //! | `cache_objects` | gauge | `resource`: objects in the watch cache |
 //! | `cache_synced` | gauge | `resource`: 1 once the cache has synced |
 //! | `cache_watch_failing` | gauge | `resource`: 1 while its watch fails (the cache may be stale) |
-//! | `live_lookups_total` | counter | `result` (`found`, `absent`, `error`, `timeout`) |
+//! | `live_lookups_total` | counter | `result`: API calls (`found`, `absent`, `error`), lookups that joined one in flight (`coalesced`) or were answered from a recent "not found" (`remembered`), and `timeout` |
 //! | `certificate_expiry_timestamp_seconds` | gauge | `certificate` (`serving`, `ca`): Unix time of `notAfter` |
 //! | `build_info` | gauge (1) | `version` |
 //!
@@ -265,7 +265,7 @@ impl Collector for StateCollector {
         if let Some(lookups) = self.view.live_lookups() {
             let metric = encoder.encode_descriptor(
                 "live_lookups",
-                "Live GETs of backend Services missing from the cache, by result",
+                "Lookups of backend Services missing from the cache: API calls (found, absent, error), coalesced into one in flight, remembered not-found, timed out",
                 None,
                 prometheus_client::metrics::MetricType::Counter,
             );

@@ -319,3 +319,46 @@ async fn gke_backendconfig_is_read_when_the_crd_is_installed() {
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn concurrent_lookups_of_a_missing_backend_make_one_api_call_and_not_found_is_remembered() {
+    let api = ApiServer::start(Options::default()).await;
+    api.set_get_delay(Duration::from_millis(300));
+    let view = LiveView::start(api.client()).remember_absent_for(Duration::from_millis(800));
+    tokio::time::timeout(WAIT, view.wait_until_synced())
+        .await
+        .expect("caches sync");
+    let server =
+        Server::start_with(Policy::default(), ViewSource::Live(Box::new(view.clone()))).await;
+    let review = captured_review("ingress-create-sticky-regex-path.json");
+    let get = "/api/v1/namespaces/myapp/services/mysvc";
+
+    // Eight reviews at once, each needing the backend `mysvc` that neither cache nor API has.
+    let answers =
+        futures::future::join_all((0..8).map(|_| server.review("/validate", &review))).await;
+    for answer in &answers {
+        assert_eq!(answer["allowed"], false, "{answer}");
+        assert!(
+            answer["warnings"]
+                .to_string()
+                .contains("externalname-backend"),
+            "the missing Service is reported: {answer}"
+        );
+    }
+    assert_eq!(
+        api.count("GET", get, 404),
+        1,
+        "one API call for eight reviews"
+    );
+    let lookups: std::collections::BTreeMap<_, _> = view.live_lookups().into_iter().collect();
+    assert_eq!((lookups["absent"], lookups["coalesced"]), (1, 7));
+
+    // Within the TTL the "not found" is remembered; after it, the API is asked again.
+    server.review("/validate", &review).await;
+    assert_eq!(api.count("GET", get, 404), 1);
+    let lookups: std::collections::BTreeMap<_, _> = view.live_lookups().into_iter().collect();
+    assert_eq!(lookups["remembered"], 1);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    server.review("/validate", &review).await;
+    assert_eq!(api.count("GET", get, 404), 2);
+}

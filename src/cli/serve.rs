@@ -85,6 +85,10 @@ pub struct ServeArgs {
     /// `on` requires a cluster; `off` never connects.
     #[arg(long, value_enum, env = "STICKY_GUARD_CLUSTER_VIEW", default_value_t = ClusterViewMode::Auto)]
     pub cluster_view: ClusterViewMode,
+    /// How long a live GET's "not found" for a backend Service is remembered (`0s`: not at
+    /// all); concurrent lookups of one Service always share one GET.
+    #[arg(long, env = "STICKY_GUARD_ABSENT_TTL", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub absent_ttl: Duration,
     /// Policy.
     #[command(flatten)]
     pub policy: super::policy::PolicyArgs,
@@ -209,7 +213,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         "policy"
     );
     let client = kube_client(args.cluster_view, args.manage_certs).await?;
-    let view = cluster_view(args.cluster_view, client.clone());
+    let view = cluster_view(args.cluster_view, client.clone(), args.absent_ttl);
     let state = AppState::new(policy, view, serving.clone());
     let health = state.health.clone();
 
@@ -354,7 +358,11 @@ async fn kube_client(
 
 /// The cluster view: watch caches when a client is at hand and the mode allows, else
 /// single-object mode with the reason. Returns at once; the caches sync in the background.
-fn cluster_view(mode: ClusterViewMode, client: Option<kube::Client>) -> ViewSource {
+fn cluster_view(
+    mode: ClusterViewMode,
+    client: Option<kube::Client>,
+    absent_ttl: Duration,
+) -> ViewSource {
     match (mode, client) {
         (ClusterViewMode::Off, _) => {
             tracing::info!("cluster view off (--cluster-view off): single-object rules only");
@@ -365,7 +373,9 @@ fn cluster_view(mode: ClusterViewMode, client: Option<kube::Client>) -> ViewSour
             tracing::info!(
                 "cluster view: watching services, ingresses (and backendconfigs if installed); /readyz waits for the caches"
             );
-            ViewSource::Live(Box::new(LiveView::start(client)))
+            ViewSource::Live(Box::new(
+                LiveView::start(client).remember_absent_for(absent_ttl),
+            ))
         }
     }
 }

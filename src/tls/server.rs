@@ -2,7 +2,8 @@
 
 use axum::Router;
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::accept::NoDelayAcceptor;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use rustls::ServerConfig;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -71,7 +72,12 @@ pub async fn start(addr: SocketAddr, tls: ServerConfig, app: Router) -> std::io:
     let local_addr = listener.local_addr()?;
     let handle = Handle::new();
     let tls = RustlsConfig::from_config(Arc::new(tls));
-    let server = axum_server::from_tcp_rustls(listener, tls.clone())?.handle(handle.clone());
+    // TCP_NODELAY on every accepted socket: an answer is one small write, and Nagle's algorithm
+    // with the peer's delayed ACK would hold it back for up to 40 ms.
+    let acceptor = RustlsAcceptor::new(tls.clone()).acceptor(NoDelayAcceptor::new());
+    let server = axum_server::from_tcp(listener)?
+        .acceptor(acceptor)
+        .handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service()));
     Ok(Running {
         local_addr,

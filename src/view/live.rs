@@ -27,7 +27,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// How long the live GETs for one request may take, together, before their answers count as
-/// unknown. The webhooks' `timeoutSeconds` is 5.
+/// unknown. The webhooks' `timeoutSeconds` is 3.
 const LIVE_GET_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// At most this many backend Services are fetched live for one request; the rest count as
@@ -52,15 +52,39 @@ pub struct LiveView {
     backend_configs: Arc<OnceLock<(Store<DynamicObject>, ApiResource)>>,
     synced: Arc<Synced>,
     lookups: Arc<LookupCounts>,
+    gets: Arc<LiveGets>,
 }
 
-/// Live GETs made by [`LiveView::prepare`], by result, for `sticky_guard_live_lookups_total`.
+/// How long a live GET's "not found" is remembered by default: 2 s. A burst of applies naming
+/// a Service that does not exist (yet) makes one API call, not one per request; a Service
+/// created meanwhile reaches the cache through the watch within that time anyway.
+pub const DEFAULT_ABSENT_TTL: Duration = Duration::from_secs(2);
+
+/// Lookups of backend Services missing from the cache, by outcome, for
+/// `sticky_guard_live_lookups_total{result}`: `found`, `absent`, `error` are API calls made;
+/// `coalesced` joined a call already in flight for the same Service (single-flight);
+/// `remembered` were answered from a recent "not found"; `timeout` ran past the request's
+/// deadline.
 #[derive(Debug, Default)]
 struct LookupCounts {
     found: AtomicU64,
     absent: AtomicU64,
     error: AtomicU64,
+    coalesced: AtomicU64,
+    remembered: AtomicU64,
     timeout: AtomicU64,
+}
+
+/// One live GET, shared by every request waiting for the same Service.
+type SharedGet = futures::future::Shared<futures::future::BoxFuture<'static, Lookup<Arc<Service>>>>;
+
+/// Live GETs in flight (single-flight) and recent "not found" answers.
+#[derive(Default)]
+struct LiveGets {
+    in_flight: std::sync::Mutex<HashMap<Key, SharedGet>>,
+    /// Until when each Service is known not to exist.
+    absent: std::sync::Mutex<HashMap<Key, std::time::Instant>>,
+    absent_ttl: Duration,
 }
 
 /// One watch cache, for metrics.
@@ -203,7 +227,21 @@ impl LiveView {
             backend_configs,
             synced,
             lookups: Arc::new(LookupCounts::default()),
+            gets: Arc::new(LiveGets {
+                absent_ttl: DEFAULT_ABSENT_TTL,
+                ..LiveGets::default()
+            }),
         }
+    }
+
+    /// The same view, remembering a live GET's "not found" for `ttl` instead of
+    /// [`DEFAULT_ABSENT_TTL`] (`Duration::ZERO`: not at all). Call it before the view is used.
+    pub fn remember_absent_for(mut self, ttl: Duration) -> LiveView {
+        self.gets = Arc::new(LiveGets {
+            absent_ttl: ttl,
+            ..LiveGets::default()
+        });
+        self
     }
 
     /// Whether every cache has synced, with details.
@@ -299,13 +337,16 @@ impl LiveView {
         stats
     }
 
-    /// Live GETs made so far, by result (`found`, `absent`, `error`, `timeout`).
+    /// Lookups of missing backend Services so far, by result (see [`LookupCounts`]: `found`,
+    /// `absent`, `error`, `coalesced`, `remembered`, `timeout`).
     pub fn live_lookups(&self) -> Vec<(&'static str, u64)> {
         let l = &self.lookups;
         vec![
             ("found", l.found.load(Ordering::Relaxed)),
             ("absent", l.absent.load(Ordering::Relaxed)),
             ("error", l.error.load(Ordering::Relaxed)),
+            ("coalesced", l.coalesced.load(Ordering::Relaxed)),
+            ("remembered", l.remembered.load(Ordering::Relaxed)),
             ("timeout", l.timeout.load(Ordering::Relaxed)),
         ]
     }
@@ -370,18 +411,71 @@ impl LiveView {
         self.services.get(&ObjectRef::new(name).within(namespace))
     }
 
+    /// The Service from the API server: a recent "not found" is remembered, and concurrent
+    /// lookups of the same Service share one GET (it runs in its own task, so a request that
+    /// gives up does not cancel it for the others).
     async fn get_service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>> {
-        let api = Api::<Service>::namespaced(self.client.clone(), namespace);
-        let (counter, answer) = match api.get_opt(name).await {
-            Ok(Some(service)) => (&self.lookups.found, Lookup::Found(Arc::new(service))),
-            Ok(None) => (&self.lookups.absent, Lookup::Absent),
-            Err(error) => {
-                tracing::warn!(%error, namespace, name, "live GET of a Service failed");
-                (&self.lookups.error, Lookup::Unknown)
+        let key: Key = (namespace.to_string(), name.to_string());
+        {
+            let mut absent = self.gets.absent.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            absent.retain(|_, until| *until > now);
+            if absent.contains_key(&key) {
+                self.lookups.remembered.fetch_add(1, Ordering::Relaxed);
+                return Lookup::Absent;
+            }
+        }
+        let shared = {
+            let mut in_flight = self
+                .gets
+                .in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some(get) = in_flight.get(&key) {
+                self.lookups.coalesced.fetch_add(1, Ordering::Relaxed);
+                get.clone()
+            } else {
+                let get = self.spawn_get(key.clone());
+                in_flight.insert(key, get.clone());
+                get
             }
         };
-        counter.fetch_add(1, Ordering::Relaxed);
-        answer
+        shared.await
+    }
+
+    /// Starts one GET of the Service `key` in a task; when it ends, it records a "not found",
+    /// leaves the in-flight table and counts its result.
+    fn spawn_get(&self, key: Key) -> SharedGet {
+        use futures::FutureExt;
+        let (client, gets, lookups) =
+            (self.client.clone(), self.gets.clone(), self.lookups.clone());
+        let task = tokio::spawn(async move {
+            let api = Api::<Service>::namespaced(client, &key.0);
+            let (counter, answer) = match api.get_opt(&key.1).await {
+                Ok(Some(service)) => (&lookups.found, Lookup::Found(Arc::new(service))),
+                Ok(None) => (&lookups.absent, Lookup::Absent),
+                Err(error) => {
+                    tracing::warn!(%error, namespace = %key.0, name = %key.1, "live GET of a Service failed");
+                    (&lookups.error, Lookup::Unknown)
+                }
+            };
+            counter.fetch_add(1, Ordering::Relaxed);
+            if answer == Lookup::Absent && !gets.absent_ttl.is_zero() {
+                let until = std::time::Instant::now() + gets.absent_ttl;
+                gets.absent
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.clone(), until);
+            }
+            gets.in_flight
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            answer
+        });
+        async move { task.await.unwrap_or(Lookup::Unknown) }
+            .boxed()
+            .shared()
     }
 
     fn ingress(&self, key: &Key) -> Option<Arc<IngressObject>> {

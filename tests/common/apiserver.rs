@@ -202,6 +202,12 @@ impl ApiServer {
         self.shared.lock().refuse_writes = refuse;
     }
 
+    /// Latency injection: every GET of a single object (not lists, watches or discovery) waits
+    /// `delay` before it is answered, so that tests can make requests overlap.
+    pub fn set_get_delay(&self, delay: Duration) {
+        self.shared.lock().get_delay = delay;
+    }
+
     /// Ends every open watch with a 410 Gone `ERROR` event and raises the expiry floor to the
     /// current resource version: resuming a watch from an older version gets 410 again, while a
     /// fresh LIST (which returns the current version) followed by a watch from it works. Open
@@ -566,6 +572,8 @@ struct Store {
     list_counts: HashMap<Resource, usize>,
     /// Set by [`ApiServer::set_refuse_writes`].
     refuse_writes: bool,
+    /// Set by [`ApiServer::set_get_delay`].
+    get_delay: Duration,
     shut_down: bool,
 }
 
@@ -715,7 +723,20 @@ async fn handle(
     let target = uri
         .path_and_query()
         .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
-    shared.lock().requests.push(format!("{method} {target}"));
+    let delay = {
+        let mut store = shared.lock();
+        store.requests.push(format!("{method} {target}"));
+        store.get_delay
+    };
+    // A GET by name: `/api/v1/namespaces/{ns}/{plural}/{name}` or the `/apis/{g}/{v}/…` form.
+    let segments = uri.path().split('/').filter(|s| !s.is_empty()).count();
+    let by_name = method == Method::GET
+        && !uri.query().unwrap_or("").contains("watch")
+        && ((uri.path().starts_with("/api/") && segments == 6)
+            || (uri.path().starts_with("/apis/") && segments == 7));
+    if by_name && !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let response = route(&shared, &method, &uri, &headers, body).await;
     shared.lock().exchanges.push(Exchange {
         method: method.to_string(),

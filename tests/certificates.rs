@@ -282,6 +282,10 @@ async fn ca_rotation_keeps_every_served_certificate_trusted() {
     .await;
 
     let first_ca = pki::parse(&String::from_utf8(secret_data(&api, "ca.crt")).unwrap()).unwrap();
+    // When a newer CA was first published everywhere, and when a replica first served a
+    // certificate it issued: the second must come at least the settle time after the first.
+    let mut newest_published_at: Option<(Vec<u8>, tokio::time::Instant)> = None;
+    let mut settle_gaps = Vec::new();
     let mut cas_seen = vec![first_ca.der.clone()];
     let mut both_cas_published = false;
     let mut served_new_while_old_published = false;
@@ -294,7 +298,35 @@ async fn ca_rotation_keeps_every_served_certificate_trusted() {
         for replica in &replicas {
             served.push(pki::parse_der(&replica.certificate().await).unwrap());
         }
+        let now = pki::unix_now();
+        for (i, cert) in served.iter().enumerate() {
+            assert!(
+                cert.remaining(now) > 0,
+                "replica {i} serves an expired certificate"
+            );
+        }
         let bundles = published_bundles(&api);
+        let everywhere: Vec<Vec<pki::CertInfo>> = bundles
+            .iter()
+            .map(|b| pki::parse_all(std::str::from_utf8(b).unwrap()).unwrap())
+            .collect();
+        if let Some(newest) = everywhere.first().and_then(|cas| cas.first())
+            && newest.der != first_ca.der
+            && everywhere
+                .iter()
+                .all(|cas| cas.iter().any(|c| c.der == newest.der))
+            && newest_published_at
+                .as_ref()
+                .is_none_or(|(der, _)| *der != newest.der)
+        {
+            newest_published_at = Some((newest.der.clone(), tokio::time::Instant::now()));
+        }
+        if let Some((der, at)) = &newest_published_at {
+            let ca = pki::parse_der(der).unwrap();
+            if served.iter().any(|c| c.signed_by(&ca)) && settle_gaps.len() < cas_seen.len() {
+                settle_gaps.push(at.elapsed());
+            }
+        }
         for bundle in &bundles {
             let cas = pki::parse_all(std::str::from_utf8(bundle).unwrap()).unwrap();
             for (i, cert) in served.iter().enumerate() {
@@ -331,4 +363,16 @@ async fn ca_rotation_keeps_every_served_certificate_trusted() {
         "every replica served the new CA's certificate while the old CA was still published"
     );
     assert!(pruned_after_rotation, "the expired CA left the bundle");
+    // Sampling every ~100 ms sees the publication up to one sample late.
+    assert!(
+        !settle_gaps.is_empty(),
+        "a certificate of a new CA was served"
+    );
+    for gap in &settle_gaps {
+        assert!(
+            *gap + Duration::from_millis(150) >= settings.settle,
+            "a new CA's certificate was served {gap:?} after the CA was published (settle {:?})",
+            settings.settle
+        );
+    }
 }

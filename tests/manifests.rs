@@ -879,7 +879,7 @@ fn cert_manager_chain_bootstraps_a_ca_that_signs_the_serving_certificate() {
             "commonName": "sticky-guard-ca",
             "secretName": "sticky-guard-ca",
             "duration": "8760h",
-            "privateKey": {"algorithm": "ECDSA", "size": 256},
+            "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Never"},
             "issuerRef": {"group": "cert-manager.io", "kind": "Issuer", "name": "sticky-guard-selfsigned"},
         })
     );

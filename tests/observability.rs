@@ -122,7 +122,10 @@ async fn metrics_count_requests_findings_lookups_and_latency() {
     // The backend `mysvc` is in neither the cache nor the API: the first validation asked the
     // API, the second was answered from the remembered "not found".
     expect(r#"sticky_guard_live_lookups_total{result="absent"}"#, 1.0);
-    expect(r#"sticky_guard_live_lookups_total{result="remembered"}"#, 1.0);
+    expect(
+        r#"sticky_guard_live_lookups_total{result="remembered"}"#,
+        1.0,
+    );
     expect(r#"sticky_guard_live_lookups_total{result="found"}"#, 0.0);
     expect(r#"sticky_guard_cache_objects{resource="services"}"#, 1.0);
     expect(r#"sticky_guard_cache_objects{resource="ingresses"}"#, 0.0);

@@ -9,6 +9,7 @@ use clap::{Args, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Arguments of `serve`.
@@ -49,14 +50,16 @@ pub struct ServeArgs {
         default_value = "sticky-guard"
     )]
     pub service_name: String,
-    /// With --manage-certs: the Secret holding the CA and serving certificate.
+    /// With --manage-certs: the Secret holding the CA and serving certificate (the RBAC Role's
+    /// `resourceNames` must name it too).
     #[arg(
         long,
         env = "STICKY_GUARD_CERTS_SECRET",
         default_value = "sticky-guard-tls"
     )]
     pub certs_secret: String,
-    /// With --manage-certs: name of both the Mutating- and ValidatingWebhookConfiguration.
+    /// With --manage-certs: name of both the Mutating- and ValidatingWebhookConfiguration (the
+    /// RBAC ClusterRole's `resourceNames` must name it too).
     #[arg(
         long,
         env = "STICKY_GUARD_WEBHOOK_CONFIGURATION",
@@ -223,12 +226,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let metrics_addr = metrics_listener
         .local_addr()
         .map_err(|e| format!("cannot listen on {metrics_listen}: {e}"))?;
-    let (stop_metrics, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    // Stops the metrics port: at the end of the drain, or when the HTTPS server fails.
+    let stop_metrics = Arc::new(tokio::sync::Notify::new());
+    let metrics_stopped = stop_metrics.clone();
     let metrics_server = tokio::spawn(
         axum::serve(metrics_listener, ops::metrics_router(health.clone()))
-            .with_graceful_shutdown(async move {
-                let _ = metrics_stopped.await;
-            })
+            .with_graceful_shutdown(async move { metrics_stopped.notified().await })
             .into_future(),
     );
     let running = tls::server::start(listen, tls_config, router(state, args.max_body_bytes))
@@ -263,16 +266,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let handle = running.handle();
     let delay = args.shutdown_delay;
+    let stop_on_signal = stop_metrics.clone();
     tokio::spawn(async move {
         tls::server::shutdown_signal().await;
         tracing::info!(delay = ?delay, "shutting down: /readyz fails now; draining after the delay");
         health.start_shutdown();
         tokio::time::sleep(delay).await;
         handle.graceful_shutdown(Some(tls::server::GRACE));
-        let _ = stop_metrics.send(());
+        stop_on_signal.notify_one();
     });
     let served = running.wait().await;
-    let _ = metrics_server.await;
+    // `notify_one` keeps a permit if the metrics server is not waiting yet.
+    stop_metrics.notify_one();
+    if tokio::time::timeout(tls::server::GRACE, metrics_server)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the metrics port did not stop within the grace period");
+    }
     served.map_err(|e| format!("server failed: {e}"))
 }
 

@@ -17,22 +17,28 @@
 //!    if another replica created it first (409 AlreadyExists) it re-reads on the next tick. Every
 //!    later write is an update carrying the `resourceVersion` it read, so of two replicas racing
 //!    one wins and the other (409 Conflict) re-reads. This is why no leader election is needed.
-//! 2. Publishes `ca-bundle.crt` into `clientConfig.caBundle` of each webhook of the
+//! 2. Serves the Secret's `tls.crt`/`tls.key` if they changed (a rustls reload; open connections
+//!    keep theirs). This never waits for step 3.
+//! 3. Publishes `ca-bundle.crt` into `clientConfig.caBundle` of each webhook of the
 //!    MutatingWebhookConfiguration and ValidatingWebhookConfiguration (default name
 //!    `sticky-guard`) whose `clientConfig.service` is this Service, with a merge patch that
 //!    carries the configuration's `resourceVersion` (so it cannot overwrite a concurrent change)
 //!    and the bundle's serial as an annotation. A replica whose Secret read is older than the
-//!    serial already published leaves the configuration alone: a stale read never removes a CA.
-//! 3. Serves the Secret's `tls.crt`/`tls.key` if they changed (a rustls reload; open connections
-//!    keep theirs).
+//!    serial already published leaves the configuration alone (a stale read never removes a
+//!    CA) unless that lasts three ticks (then the serial is what is wrong: a restored Secret, a
+//!    clock ahead). Configurations are re-checked every [`Settings::recheck`] (10 s), so one
+//!    re-created without `caBundle` is repaired within seconds.
 //! 4. Makes at most one change to the Secret ([`next_step`]), in this order:
+//!    - no usable CA (missing, unreadable, key mismatch, expired): a new CA; the old Secret's
+//!      unexpired CAs stay in the bundle and a serving certificate they trust stays served, so
+//!      the switch below applies;
 //!    - the CA has less than a third of [`Settings::ca_validity`] left: a new CA becomes `ca.crt`,
 //!      the bundle becomes new + old; the serving certificate stays (it is still trusted);
 //!    - the serving certificate is not issued by the current CA (a rotation in progress): it is
 //!      reissued from the new CA only once this replica has seen the new CA in every webhook's
 //!      `caBundle` for [`Settings::settle`] (60 s), so kube-apiserver trusts it before it is served;
 //!    - it has less than a third of [`Settings::serving_validity`] left, or wrong names, or does
-//!      not match its key, or no trusted CA signed it: reissued;
+//!      not match its key, or no trusted CA signed it: reissued from the current CA at once;
 //!    - CAs in the bundle that have expired are dropped (an expired CA can no longer vouch for
 //!      anything, so no replica can still be serving a certificate that needs it).
 //!
@@ -72,6 +78,10 @@ pub const SERIAL_ANNOTATION: &str = "sticky-guard.dev/ca-bundle-serial";
 
 const DAY: Duration = Duration::from_secs(86_400);
 
+/// Ticks in a row a newer serial on a configuration holds publication back (a stale read of the
+/// Secret lasts one tick).
+const STALE_TICKS_TOLERATED: u32 = 3;
+
 /// What the certificate manager manages, and how often.
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -95,8 +105,8 @@ pub struct Settings {
     pub settle: Duration,
     /// Time between ticks: 5 s.
     pub poll: Duration,
-    /// Time between checks of the webhook configurations when nothing changed: 60 s (repairs a
-    /// configuration that was re-created without `caBundle`).
+    /// Time between checks of the webhook configurations when nothing changed: 10 s (repairs a
+    /// configuration that was re-created without `caBundle`: two GETs per replica every 10 s).
     pub recheck: Duration,
 }
 
@@ -113,7 +123,7 @@ impl Settings {
             serving_validity: 90 * DAY,
             settle: Duration::from_secs(60),
             poll: Duration::from_secs(5),
-            recheck: Duration::from_secs(60),
+            recheck: Duration::from_secs(10),
         }
     }
 
@@ -137,16 +147,22 @@ pub struct SecretPki {
 }
 
 impl SecretPki {
-    /// Reads the Secret's data.
+    /// Reads the Secret's data. Missing keys read as empty text, a missing `ca-bundle.crt` as
+    /// `ca.crt`.
     ///
     /// # Errors
-    /// Which key is missing or not UTF-8.
+    /// Which key is not UTF-8.
     pub fn from_secret(secret: &Secret) -> Result<SecretPki, String> {
         let empty = BTreeMap::new();
         let data = secret.data.as_ref().unwrap_or(&empty);
+        // A missing key reads as empty: [`next_step`] then replaces what is missing and keeps
+        // whatever still works (a CA to trust, a certificate still served).
         let text = |key: &str| -> Result<String, String> {
-            let bytes = data.get(key).ok_or_else(|| format!("no `{key}`"))?;
-            String::from_utf8(bytes.0.clone()).map_err(|_| format!("`{key}` is not PEM text"))
+            match data.get(key) {
+                None => Ok(String::new()),
+                Some(bytes) => String::from_utf8(bytes.0.clone())
+                    .map_err(|_| format!("`{key}` is not PEM text")),
+            }
         };
         let serial = secret
             .metadata
@@ -155,16 +171,21 @@ impl SecretPki {
             .and_then(|a| a.get(SERIAL_ANNOTATION))
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
+        let ca_cert = text(CA_CERT)?;
+        let bundle = match text(CA_BUNDLE)? {
+            b if b.trim().is_empty() => ca_cert.clone(),
+            b => b,
+        };
         Ok(SecretPki {
             ca: KeyedCert {
-                cert_pem: text(CA_CERT)?,
+                cert_pem: ca_cert,
                 key_pem: text(CA_KEY)?,
             },
             serving: KeyedCert {
                 cert_pem: text(TLS_CERT)?,
                 key_pem: text(TLS_KEY)?,
             },
-            bundle: text(CA_BUNDLE)?,
+            bundle,
             serial,
         })
     }
@@ -209,12 +230,45 @@ pub fn next_step(
     ca_published_for: Option<Duration>,
 ) -> Result<Step, PkiError> {
     let now = now_ms.div_euclid(1000);
+    let pki = match current {
+        None => None,
+        Some(Err(_)) => None,
+        Some(Ok(pki)) => Some(pki),
+    };
+    // A new CA and serving certificate. What still works of the old Secret is kept: its
+    // unexpired CAs stay in the bundle, and a serving certificate they trust stays served until
+    // the new CA is published (the CA-switch step below), so replacing a broken or expired CA
+    // never makes kube-apiserver distrust a certificate being served.
     let fresh = |reason: String| -> Result<Step, PkiError> {
         let ca = pki::new_ca(&ca_name(now), settings.ca_validity)?;
-        let serving = pki::issue(&ca, &settings.dns_names(), settings.serving_validity)?;
+        let ca_info = pki::parse(&ca.cert_pem)?;
+        let mut kept: Vec<CertInfo> = Vec::new();
+        if let Some(old) = pki {
+            for cert in pki::parse_each(&old.bundle)
+                .into_iter()
+                .chain(pki::parse_each(&old.ca.cert_pem))
+            {
+                if cert.is_ca && cert.remaining(now) > 0 && !kept.iter().any(|k| k.der == cert.der)
+                {
+                    kept.push(cert);
+                }
+            }
+        }
+        let old_serving = pki.map(|old| old.serving.clone()).filter(|serving| {
+            pki::parse(&serving.cert_pem).is_ok_and(|s| {
+                s.remaining(now) > 0
+                    && s.dns_names == settings.dns_names()
+                    && pki::key_matches(&serving.cert_pem, &serving.key_pem)
+                    && kept.iter().any(|ca| s.signed_by(ca))
+            })
+        });
+        let serving = match old_serving {
+            Some(serving) => serving,
+            None => pki::issue(&ca, &settings.dns_names(), settings.serving_validity)?,
+        };
         Ok(Step::Write(
             Box::new(SecretPki {
-                bundle: ca.cert_pem.clone(),
+                bundle: bundle_pem(std::iter::once(&ca_info).chain(kept.iter())),
                 ca,
                 serving,
                 serial: now_ms,
@@ -222,25 +276,28 @@ pub fn next_step(
             reason,
         ))
     };
-    let pki = match current {
-        None => return fresh("no Secret yet: made a CA and a serving certificate".into()),
-        Some(Err(why)) => {
+    let pki = match (pki, current) {
+        (Some(pki), _) => pki,
+        (None, Some(Err(why))) => {
             return fresh(format!(
                 "the Secret is unusable ({why}): made a new CA and serving certificate"
             ));
         }
-        Some(Ok(pki)) => pki,
+        (None, _) => return fresh("no Secret yet: made a CA and a serving certificate".into()),
     };
     let ca = match pki::parse(&pki.ca.cert_pem) {
         Ok(ca) if ca.is_ca && pki::key_matches(&pki.ca.cert_pem, &pki.ca.key_pem) => ca,
         _ => {
-            return fresh("the Secret's CA or its key is unreadable: made a new CA".into());
+            return fresh(
+                "the Secret holds no usable CA and key: made a new CA; the old CAs stay trusted until they expire".into(),
+            );
         }
     };
     if ca.remaining(now) <= 0 {
         return fresh("the CA has expired: made a new CA and serving certificate".into());
     }
-    let bundle = pki::parse_all(&pki.bundle).unwrap_or_default();
+    // Blocks that do not parse are dropped; the rest of the bundle stays.
+    let bundle = pki::parse_each(&pki.bundle);
     let unexpired: Vec<&CertInfo> = bundle.iter().filter(|c| c.remaining(now) > 0).collect();
     let third = |d: Duration| i64::try_from(d.as_secs() / 3).unwrap_or(i64::MAX);
 
@@ -305,9 +362,10 @@ pub fn next_step(
     let Some(reason) = reason else {
         return Ok(Step::Keep);
     };
-    // A certificate that still works is replaced only once kube-apiserver trusts the CA that
-    // issues the replacement.
-    if trusted && ca_published_for.is_none_or(|t| t < settings.settle) {
+    // A certificate that still works is replaced by one from a new CA only once kube-apiserver
+    // trusts that CA (a renewal from the same CA changes nothing kube-apiserver checks).
+    let switches_ca = serving.as_ref().is_some_and(|s| !s.signed_by(&ca));
+    if trusted && switches_ca && ca_published_for.is_none_or(|t| t < settings.settle) {
         return Ok(Step::Keep);
     }
     let mut next = pki.clone();
@@ -349,6 +407,8 @@ pub struct CertManager {
     published: Option<(Vec<u8>, Instant)>,
     /// Serial of the bundle last seen in every configuration, and when.
     checked: Option<(i64, Instant)>,
+    /// Ticks in a row on which a configuration carried a newer serial than the Secret read.
+    stale_ticks: u32,
 }
 
 impl CertManager {
@@ -368,6 +428,7 @@ impl CertManager {
             served: None,
             published: None,
             checked: None,
+            stale_ticks: 0,
         }
     }
 
@@ -397,8 +458,12 @@ impl CertManager {
         let existing = secrets.get_opt(&self.settings.secret).await?;
         let current = existing.as_ref().map(SecretPki::from_secret);
         if let Some(Ok(pki)) = &current {
-            self.publish(pki).await?;
+            // Serving does not wait for publishing: what the Secret holds is what the bundle
+            // trusts, and a configuration this replica cannot patch must not keep it unready.
             self.serve(pki);
+            if let Err(error) = self.publish(pki).await {
+                tracing::warn!(%error, "certificate manager: cannot publish the CA bundle; will retry");
+            }
         }
         let ca_published_for = self.published.as_ref().and_then(|(der, since)| {
             let ca = current.as_ref()?.as_ref().ok()?;
@@ -443,8 +508,10 @@ impl CertManager {
         match written {
             Ok(_) => {
                 tracing::info!(secret = %self.settings.secret, %reason, "certificate manager");
-                self.publish(&pki).await?;
                 self.serve(&pki);
+                if let Err(error) = self.publish(&pki).await {
+                    tracing::warn!(%error, "certificate manager: cannot publish the CA bundle; will retry");
+                }
                 Ok(())
             }
             Err(kube::Error::Api(status)) if status.code == 409 => {
@@ -516,7 +583,7 @@ impl CertManager {
 
     /// Publishes into one configuration; true when every webhook of ours there holds the bundle.
     async fn publish_to(
-        &self,
+        &mut self,
         resource: &ApiResource,
         pki: &SecretPki,
     ) -> Result<bool, ManagedError> {
@@ -566,10 +633,18 @@ impl CertManager {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);
         if published_serial > pki.serial {
-            // Another replica published a newer bundle than the Secret this replica read.
-            tracing::debug!(kind = %resource.kind, "a newer CA bundle is published; re-reading the Secret");
-            return Ok(false);
+            // Another replica published a newer bundle than the Secret this replica read: a
+            // stale read, gone on the next tick. If it persists, the serial on the configuration
+            // is what is wrong (a Secret restored from a backup, a clock far ahead): the Secret
+            // wins.
+            self.stale_ticks += 1;
+            if self.stale_ticks < STALE_TICKS_TOLERATED {
+                tracing::debug!(kind = %resource.kind, "a newer CA bundle is published; re-reading the Secret");
+                return Ok(false);
+            }
+            tracing::warn!(kind = %resource.kind, published_serial, secret_serial = pki.serial, "the configuration's CA bundle serial is newer than the Secret's for several ticks: publishing the Secret's bundle");
         }
+        self.stale_ticks = 0;
         let patch = json!({
             "metadata": {
                 "resourceVersion": config.metadata.resource_version,
@@ -774,15 +849,80 @@ mod tests {
     }
 
     #[test]
-    fn the_secret_round_trips() {
+    fn the_secret_round_trips_and_missing_keys_read_as_empty() {
         let pki = pki_with(730 * DAY, 90 * DAY);
         let mut secret = Secret::default();
         pki.write_into(&mut secret);
         assert_eq!(SecretPki::from_secret(&secret).unwrap(), pki);
         secret.data.as_mut().unwrap().remove(CA_BUNDLE);
+        secret.data.as_mut().unwrap().remove(CA_KEY);
+        let read = SecretPki::from_secret(&secret).unwrap();
+        assert_eq!(
+            read.bundle, pki.ca.cert_pem,
+            "the bundle defaults to ca.crt"
+        );
+        assert_eq!(read.ca.key_pem, "");
+        secret
+            .data
+            .as_mut()
+            .unwrap()
+            .insert(TLS_KEY.into(), ByteString(vec![0xff]));
         assert_eq!(
             SecretPki::from_secret(&secret).unwrap_err(),
-            "no `ca-bundle.crt`"
+            "`tls.key` is not PEM text"
         );
+    }
+
+    #[test]
+    fn a_secret_without_a_ca_key_gets_a_new_ca_but_keeps_serving_what_is_trusted() {
+        // As cert-manager leaves it: ca.crt, tls.crt, tls.key, no ca.key, no bundle.
+        let mut foreign = pki_with(365 * DAY, 60 * DAY);
+        foreign.ca.key_pem = String::new();
+        foreign.bundle = foreign.ca.cert_pem.clone();
+        let old_ca = pki::parse(&foreign.ca.cert_pem).unwrap();
+        let (fresh, reason) =
+            write(next_step(Some(&Ok(foreign.clone())), now_ms(), &settings(), None).unwrap());
+        assert!(reason.contains("no usable CA"), "{reason}");
+        let new_ca = pki::parse(&fresh.ca.cert_pem).unwrap();
+        assert_ne!(new_ca.der, old_ca.der);
+        assert!(pki::key_matches(&fresh.ca.cert_pem, &fresh.ca.key_pem));
+        assert_eq!(bundle(&fresh), vec![new_ca, old_ca]);
+        assert_eq!(
+            fresh.serving, foreign.serving,
+            "still trusted: kept until the switch"
+        );
+        // The switch waits for the publication like any CA rotation.
+        assert_eq!(
+            next_step(Some(&Ok(fresh)), now_ms(), &settings(), None).unwrap(),
+            Step::Keep
+        );
+    }
+
+    #[test]
+    fn a_renewal_from_the_same_ca_does_not_wait_for_publication() {
+        let pki = pki_with(730 * DAY, 20 * DAY);
+        let (renewed, reason) =
+            write(next_step(Some(&Ok(pki.clone())), now_ms(), &settings(), None).unwrap());
+        assert_eq!(reason, "the serving certificate expires soon: renewed");
+        assert_eq!(renewed.ca, pki.ca);
+    }
+
+    #[test]
+    fn a_corrupt_block_does_not_cost_the_rest_of_the_bundle() {
+        let mut pki = pki_with(730 * DAY, 90 * DAY);
+        let other = pki::new_ca("other", DAY).unwrap();
+        pki.bundle = format!(
+            "{}{}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            pki.bundle, other.cert_pem
+        );
+        assert_eq!(bundle_len(&pki), 2);
+        assert_eq!(
+            next_step(Some(&Ok(pki)), now_ms(), &settings(), None).unwrap(),
+            Step::Keep
+        );
+    }
+
+    fn bundle_len(pki: &SecretPki) -> usize {
+        pki::parse_each(&pki.bundle).len()
     }
 }

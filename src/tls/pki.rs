@@ -174,6 +174,17 @@ pub fn parse_all(pem: &str) -> Result<Vec<CertInfo>, PkiError> {
     Ok(out)
 }
 
+/// Every certificate of a PEM text that parses, in order; blocks that do not parse (and text
+/// that is not PEM at all) are skipped. For bundles where one bad block must not cost the others.
+pub fn parse_each(pem: &str) -> Vec<CertInfo> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map_while(Result::ok)
+        .filter_map(|der| parse_der(der.as_ref()).ok())
+        .collect()
+}
+
 /// Whether `key_pem` is the private key of the certificate `cert_pem` (compares the public key
 /// the key derives with the certificate's subject public key). False when either does not parse.
 pub fn key_matches(cert_pem: &str, key_pem: &str) -> bool {

@@ -110,10 +110,33 @@ struct Synced {
     /// BackendConfig discovery: [`DISCOVERING`], [`INSTALLED`] or [`NOT_INSTALLED`].
     discovery: AtomicU8,
     count: tokio::sync::watch::Sender<usize>,
-    /// Per cache: since when its watch has failed without a good event, and the last error.
-    /// Reported in `/readyz` details, logs and metrics; never makes a synced replica unready.
-    failing: std::sync::Mutex<BTreeMap<&'static str, (std::time::Instant, String)>>,
+    /// Per cache: its watch's current run of errors. Reported in `/readyz` details, logs and
+    /// metrics; never makes a synced replica unready.
+    failing: std::sync::Mutex<BTreeMap<&'static str, Failing>>,
 }
+
+/// A run of watch errors: errors less than [`WATCH_ERROR_WINDOW`] apart.
+#[derive(Clone, Debug)]
+struct Failing {
+    /// The first error of the run.
+    since: std::time::Instant,
+    /// The latest error.
+    last: std::time::Instant,
+    /// What it said.
+    error: String,
+}
+
+impl Failing {
+    /// Whether the watch counts as failing now: its latest error is recent. kube's watcher
+    /// retries with a backoff of at most 30 s, and a watch that reconnects yields no event of
+    /// its own, so "no error for a minute" is how recovery shows when nothing changes.
+    fn now(&self) -> bool {
+        self.last.elapsed() < WATCH_ERROR_WINDOW
+    }
+}
+
+/// How long after its latest error a watch still counts as failing.
+const WATCH_ERROR_WINDOW: Duration = Duration::from_secs(60);
 
 impl Default for Synced {
     fn default() -> Self {
@@ -290,7 +313,7 @@ impl LiveView {
             let reasons: Vec<String> = degraded
                 .iter()
                 .filter_map(|r| {
-                    let (since, error) = failing.get(r)?;
+                    let Failing { since, error, .. } = failing.get(r)?;
                     Some(format!(
                         "the {r} watch has failed for {} s ({error})",
                         since.elapsed().as_secs()
@@ -321,7 +344,7 @@ impl LiveView {
             resource,
             objects,
             synced: flag.load(Ordering::Acquire),
-            failing: failing.contains_key(resource),
+            failing: failing.get(resource).is_some_and(Failing::now),
         };
         let mut stats = vec![
             stat("services", self.services.len(), &self.synced.services),
@@ -554,7 +577,8 @@ fn slim<K: kube::Resource>(object: &mut K) {
 }
 
 /// Polls a reflector stream forever, logging watch errors (the backoff retries them) and
-/// recording since when the watch has been failing, for [`LiveView::readiness`].
+/// recording its runs of errors for [`LiveView::readiness`]: a good event ends a run at once;
+/// otherwise it ends [`WATCH_ERROR_WINDOW`] after its latest error.
 async fn drain<S, K>(
     stream: S,
     resource: &'static str,
@@ -574,10 +598,19 @@ async fn drain<S, K>(
             }
             Err(error) => {
                 tracing::warn!(resource, %error, "watch error (retrying with backoff)");
+                let now = std::time::Instant::now();
                 let since = failing
                     .get(resource)
-                    .map_or_else(std::time::Instant::now, |(since, _)| *since);
-                failing.insert(resource, (since, error.to_string()));
+                    .filter(|run| run.now())
+                    .map_or(now, |run| run.since);
+                failing.insert(
+                    resource,
+                    Failing {
+                        since,
+                        last: now,
+                        error: error.to_string(),
+                    },
+                );
             }
         }
     }
@@ -614,19 +647,41 @@ fn index_event(index: &RwLock<IngressIndex>, event: &watcher::Event<Ingress>) {
     }
 }
 
-/// The BackendConfig API resource, if discovery finds it.
+/// The BackendConfig API resource, if discovery finds it. "Not installed" is an answer (the
+/// group or kind is not served); any other discovery failure (the API server is unreachable at
+/// start) is retried every 10 s, so a blip at start does not turn the GKE rule off for the life
+/// of the process. Meanwhile the cache counts as `discovering`.
 async fn backend_config_resource(client: &kube::Client) -> Option<ApiResource> {
-    match kube::discovery::group(client, "cloud.google.com").await {
-        Ok(group) => match group.recommended_kind("BackendConfig") {
-            Some((resource, _)) => {
-                tracing::info!(api_version = %resource.api_version, "BackendConfig CRD found: watching backendconfigs");
-                Some(resource)
+    loop {
+        match kube::discovery::group(client, "cloud.google.com").await {
+            Ok(group) => {
+                return match group.recommended_kind("BackendConfig") {
+                    Some((resource, _)) => {
+                        tracing::info!(api_version = %resource.api_version, "BackendConfig CRD found: watching backendconfigs");
+                        Some(resource)
+                    }
+                    None => {
+                        tracing::info!(
+                            "no BackendConfig in cloud.google.com: GKE rules read no BackendConfigs"
+                        );
+                        None
+                    }
+                };
             }
-            None => None,
-        },
-        Err(error) => {
-            tracing::info!(%error, "no BackendConfig CRD (cloud.google.com): GKE rules read no BackendConfigs");
-            None
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                tracing::info!(
+                    "no BackendConfig CRD (cloud.google.com): GKE rules read no BackendConfigs"
+                );
+                return None;
+            }
+            Err(kube::Error::Discovery(error)) => {
+                tracing::info!(%error, "no BackendConfig CRD (cloud.google.com): GKE rules read no BackendConfigs");
+                return None;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "BackendConfig discovery failed; retrying in 10 s");
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
         }
     }
 }

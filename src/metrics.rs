@@ -22,6 +22,7 @@
 use crate::rules::Level;
 use crate::tls::ServingState;
 use crate::view::ViewSource;
+use crate::view::live::CacheStat;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -205,6 +206,9 @@ impl std::fmt::Debug for StateCollector {
     }
 }
 
+/// A gauge per watch cache: name, help, and how to read it from the cache's stats.
+type CacheGauge = (&'static str, &'static str, fn(&CacheStat) -> i64);
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ResourceLabels {
     resource: &'static str,
@@ -223,45 +227,34 @@ struct CertificateLabels {
 impl Collector for StateCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let caches = self.view.cache_stats();
-        gauge_family(
-            &mut encoder,
-            "cache_objects",
-            "Objects in each watch cache",
-            caches.iter().map(|c| {
-                (
-                    ResourceLabels {
-                        resource: c.resource,
-                    },
-                    c.objects as i64,
-                )
+        let per_cache: [CacheGauge; 3] = [
+            ("cache_objects", "Objects in each watch cache", |c| {
+                i64::try_from(c.objects).unwrap_or(i64::MAX)
             }),
-        )?;
-        gauge_family(
-            &mut encoder,
-            "cache_synced",
-            "1 once the watch cache has synced (listed) at least once",
-            caches.iter().map(|c| {
-                (
-                    ResourceLabels {
+            (
+                "cache_synced",
+                "1 once the watch cache has synced (listed) at least once",
+                |c| i64::from(c.synced),
+            ),
+            (
+                "cache_watch_failing",
+                "1 while the watch of this cache fails (it retries with backoff; the cache may be stale)",
+                |c| i64::from(c.failing),
+            ),
+        ];
+        for (name, help, value) in per_cache {
+            gauge_family(
+                &mut encoder,
+                name,
+                help,
+                caches.iter().map(|c| {
+                    let labels = ResourceLabels {
                         resource: c.resource,
-                    },
-                    i64::from(c.synced),
-                )
-            }),
-        )?;
-        gauge_family(
-            &mut encoder,
-            "cache_watch_failing",
-            "1 while the watch of this cache fails (it retries with backoff; the cache may be stale)",
-            caches.iter().map(|c| {
-                (
-                    ResourceLabels {
-                        resource: c.resource,
-                    },
-                    i64::from(c.failing),
-                )
-            }),
-        )?;
+                    };
+                    (labels, value(c))
+                }),
+            )?;
+        }
         if let Some(lookups) = self.view.live_lookups() {
             let metric = encoder.encode_descriptor(
                 "live_lookups",

@@ -29,19 +29,14 @@ pub struct Health {
     shutting_down: Arc<AtomicBool>,
 }
 
-/// The `/readyz` body.
+/// The `/readyz` body: the cluster view's readiness (its `ready` and `detail` made the
+/// replica's), plus the certificate and shutdown state.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct Readiness {
-    /// 200 when true, 503 when false.
-    pub ready: bool,
-    /// `live` (watch caches) or `off` (single-object rules only).
-    pub cluster_view: &'static str,
-    /// A sentence for humans.
-    pub detail: String,
-    /// Each cache: `synced`, `syncing`, `degraded` (synced once, its watch failing now: the
-    /// replica stays ready and serves from the cache), `discovering`, or `not installed`.
-    pub caches: std::collections::BTreeMap<&'static str, &'static str>,
+    /// `ready` (200 when true, 503 when false), `clusterView`, `detail`, `caches`.
+    #[serde(flatten)]
+    pub view: crate::view::live::Readiness,
     /// `loaded`, or `pending` while a self-managed certificate is being fetched (a placeholder
     /// is served meanwhile).
     pub certificate: &'static str,
@@ -71,28 +66,24 @@ impl Health {
     /// Readiness: the caches have synced once, a real certificate is served, and no shutdown
     /// has begun.
     pub fn readiness(&self) -> Readiness {
-        let view = self.view.readiness();
+        let mut view = self.view.readiness();
         let certificate = if self.serving.is_loaded() {
             "loaded"
         } else {
             "pending"
         };
         let shutting_down = self.shutting_down.load(Ordering::Acquire);
-        let detail = if shutting_down {
-            "shutting down: draining in-flight requests".to_string()
+        if shutting_down {
+            view.detail = "shutting down: draining in-flight requests".to_string();
         } else if certificate == "pending" {
-            format!(
+            view.detail = format!(
                 "waiting for the serving certificate (a placeholder is served); {}",
                 view.detail
-            )
-        } else {
-            view.detail
-        };
+            );
+        }
+        view.ready = view.ready && certificate == "loaded" && !shutting_down;
         Readiness {
-            ready: view.ready && certificate == "loaded" && !shutting_down,
-            cluster_view: view.cluster_view,
-            detail,
-            caches: view.caches,
+            view,
             certificate,
             shutting_down,
         }
@@ -122,7 +113,7 @@ async fn healthz() -> &'static str {
 /// 200 when ready, 503 otherwise; the body says why, as JSON ([`Readiness`]).
 async fn readyz(State(health): State<Health>) -> Response {
     let readiness = health.readiness();
-    let status = if readiness.ready {
+    let status = if readiness.view.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

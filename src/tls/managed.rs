@@ -164,13 +164,7 @@ impl SecretPki {
                     .map_err(|_| format!("`{key}` is not PEM text")),
             }
         };
-        let serial = secret
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(SERIAL_ANNOTATION))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let serial = serial_of(&secret.metadata);
         let ca_cert = text(CA_CERT)?;
         let bundle = match text(CA_BUNDLE)? {
             b if b.trim().is_empty() => ca_cert.clone(),
@@ -625,13 +619,7 @@ impl CertManager {
         if !differs {
             return Ok(true);
         }
-        let published_serial: i64 = config
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(SERIAL_ANNOTATION))
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
+        let published_serial = serial_of(&config.metadata);
         if published_serial > pki.serial {
             // Another replica published a newer bundle than the Secret this replica read: a
             // stale read, gone on the next tick. If it persists, the serial on the configuration
@@ -664,6 +652,15 @@ impl CertManager {
             Err(error) => Err(error.into()),
         }
     }
+}
+
+/// The [`SERIAL_ANNOTATION`] of an object; 0 when absent or not a number.
+fn serial_of(meta: &kube::api::ObjectMeta) -> i64 {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(SERIAL_ANNOTATION))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn unix_millis() -> i64 {

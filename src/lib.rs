@@ -23,6 +23,7 @@
 pub mod admission;
 pub mod cli;
 pub mod cookie_path;
+pub mod echo;
 pub mod metrics;
 pub mod nginx;
 pub mod objects;

@@ -63,6 +63,11 @@ impl Health {
         self.shutting_down.store(true, Ordering::Release);
     }
 
+    /// Whether SIGTERM was received (the drain has begun).
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Acquire)
+    }
+
     /// Readiness: the caches have synced once, a real certificate is served, and no shutdown
     /// has begun.
     pub fn readiness(&self) -> Readiness {

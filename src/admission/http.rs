@@ -2,6 +2,7 @@
 //! `GET /healthz`, `GET /readyz` ([`crate::ops`]).
 
 use super::{ReviewError, admit};
+use crate::echo;
 use crate::metrics::Observation;
 use crate::ops::{self, Health};
 use crate::policy::Policy;
@@ -11,11 +12,12 @@ use crate::view::ViewSource;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -35,6 +37,8 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     /// The cluster view, certificate state and metrics.
     pub health: Health,
+    /// How many reviews are judged at once; more wait ([`DEFAULT_MAX_IN_FLIGHT`]).
+    pub max_in_flight: usize,
 }
 
 impl AppState {
@@ -44,6 +48,7 @@ impl AppState {
         AppState {
             policy: Arc::new(policy),
             health: Health::new(view, serving),
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         }
     }
 
@@ -54,28 +59,88 @@ impl AppState {
     }
 }
 
-/// The router, with a body limit of `max_body_bytes` (413 beyond it).
+/// How many AdmissionReviews are judged at once by default; more wait (until the request
+/// timeout). About 7 MiB of memory per maximal review in flight (README, "Sizing"), so 32 keep
+/// the worst case near 230 MiB, well under the Deployment's 512 MiB limit.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+
+/// The router, with a body limit of `max_body_bytes`: 413 beyond it, at once when the declared
+/// `Content-Length` is over it, and at most [`DEFAULT_MAX_IN_FLIGHT`] reviews judged at once.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let probes = ops::probes(state.health.clone());
+    let health = state.health.clone();
     Router::new()
         .route("/mutate", post(mutate))
         .route("/validate", post(validate))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            state.max_in_flight,
+        ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .with_state(state)
         .merge(probes)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            health,
+            close_while_draining,
+        ))
         .layer(TraceLayer::new_for_http())
 }
 
-async fn mutate(State(state): State<AppState>, body: Bytes) -> Response {
+/// While the server drains (after SIGTERM), every HTTP/1.1 answer carries `Connection: close`,
+/// so keep-alive clients open their next connection to a replica that stays.
+async fn close_while_draining(
+    State(health): State<Health>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let http1 = request.version() <= axum::http::Version::HTTP_11;
+    let mut response = next.run(request).await;
+    if http1 && health.is_shutting_down() {
+        response.headers_mut().insert(
+            header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
+}
+
+async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        return unsupported_media_type();
+    }
     review(&state, Phase::Mutating, &body).await
 }
 
-async fn validate(State(state): State<AppState>, body: Bytes) -> Response {
+async fn validate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !is_json(&headers) {
+        return unsupported_media_type();
+    }
     review(&state, Phase::Validating, &body).await
+}
+
+/// Whether the request says `Content-Type: application/json` (parameters allowed), as
+/// kube-apiserver sends AdmissionReviews.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// 415 for a body that is not declared JSON (refused before it is parsed).
+fn unsupported_media_type() -> Response {
+    tracing::debug!("refused a request that is not Content-Type: application/json");
+    (
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "an AdmissionReview is sent as Content-Type: application/json\n",
+    )
+        .into_response()
 }
 
 async fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {
@@ -98,10 +163,10 @@ async fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {
             // The decision log: one line per judged request.
             tracing::info!(
                 webhook,
-                uid = %outcome.uid,
-                kind = %outcome.kind,
-                namespace = %outcome.namespace,
-                name = %outcome.name,
+                uid = %echo::bounded(&outcome.uid),
+                kind = %echo::bounded(&outcome.kind),
+                namespace = %echo::bounded(&outcome.namespace),
+                name = %echo::bounded(&outcome.name),
                 dry_run = outcome.dry_run,
                 allowed = outcome.allowed,
                 rules = %outcome.rules.join(","),
@@ -118,6 +183,7 @@ async fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {
 }
 
 fn bad_request(error: &ReviewError) -> Response {
+    let error = echo::bounded(&error.to_string());
     tracing::warn!(%error, "refused a request body");
     (
         StatusCode::BAD_REQUEST,

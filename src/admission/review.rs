@@ -32,12 +32,15 @@ pub enum ReviewError {
 /// Decodes a request body.
 ///
 /// # Errors
-/// [`ReviewError`] for non-JSON, a wrong `kind`, another `apiVersion`, or no `request`; the
-/// message names the field at fault.
+/// [`ReviewError`] for non-JSON (or JSON followed by anything but whitespace), a wrong `kind`,
+/// another `apiVersion`, no `request`, or a `uid` over [`MAX_UID_BYTES`]; the message names the
+/// field at fault.
 pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewError> {
     let mut de = serde_json::Deserializer::from_slice(body);
     let review: AdmissionReview<DynamicObject> = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| ReviewError::Malformed(format!("at `{}`: {}", e.path(), e.inner())))?;
+    de.end()
+        .map_err(|e| ReviewError::Malformed(format!("characters after the JSON document: {e}")))?;
     if review.types.kind != "AdmissionReview" {
         return Err(ReviewError::Malformed(format!(
             "kind is `{}`, expected `AdmissionReview`",
@@ -47,8 +50,21 @@ pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewErro
     if review.types.api_version != API_VERSION {
         return Err(ReviewError::UnsupportedVersion(review.types.api_version));
     }
-    review.try_into().map_err(|_| ReviewError::NoRequest)
+    let request: AdmissionRequest<DynamicObject> =
+        review.try_into().map_err(|_| ReviewError::NoRequest)?;
+    // kube-apiserver sends a UUID; the uid is echoed in the answer, so an absurd one is refused
+    // rather than repeated.
+    if request.uid.len() > MAX_UID_BYTES {
+        return Err(ReviewError::Malformed(format!(
+            "request.uid is {} bytes long; a uid is a UUID (at most {MAX_UID_BYTES} bytes)",
+            request.uid.len()
+        )));
+    }
+    Ok(request)
 }
+
+/// Longest `request.uid` accepted, in bytes (a UUID is 36).
+pub const MAX_UID_BYTES: usize = 128;
 
 /// The object as JSON, with `apiVersion`/`kind` filled in from `request.kind` and
 /// `metadata.namespace` from `request.namespace` where the object lacks them (the API server
@@ -162,7 +178,9 @@ impl ReviewResponse {
             status: "Failure",
             code: 400,
             reason: "BadRequest",
-            message: format!("sticky-guard could not read the object: {message}"),
+            message: crate::echo::bounded(&format!(
+                "sticky-guard could not read the object: {message}"
+            )),
         });
         review
     }

@@ -14,7 +14,8 @@ pub const MAX_WARNING_CHARS: usize = 120;
 pub struct Verdict {
     /// Whether the request is admitted.
     pub allowed: bool,
-    /// On denial, the message for the user: every deny-level finding, each saying what to do.
+    /// On denial, the message for the user: every deny-level finding, each saying what to do
+    /// (input repeated in it is bounded: [`crate::echo::bounded`]).
     pub denial: Option<String>,
     /// The JSONPatch to apply (mutating phase only; empty otherwise, and on denial).
     pub patch: Patch,
@@ -58,10 +59,10 @@ impl Verdict {
         if !denials.is_empty() {
             return Verdict {
                 allowed: false,
-                denial: Some(format!(
+                denial: Some(crate::echo::bounded(&format!(
                     "sticky-guard denied {subject}: {}",
                     denials.join("; ")
-                )),
+                ))),
                 patch: Patch(Vec::new()),
                 warnings,
                 rules,
@@ -90,7 +91,7 @@ impl Verdict {
 
 /// `<rule>: <message>`, cut to [`MAX_WARNING_CHARS`] characters with `…` when longer.
 fn warning(rule: &str, message: &str) -> String {
-    let text = format!("{rule}: {message}");
+    let text = crate::echo::bounded(&format!("{rule}: {message}"));
     if text.chars().count() <= MAX_WARNING_CHARS {
         return text;
     }

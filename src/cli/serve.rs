@@ -1,6 +1,6 @@
 //! `sticky-guard serve`: the admission webhooks over HTTPS.
 
-use crate::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
+use crate::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, router};
 use crate::ops;
 use crate::tls::{self, ServingState};
 use crate::view::ViewSource;
@@ -73,9 +73,13 @@ pub struct ServeArgs {
     /// Where --dev writes ca.pem, tls.crt and tls.key.
     #[arg(long, default_value = "certs/dev")]
     pub dev_dir: PathBuf,
-    /// Largest request body accepted, in bytes (413 beyond).
+    /// Largest request body accepted, in bytes (413 beyond; at once when the declared
+    /// Content-Length is over it).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// AdmissionReviews judged at once; more wait (up to the 10 s request timeout).
+    #[arg(long, env = "STICKY_GUARD_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..=4096), |n| n as usize))]
+    pub max_in_flight: usize,
     /// On SIGTERM, keep serving this long with /readyz failing (so endpoints drop the replica
     /// first), then drain in-flight requests for up to 10 s.
     #[arg(long, env = "STICKY_GUARD_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -217,7 +221,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     );
     let client = kube_client(args.cluster_view, args.manage_certs).await?;
     let view = cluster_view(args.cluster_view, client.clone(), args.absent_ttl);
-    let state = AppState::new(policy, view, serving.clone());
+    let mut state = AppState::new(policy, view, serving.clone());
+    state.max_in_flight = args.max_in_flight;
     let health = state.health.clone();
 
     let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)

@@ -9,6 +9,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// How long a client has for the TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a client has to send a request's head (HTTP/1.1), from the connection's start or
+/// the previous response (so it also closes idle keep-alive connections).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Concurrent streams per HTTP/2 connection (kube-apiserver opens a few; hyper's default is 200).
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 32;
+
 /// How long in-flight requests may finish after shutdown is asked for.
 pub const GRACE: Duration = Duration::from_secs(10);
 
@@ -74,10 +84,27 @@ pub async fn start(addr: SocketAddr, tls: ServerConfig, app: Router) -> std::io:
     let tls = RustlsConfig::from_config(Arc::new(tls));
     // TCP_NODELAY on every accepted socket: an answer is one small write, and Nagle's algorithm
     // with the peer's delayed ACK would hold it back for up to 40 ms.
-    let acceptor = RustlsAcceptor::new(tls.clone()).acceptor(NoDelayAcceptor::new());
-    let server = axum_server::from_tcp(listener)?
+    let acceptor = RustlsAcceptor::new(tls.clone())
+        .handshake_timeout(HANDSHAKE_TIMEOUT)
+        .acceptor(NoDelayAcceptor::new());
+    let mut server = axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle.clone());
+    // Slow clients cannot hold a connection: the request head must arrive within
+    // HEADER_READ_TIMEOUT (HTTP/1.1), and HTTP/2 connections carry a bounded number of streams
+    // and are pinged when idle.
+    let timer = hyper_util::rt::TokioTimer::new();
+    let builder = server.http_builder();
+    builder
+        .http1()
+        .timer(timer.clone())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(timer)
+        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(10));
     let task = tokio::spawn(server.serve(app.into_make_service()));
     Ok(Running {
         local_addr,

@@ -214,6 +214,21 @@ pub async fn served_certificate(address: std::net::SocketAddr, server_name: &str
 }
 
 fn served_certificate_blocking(address: std::net::SocketAddr, server_name: &str) -> Vec<u8> {
+    served_certificate_with(address, server_name, None)
+}
+
+/// Raw bytes to send after the handshake, how long to wait, and where to put the answer.
+type RawSink = (
+    Vec<u8>,
+    std::time::Duration,
+    std::sync::Arc<std::sync::Mutex<(Vec<u8>, bool)>>,
+);
+
+fn served_certificate_with(
+    address: std::net::SocketAddr,
+    server_name: &str,
+    raw: Option<RawSink>,
+) -> Vec<u8> {
     use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
     use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
     use std::sync::{Arc, Mutex};
@@ -272,10 +287,67 @@ fn served_certificate_blocking(address: std::net::SocketAddr, server_name: &str)
         .with_custom_certificate_verifier(capture.clone())
         .with_no_client_auth();
     let name = ServerName::try_from(server_name.to_string()).unwrap();
-    let mut connection = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut connection = rustls::ClientConnection::new(Arc::new(config.clone()), name).unwrap();
     let mut socket = std::net::TcpStream::connect(address).unwrap();
     while connection.is_handshaking() {
         connection.complete_io(&mut socket).unwrap();
     }
+    if let Some(sink) = raw {
+        // Send the raw bytes over the same TLS connection and read until the server closes or
+        // `wait` passes.
+        let (request, wait, out) = sink;
+        socket.set_read_timeout(Some(wait)).unwrap();
+        let mut stream = rustls::Stream::new(&mut connection, &mut socket);
+        use std::io::{Read, Write};
+        let _ = stream.write_all(&request);
+        let _ = stream.flush();
+        let deadline = std::time::Instant::now() + wait;
+        let mut buf = [0u8; 16384];
+        while std::time::Instant::now() < deadline {
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    out.lock().unwrap().1 = true;
+                    break;
+                }
+                Ok(n) => out.lock().unwrap().0.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    break;
+                }
+                Err(_) => {
+                    out.lock().unwrap().1 = true;
+                    break;
+                }
+            }
+        }
+    }
     capture.0.lock().unwrap().take().expect("a certificate")
+}
+
+/// What a raw exchange over TLS got: the bytes the server sent, and whether it closed the
+/// connection (rather than the wait running out).
+pub struct RawAnswer {
+    pub text: String,
+    pub closed: bool,
+}
+
+/// Sends `request` as raw bytes over a TLS connection to `address` (any certificate accepted)
+/// and reads what comes back until the server closes the connection or `wait` passes.
+pub async fn raw_https(
+    address: std::net::SocketAddr,
+    request: Vec<u8>,
+    wait: std::time::Duration,
+) -> RawAnswer {
+    let out = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), false)));
+    let sink = (request, wait, out.clone());
+    tokio::task::spawn_blocking(move || served_certificate_with(address, "localhost", Some(sink)))
+        .await
+        .expect("raw exchange task");
+    let (bytes, closed) = out.lock().unwrap().clone();
+    RawAnswer {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        closed,
+    }
 }

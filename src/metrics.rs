@@ -14,6 +14,7 @@
 //! | `cache_watch_failing` | gauge | `resource`: 1 while its watch fails (the cache may be stale) |
 //! | `live_lookups_total` | counter | `result`: API calls (`found`, `absent`, `error`), lookups that joined one in flight (`coalesced`) or were answered from a recent "not found" (`remembered`), and `timeout` |
 //! | `certificate_expiry_timestamp_seconds` | gauge | `certificate` (`serving`, `ca`): Unix time of `notAfter` |
+//! | `http_errors_total` | counter | `status`: answers on the webhook port with a 4xx/5xx status |
 //! | `build_info` | info | `version` |
 //!
 //! Gauges about the caches and certificates are read from their owners at scrape time
@@ -87,6 +88,14 @@ pub struct Metrics {
     rejected: Family<WebhookLabels, Counter>,
     findings: Family<FindingLabels, Counter>,
     duration: Family<WebhookLabels, Histogram>,
+    errors: Family<StatusLabels, Counter>,
+}
+
+/// Labels of `http_errors_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// The HTTP status code (a bounded set: 4xx and 5xx).
+    pub status: u16,
 }
 
 /// Histogram buckets of `admission_duration_seconds`: 50 µs doubling 17 times (to ~3.3 s, past
@@ -126,6 +135,12 @@ impl Metrics {
             prometheus_client::registry::Unit::Seconds,
             duration.clone(),
         );
+        let errors = Family::<StatusLabels, Counter>::default();
+        registry.register(
+            "http_errors",
+            "Answers on the webhook port with an HTTP error status (400, 404, 405, 408, 413, 415, ...)",
+            errors.clone(),
+        );
         registry.register(
             "build",
             "Build information",
@@ -138,6 +153,7 @@ impl Metrics {
             rejected,
             findings,
             duration,
+            errors,
         }
     }
 
@@ -161,6 +177,13 @@ impl Metrics {
         self.duration
             .get_or_create(&WebhookLabels { webhook: o.webhook })
             .observe(o.elapsed.as_secs_f64());
+    }
+
+    /// Counts an answer with an HTTP error status (4xx or 5xx).
+    pub fn http_error(&self, status: u16) {
+        if (400..600).contains(&status) {
+            self.errors.get_or_create(&StatusLabels { status }).inc();
+        }
     }
 
     /// Counts a body refused with HTTP 400.

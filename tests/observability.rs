@@ -93,6 +93,7 @@ async fn metrics_count_requests_findings_lookups_and_latency() {
         r#"sticky_guard_admission_rejected_bodies_total{webhook="validate"}"#,
         1.0,
     );
+    expect(r#"sticky_guard_http_errors_total{status="400"}"#, 1.0);
     expect(
         r#"sticky_guard_findings_total{rule="cookie-path-for-regex",action="patch"}"#,
         1.0,
@@ -178,6 +179,9 @@ async fn a_synced_replica_stays_ready_while_the_api_server_refuses_connections()
         detail.starts_with("serving from caches that may be stale: the "),
         "{detail}"
     );
+    // The unauthenticated endpoint does not repeat the error (addresses, paths): the log has it.
+    assert!(detail.ends_with("(see the log)"), "{detail}");
+    assert!(!detail.contains("127.0.0.1"), "{detail}");
     let text = reqwest::get(format!("{metrics}/metrics"))
         .await
         .unwrap()

@@ -85,20 +85,30 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             health,
-            close_while_draining,
+            observe_answers,
         ))
         .layer(TraceLayer::new_for_http())
 }
 
 /// While the server drains (after SIGTERM), every HTTP/1.1 answer carries `Connection: close`,
 /// so keep-alive clients open their next connection to a replica that stays.
-async fn close_while_draining(
+///
+/// Error answers (404, 405, 408, 413, 415, ...) are logged at debug and counted in
+/// `sticky_guard_http_errors_total{status}`.
+async fn observe_answers(
     State(health): State<Health>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let http1 = request.version() <= axum::http::Version::HTTP_11;
+    let method = request.method().clone();
+    let path = echo::bounded(request.uri().path());
     let mut response = next.run(request).await;
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        tracing::debug!(%method, %path, status = status.as_u16(), "error answer");
+        health.metrics.http_error(status.as_u16());
+    }
     if http1 && health.is_shutting_down() {
         response.headers_mut().insert(
             header::CONNECTION,

@@ -145,6 +145,14 @@ fn describe(value: &Value) -> Option<String> {
     Some(format!("{kind} {name}"))
 }
 
+/// Judges one file's text as `check` does (bytes in, report out): the manifest reader and the
+/// rules without the file system. `file` names the text in locations.
+pub fn check_text(file: &str, text: &str, policy: &Policy) -> Report {
+    let (mut documents, mut errors) = (Vec::new(), Vec::new());
+    manifests::parse(file, text, &mut documents, &mut errors);
+    check_documents(documents, errors, policy)
+}
+
 /// Judges documents as `check` does: the documents are part of a cluster.
 pub fn check_documents(
     documents: Vec<Document>,

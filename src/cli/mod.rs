@@ -12,6 +12,7 @@ mod rules;
 mod sarif;
 mod serve;
 
+pub use check::{Report, check_text};
 pub use rules::{markdown_table, match_conditions_yaml};
 
 use clap::{Parser, Subcommand};

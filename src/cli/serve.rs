@@ -186,7 +186,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Certificates::Files(cert, key) => {
             let config = tls::load_server_config(cert, key).map_err(|e| e.to_string())?;
             let pem = std::fs::read_to_string(cert).unwrap_or_default();
-            let ca = sibling_ca(cert);
+            let ca = tls::files::sibling_ca(cert);
             (config, ServingState::loaded(&pem, ca.as_deref()))
         }
         Certificates::Managed(settings) => {
@@ -256,7 +256,12 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     match certificates {
         Certificates::Files(cert, key) => {
-            tokio::spawn(reload_on_change(cert, key, running.tls_reloader(), serving));
+            tokio::spawn(tls::files::watch(
+                cert,
+                key,
+                running.tls_reloader(),
+                serving,
+            ));
         }
         Certificates::Managed(settings) => {
             let Some(client) = client else {
@@ -294,50 +299,6 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 
 /// Where a pod's namespace is, in every pod with a service account token.
 const SERVICE_ACCOUNT_NAMESPACE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-
-/// How often the certificate files are checked for rotation.
-const CERT_CHECK_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Reloads the serving certificate when its files change (a rotated Secret, cert-manager):
-/// checks their modification times every 5 s (the kubelet updates a mounted Secret within about
-/// a minute); a pair that does not load is logged and the old certificate stays in use.
-async fn reload_on_change(
-    cert: PathBuf,
-    key: PathBuf,
-    reload: tls::server::Reloader,
-    serving: ServingState,
-) {
-    let stamp = |cert: &PathBuf, key: &PathBuf| {
-        let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-        (modified(cert), modified(key))
-    };
-    let mut last = stamp(&cert, &key);
-    loop {
-        tokio::time::sleep(CERT_CHECK_INTERVAL).await;
-        let now = stamp(&cert, &key);
-        if now == last {
-            continue;
-        }
-        last = now;
-        match tls::load_server_config(&cert, &key) {
-            Ok(config) => {
-                reload.reload(config);
-                let pem = std::fs::read_to_string(&cert).unwrap_or_default();
-                serving.set_loaded(&pem, sibling_ca(&cert).as_deref());
-                tracing::info!(cert = %cert.display(), "serving certificate reloaded");
-            }
-            Err(error) => {
-                tracing::warn!(%error, "new serving certificate does not load; keeping the old one")
-            }
-        }
-    }
-}
-
-/// The `ca.crt` beside a certificate file, as cert-manager's Secrets hold it, for the CA expiry
-/// metric; `None` when there is none.
-fn sibling_ca(cert: &std::path::Path) -> Option<String> {
-    std::fs::read_to_string(cert.with_file_name("ca.crt")).ok()
-}
 
 /// A client for the cluster found through KUBECONFIG, ~/.kube/config or the in-cluster service
 /// account (no network yet), if the cluster view or the certificate manager needs one.

@@ -4,6 +4,7 @@
 //! (the API server speaks HTTP/2 to webhooks when offered).
 
 pub mod dev;
+pub mod files;
 pub mod managed;
 pub mod pki;
 pub mod server;

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
-use sticky_guard::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
+use sticky_guard::admission::http::AppState;
 use sticky_guard::policy::Policy;
 use sticky_guard::tls::{self, ServingState, dev, pki};
 
@@ -50,13 +50,7 @@ async fn replaced_certificate_files_are_served_within_two_seconds() {
     let serving = ServingState::loaded(&a.cert_pem, None);
     let config = tls::load_server_config(&cert, &key).unwrap();
     let state = AppState::single_object(Policy::default(), "tests", serving.clone());
-    let server = tls::server::start(
-        "127.0.0.1:0".parse().unwrap(),
-        config,
-        router(state, DEFAULT_MAX_BODY_BYTES),
-    )
-    .await
-    .unwrap();
+    let server = common::start_https(state, config).await;
     let watcher = tokio::spawn(tls::files::watch(
         cert.clone(),
         key.clone(),

@@ -10,7 +10,7 @@ use common::apiserver::{ApiServer, Options};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
-use sticky_guard::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, router};
+use sticky_guard::admission::http::AppState;
 use sticky_guard::policy::Policy;
 use sticky_guard::tls::managed::{CA_BUNDLE, CertManager, Settings, TLS_CERT, TLS_KEY};
 use sticky_guard::tls::{self, ServingState, pki};
@@ -103,13 +103,7 @@ impl Replica {
         .unwrap();
         let serving = ServingState::default();
         let state = AppState::single_object(Policy::default(), "tests", serving.clone());
-        let server = tls::server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            config,
-            router(state, DEFAULT_MAX_BODY_BYTES),
-        )
-        .await
-        .unwrap();
+        let server = common::start_https(state, config).await;
         let manager = CertManager::new(
             api.client(),
             settings,

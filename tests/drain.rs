@@ -3,8 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,28 +11,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn sigterm_under_load_loses_no_request() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
-        .args([
-            "serve",
-            "--dev",
-            "--cluster-view",
-            "off",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--shutdown-delay",
-            "2s",
-            "--dev-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    let port: u16 = first.rsplit(':').next().unwrap().parse().unwrap();
+    let (mut child, port, _) = common::spawn_dev_server(dir.path(), &["--shutdown-delay", "2s"]);
     let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
     let url = format!("https://localhost:{port}/validate");
     let body = serde_json::to_vec(&common::captured_review(

@@ -43,13 +43,7 @@ fn yaml_documents(path: &std::path::Path) -> Vec<Value> {
 fn services() -> Vec<Value> {
     let mut documents = Vec::new();
     for dir in ["seed-scenarios", "real-world"] {
-        let mut paths: Vec<_> = std::fs::read_dir(common::fixture(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-            .collect();
-        paths.sort();
-        for path in paths {
+        for path in common::fixture_yaml_files(dir) {
             documents.extend(yaml_documents(&path));
         }
     }

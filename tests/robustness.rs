@@ -173,14 +173,8 @@ fn the_admission_handler_answers_every_body_without_panicking_or_growing() {
 fn the_manifest_reader_reads_every_text_without_panicking() {
     let mut texts: Vec<Vec<u8>> = Vec::new();
     for dir in ["seed-scenarios", "real-world"] {
-        let mut paths: Vec<_> = std::fs::read_dir(common::fixture(dir))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-            .collect();
-        paths.sort();
         texts.extend(
-            paths
+            common::fixture_yaml_files(dir)
                 .into_iter()
                 .take(40)
                 .map(|p| std::fs::read(p).unwrap()),

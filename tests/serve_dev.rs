@@ -3,37 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-
 #[tokio::test]
 async fn serve_dev_writes_its_ca_and_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
-        .args([
-            "serve",
-            "--dev",
-            "--cluster-view",
-            "off",
-            "--listen",
-            "127.0.0.1:0",
-            "--metrics-listen",
-            "127.0.0.1:0",
-            "--dev-dir",
-        ])
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
+    let (mut child, port, mut lines) = common::spawn_dev_server(dir.path(), &[]);
     let second = lines.next().unwrap().unwrap();
-    let port: u16 = first
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {first:?}"));
     let ca_path = dir.path().join("ca.pem");
     assert_eq!(
         second,

@@ -68,6 +68,28 @@ pub fn review_for(object: &Value, uid: &str) -> Value {
     })
 }
 
+/// The real webhook router served over HTTPS on 127.0.0.1:0 with `config`.
+pub async fn start_https(state: AppState, config: rustls::ServerConfig) -> tls::server::Running {
+    tls::server::start(
+        "127.0.0.1:0".parse().unwrap(),
+        config,
+        router(state, DEFAULT_MAX_BODY_BYTES),
+    )
+    .await
+    .unwrap()
+}
+
+/// The YAML files (`*.yaml`, `*.yml`) of a fixture directory, sorted.
+pub fn fixture_yaml_files(dir: &str) -> Vec<PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(fixture(dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// A running HTTPS server with its own fresh CA, and a client that trusts only that CA.
 pub struct Server {
     pub running: tls::server::Running,
@@ -92,13 +114,7 @@ impl Server {
         let serving = tls::ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
         let state = AppState::new(policy, view, serving);
         let health = state.health.clone();
-        let running = tls::server::start(
-            "127.0.0.1:0".parse().unwrap(),
-            config,
-            router(state, DEFAULT_MAX_BODY_BYTES),
-        )
-        .await
-        .unwrap();
+        let running = start_https(state, config).await;
         let client = client_trusting(&pki.ca_pem);
         let base = format!("https://localhost:{}", running.local_addr.port());
         Server {
@@ -350,4 +366,44 @@ pub async fn raw_https(
         text: String::from_utf8_lossy(&bytes).into_owned(),
         closed,
     }
+}
+
+/// `sticky-guard serve --dev` on 127.0.0.1 ports of its own, in single-object mode, writing its
+/// CA to `dir`, with `extra` arguments. Returns the child, its HTTPS port and the rest of its
+/// stdout (after the first line, which gave the port).
+pub fn spawn_dev_server(
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    u16,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
+        .args([
+            "serve",
+            "--dev",
+            "--cluster-view",
+            "off",
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .args(extra)
+        .arg("--dev-dir")
+        .arg(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let port: u16 = first
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {first:?}"));
+    (child, port, lines)
 }

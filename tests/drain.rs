@@ -11,7 +11,9 @@ use std::time::Duration;
 #[tokio::test]
 async fn sigterm_under_load_loses_no_request() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, port, _) = common::spawn_dev_server(dir.path(), &["--shutdown-delay", "2s"]);
+    // The rest of stdout stays open: the server prints more lines after the port.
+    let (mut child, port, _stdout) =
+        common::spawn_dev_server(dir.path(), &["--shutdown-delay", "2s"]);
     let ca = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
     let url = format!("https://localhost:{port}/validate");
     let body = serde_json::to_vec(&common::captured_review(

@@ -244,15 +244,15 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %running.local_addr, metrics = %metrics_addr, "serving admission webhooks over HTTPS, metrics over HTTP");
     if args.dev {
+        // Not println!: a closed stdout (`serve --dev | head -1`) must not stop the server.
         let ca = args.dev_dir.join("ca.pem");
-        println!("sticky-guard dev server on https://{}", running.local_addr);
-        println!("dev CA certificate written to {}", ca.display());
-        println!("metrics on http://{metrics_addr}/metrics");
-        println!(
-            "try: curl --cacert {} -H 'Content-Type: application/json' --data @../shared/fixtures/admission-reviews/ingress-create-sticky-regex-path.json https://localhost:{}/mutate",
+        super::out(&format!(
+            "sticky-guard dev server on https://{}\ndev CA certificate written to {}\nmetrics on http://{metrics_addr}/metrics\ntry: curl --cacert {} -H 'Content-Type: application/json' --data @../shared/fixtures/admission-reviews/ingress-create-sticky-regex-path.json https://localhost:{}/mutate\n",
+            running.local_addr,
+            ca.display(),
             ca.display(),
             running.local_addr.port()
-        );
+        ));
     }
     match certificates {
         Certificates::Files(cert, key) => {

@@ -15,6 +15,7 @@
 //! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server and
 //!   the certificates (self-managed in the cluster: [`tls::managed`]).
 //! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`metrics`] defines the series.
+//! - [`echo`] bounds and escapes input repeated in answers and logs.
 //! - [`cli`] is the command line: `serve`, `check`, `fix`, `certs`.
 //! - [`policy`] is what an operator can configure: annotation prefix, ingress classes, actions.
 //! - [`view`] is the cluster view the rules read other objects from: live watch caches, or the

@@ -359,8 +359,9 @@ impl LiveView {
         stats
     }
 
-    /// Lookups of missing backend Services so far, by result (see [`LookupCounts`]: `found`,
-    /// `absent`, `error`, `coalesced`, `remembered`, `timeout`).
+    /// Lookups of missing backend Services so far, by result: API calls (`found`, `absent`,
+    /// `error`), lookups that joined a call in flight (`coalesced`) or were answered from a
+    /// recent "not found" (`remembered`), and `timeout`.
     pub fn live_lookups(&self) -> Vec<(&'static str, u64)> {
         let l = &self.lookups;
         vec![

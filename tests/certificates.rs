@@ -143,22 +143,8 @@ async fn eventually(what: &str, mut condition: impl AsyncFnMut() -> bool) {
 /// An HTTPS GET of `/readyz` as kube-apiserver would connect: trusting only `bundle`, dialing
 /// the Service's DNS name.
 async fn readyz_trusting(bundle: &[u8], address: SocketAddr) -> Result<u16, reqwest::Error> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(bundle) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder_with_provider(tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let client = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .resolve(SERVICE_DNS, address)
-        .build()
-        .unwrap();
+    let bundle = std::str::from_utf8(bundle).unwrap();
+    let client = common::client_trusting_at(bundle, Some((SERVICE_DNS, address)));
     let response = client
         .get(format!("https://{SERVICE_DNS}:{}/readyz", address.port()))
         .send()

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -69,14 +68,7 @@ async fn sigterm_under_load_loses_no_request() {
     let before = answered.load(Ordering::Relaxed);
     assert!(before > 32, "the load runs: {before} answers");
 
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::sigterm(child.id());
     // Endpoints controllers take the replica out within the delay; the load stops halfway.
     tokio::time::sleep(Duration::from_secs(1)).await;
     stop.store(true, Ordering::Release);

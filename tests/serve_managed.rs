@@ -139,14 +139,7 @@ async fn manage_certs_serves_probes_at_once_and_becomes_ready_with_the_secret() 
     );
 
     // SIGTERM: readiness fails during the shutdown delay, then the process exits 0.
-    let pid = guard.0.as_ref().unwrap().id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    common::sigterm(guard.0.as_ref().unwrap().id());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let (status, body) = get(format!("http://{metrics}/readyz")).await;

@@ -190,6 +190,15 @@ pub fn run_binary(args: &[&str], stdin: Option<&str>) -> std::process::Output {
 
 /// A reqwest client whose only trust anchor is `ca_pem`.
 pub fn client_trusting(ca_pem: &str) -> reqwest::Client {
+    client_trusting_at(ca_pem, None)
+}
+
+/// [`client_trusting`], with `name` resolved to `address` when given (to dial a Service's DNS
+/// name on 127.0.0.1, as kube-apiserver dials it in a cluster).
+pub fn client_trusting_at(
+    ca_pem: &str,
+    name_at: Option<(&str, std::net::SocketAddr)>,
+) -> reqwest::Client {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -201,10 +210,20 @@ pub fn client_trusting(ca_pem: &str) -> reqwest::Client {
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .build()
-        .unwrap()
+    let mut builder = reqwest::Client::builder().tls_backend_preconfigured(config);
+    if let Some((name, address)) = name_at {
+        builder = builder.resolve(name, address);
+    }
+    builder.build().unwrap()
+}
+
+/// Sends SIGTERM to the process `pid` (what the kubelet sends).
+pub fn sigterm(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -TERM {pid}");
 }
 
 /// The decoded JSON Patch of a response (`patchType` must be `JSONPatch`), or `None`.

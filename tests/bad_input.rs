@@ -171,7 +171,7 @@ async fn input_repeated_in_answers_is_bounded() {
         "{message}"
     );
 
-    // A 1 MB string where the object must be a mapping: a short 400.
+    // A 1 MB string where the object must be a mapping: refused (code 400) in a short answer.
     let mut review = captured_review("service-create-clusterip.json");
     review["request"]["object"] = Value::String("x".repeat(1 << 20));
     let (status, text) = post(
@@ -180,8 +180,84 @@ async fn input_repeated_in_answers_is_bounded() {
         serde_json::to_vec(&review).unwrap(),
     )
     .await;
-    assert_eq!(status, 400, "{text}");
+    assert_eq!(status, 200, "{text}");
     assert!(text.len() < 1024, "an answer of {} bytes", text.len());
+    let answer: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(answer["response"]["allowed"], false);
+    assert_eq!(answer["response"]["status"]["code"], 400);
+}
+
+/// A field of the wrong type inside the object (which the API server would never send) gets
+/// one answer, whatever the field: `allowed: false`, code 400, a message naming the field.
+#[tokio::test]
+async fn wrong_field_types_inside_the_object_get_one_answer() {
+    let server = Server::start(Policy::default()).await;
+    let ingress = captured_review("ingress-create-sticky-regex-path.json");
+    let service = captured_review("service-create-clusterip.json");
+    let with = |review: &Value, pointer: &str, value: Value| {
+        let mut review = review.clone();
+        *review
+            .pointer_mut(pointer)
+            .expect("the fixture has the field") = value;
+        review
+    };
+    let cases = [
+        (
+            with(
+                &ingress,
+                "/request/object/spec/rules/0/http/paths",
+                json!("/x"),
+            ),
+            "Ingress does not decode at `spec.rules[0].http.paths`",
+        ),
+        (
+            with(
+                &ingress,
+                "/request/object/metadata/annotations",
+                json!(["a", "b"]),
+            ),
+            "Ingress does not decode at `metadata.annotations`",
+        ),
+        (
+            with(
+                &ingress,
+                "/request/object/spec/rules/0/http/paths/0/backend/service/port",
+                json!({"number": {"n": 80}}),
+            ),
+            "Ingress does not decode at `spec.rules[0].http.paths[0].backend.service.port.number`",
+        ),
+        (
+            with(
+                &service,
+                "/request/object/spec/ports/0/port",
+                json!({"n": 80}),
+            ),
+            "Service does not decode at `spec.ports[0].port`",
+        ),
+        (
+            with(
+                &ingress,
+                "/request/object/metadata/annotations/nginx.ingress.kubernetes.io~1affinity",
+                json!(true),
+            ),
+            "metadata.annotations[\"nginx.ingress.kubernetes.io/affinity\"] is a boolean (true)",
+        ),
+        (
+            with(&ingress, "/request/object", json!(["not", "a", "mapping"])),
+            "Ingress does not decode at `.`",
+        ),
+    ];
+    for (review, expected) in cases {
+        let response = server.review("/validate", &review).await;
+        assert_eq!(response["allowed"], false, "{response}");
+        assert_eq!(response["status"]["code"], 400, "{response}");
+        let message = response["status"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("sticky-guard could not read the object: ")
+                && message.contains(expected),
+            "expected {expected:?} in {message:?}"
+        );
+    }
 }
 
 #[tokio::test]

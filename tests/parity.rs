@@ -105,13 +105,14 @@ async fn captured_reviews_get_the_same_findings_online_and_offline() {
 async fn an_unreadable_object_is_refused_on_both_sides() {
     let server = Server::start(Policy::default()).await;
     let object = &seed_documents("06-balanced-unquoted-max-age.yaml")[0];
-    let (status, _) = server
-        .post_raw(
-            "/validate",
-            serde_json::to_vec(&review_for(object, "u")).unwrap(),
-        )
-        .await;
-    assert_eq!(status, 400);
+    let response = server.review("/validate", &review_for(object, "u")).await;
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 400);
+    let message = response["status"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("but annotation values must be strings: quote it as \"60\""),
+        "{message}"
+    );
     let (code, report) = check(&serde_json::to_string(object).unwrap());
     assert_eq!(code, 2);
     assert_eq!(report["errors"].as_array().unwrap().len(), 1);

@@ -186,16 +186,16 @@ async fn bad_requests_get_clear_errors() {
 
     // Scenario 06's number-valued annotation (kubectl refuses it; a hand-made request may not).
     let ingress06 = &seed_documents("06-balanced-unquoted-max-age.yaml")[0];
-    let (status, body) = server
-        .post_raw(
-            "/mutate",
-            serde_json::to_vec(&review_for(ingress06, "u6")).unwrap(),
-        )
-        .await;
-    assert_eq!(status, 400);
+    let response = server.review("/mutate", &review_for(ingress06, "u6")).await;
+    assert_eq!(response["uid"], "u6");
+    assert_eq!(response["allowed"], false);
+    assert_eq!(response["status"]["code"], 400);
+    let message = response["status"]["message"].as_str().unwrap();
     assert!(
-        body.contains("metadata.annotations.nginx.ingress.kubernetes.io/session-cookie-max-age"),
-        "{body}"
+        message.contains(
+            "metadata.annotations[\"nginx.ingress.kubernetes.io/session-cookie-max-age\"] is a number"
+        ),
+        "{message}"
     );
 
     // An unknown Ingress version inside a good review: refused with the uid echoed.

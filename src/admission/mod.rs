@@ -3,10 +3,11 @@
 //! One small service, as linkerd's policy controller does it: read body → parse AdmissionReview
 //! → decode the object → run the rules → build one response. Nothing here knows a rule by name.
 //!
-//! Wire format: `admission.k8s.io/v1`, as the API reference defines it. The request is read
-//! with kube's `AdmissionReview` type; the response is written with our own
-//! [`review::ReviewResponse`], because the API wants `response.patch` as a base64 string and
-//! kube's `AdmissionResponse` serializes it as a JSON array of bytes.
+//! Wire format: `admission.k8s.io/v1`, as the API reference defines it. The request is read in
+//! one pass with our own borrowed [`review::Request`] (only the fields used; `object` and
+//! `oldObject` as slices of the body, then decoded into only what the rules read); the response
+//! is written with our own [`review::ReviewResponse`], because the API wants `response.patch`
+//! as a base64 string and kube's `AdmissionResponse` serializes it as a JSON array of bytes.
 //!
 //! `dryRun` requests (`kubectl apply --dry-run=server`) are answered exactly like the others:
 //! sticky-guard has no side effects (`sideEffects: None` in the webhook configurations).
@@ -22,7 +23,7 @@ use crate::objects;
 use crate::policy::Policy;
 use crate::rules::{self, Context, Phase};
 use crate::view::ViewSource;
-use kube::core::admission::Operation;
+use review::Operation;
 
 /// Answers one AdmissionReview request body.
 ///
@@ -46,37 +47,45 @@ pub async fn admit(
 ) -> Result<(ReviewResponse, Outcome), ReviewError> {
     let request = review::decode(body)?;
     let mut outcome = Outcome {
-        uid: request.uid.clone(),
-        kind: request.kind.kind.clone(),
-        namespace: request.namespace.clone().unwrap_or_default(),
-        name: request.name.clone(),
-        dry_run: request.dry_run,
+        uid: request.uid.to_string(),
+        kind: request.kind.kind.to_string(),
+        namespace: request.namespace.as_deref().unwrap_or_default().to_string(),
+        name: request.name.as_deref().unwrap_or_default().to_string(),
+        dry_run: request.dry_run.unwrap_or(false),
         allowed: true,
         rules: Vec::new(),
         findings: Vec::new(),
     };
-    let object = match (&request.operation, &request.object) {
+    let uid = &request.uid;
+    let object = match (request.operation, request.object) {
         (Operation::Create | Operation::Update, Some(object)) => object,
-        _ => return Ok((ReviewResponse::allow(&request.uid), outcome)),
+        _ => return Ok((ReviewResponse::allow(uid), outcome)),
     };
+    let invalid = |outcome: &mut Outcome, error: objects::DecodeError| {
+        outcome.allowed = false;
+        ReviewResponse::invalid(uid, &error.to_string())
+    };
+    let api_version = request.kind.api_version();
     let namespace = request.namespace.as_deref();
-    let value = review::object_json(object, &request.kind, namespace);
-    let decoded = match objects::decode(&value) {
+    let decode = |raw: &serde_json::value::RawValue| {
+        objects::decode_json(raw.get(), &api_version, &request.kind.kind).map(|object| {
+            object.map(|mut object| {
+                let meta = object.meta_mut();
+                if meta.namespace.is_none() {
+                    meta.namespace = namespace.map(str::to_string);
+                }
+                object
+            })
+        })
+    };
+    let decoded = match decode(object) {
         Ok(Some(decoded)) if policy.judges(&decoded) => decoded,
-        Ok(_) => return Ok((ReviewResponse::allow(&request.uid), outcome)),
-        Err(e) => {
-            outcome.allowed = false;
-            return Ok((
-                ReviewResponse::invalid(&request.uid, &e.to_string()),
-                outcome,
-            ));
-        }
+        Ok(_) => return Ok((ReviewResponse::allow(uid), outcome)),
+        Err(e) => return Ok((invalid(&mut outcome, e), outcome)),
     };
     let old = request
         .old_object
-        .as_ref()
-        .and_then(|old| objects::decode(&review::object_json(old, &request.kind, namespace)).ok())
-        .flatten();
+        .and_then(|old| decode(old).ok().flatten());
     let cluster = view.prepare(&decoded, phase == Phase::Validating).await;
     let context = Context {
         policy,
@@ -85,7 +94,12 @@ pub async fn admit(
     };
     let findings = rules::evaluate(&decoded, phase, &context);
 
-    let verdict = Verdict::decide(&findings, phase, &value, &decoded.reference().to_string());
+    let verdict = Verdict::decide(
+        &findings,
+        phase,
+        decoded.meta().annotations.as_ref(),
+        &decoded.reference().to_string(),
+    );
     outcome.allowed = verdict.allowed;
     // A fixable finding is patched only when the mutating webhook admits the object.
     let patched = phase == Phase::Mutating && verdict.allowed;
@@ -94,7 +108,7 @@ pub async fn admit(
         .map(|f| (f.rule, f.level, patched && f.fix.is_some()))
         .collect();
     outcome.rules = verdict.rules.clone();
-    Ok((ReviewResponse::from_verdict(&request.uid, verdict), outcome))
+    Ok((ReviewResponse::from_verdict(uid, verdict), outcome))
 }
 
 /// What happened to one request, for the log line.

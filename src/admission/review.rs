@@ -2,11 +2,9 @@
 
 use super::verdict::Verdict;
 use base64::Engine;
-use kube::core::DynamicObject;
-use kube::core::admission::{AdmissionRequest, AdmissionReview};
-use kube::core::gvk::GroupVersionKind;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// The only AdmissionReview version sticky-guard speaks. The webhook configurations in
@@ -29,29 +27,125 @@ pub enum ReviewError {
     NoRequest,
 }
 
-/// Decodes a request body.
+/// The AdmissionReview envelope, as far as sticky-guard reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    api_version: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    request: Option<Request<'a>>,
+}
+
+/// `request` of an `admission.k8s.io/v1` AdmissionReview, as far as sticky-guard reads it,
+/// borrowed from the request body: `object` and `oldObject` are slices of the body, decoded
+/// later by [`crate::objects::decode_as`] into only what the rules read. Every other field
+/// (`resource`, `userInfo`, `options`, …) is skipped without being built.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Request<'a> {
+    /// `uid`, echoed in the response (at most [`MAX_UID_BYTES`]).
+    #[serde(borrow)]
+    pub uid: Cow<'a, str>,
+    /// `kind`: the object's group, version and kind, in the version the webhook registered
+    /// (`matchPolicy: Equivalent` converts to it).
+    #[serde(borrow)]
+    pub kind: GroupVersionKind<'a>,
+    /// `namespace`; absent for cluster-scoped objects.
+    #[serde(borrow, default)]
+    pub namespace: Option<Cow<'a, str>>,
+    /// `name`; empty on CREATE with `generateName`.
+    #[serde(borrow, default)]
+    pub name: Option<Cow<'a, str>>,
+    /// `operation`.
+    pub operation: Operation,
+    /// `dryRun`.
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+    /// `object` as JSON text (absent on DELETE).
+    #[serde(borrow, default)]
+    pub object: Option<&'a RawValue>,
+    /// `oldObject` as JSON text (UPDATE and DELETE).
+    #[serde(borrow, default)]
+    pub old_object: Option<&'a RawValue>,
+}
+
+/// `request.kind`.
+#[derive(Debug, Deserialize)]
+pub struct GroupVersionKind<'a> {
+    /// API group; empty for the core group.
+    #[serde(borrow)]
+    pub group: Cow<'a, str>,
+    /// API version within the group.
+    #[serde(borrow)]
+    pub version: Cow<'a, str>,
+    /// Kind.
+    #[serde(borrow)]
+    pub kind: Cow<'a, str>,
+}
+
+impl GroupVersionKind<'_> {
+    /// `apiVersion` form: `group/version`, or `version` for the core group.
+    pub fn api_version(&self) -> Cow<'_, str> {
+        if self.group.is_empty() {
+            Cow::Borrowed(&self.version)
+        } else {
+            Cow::Owned(format!("{}/{}", self.group, self.version))
+        }
+    }
+}
+
+/// `request.operation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Operation {
+    /// `CREATE`.
+    Create,
+    /// `UPDATE`.
+    Update,
+    /// `DELETE`.
+    Delete,
+    /// `CONNECT`.
+    Connect,
+}
+
+/// Decodes a request body, in one pass over its bytes, borrowing from them.
 ///
 /// # Errors
 /// [`ReviewError`] for non-JSON (or JSON followed by anything but whitespace), a wrong `kind`,
-/// another `apiVersion`, no `request`, or a `uid` over [`MAX_UID_BYTES`]; the message names the
-/// field at fault.
-pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewError> {
+/// another `apiVersion`, no `request`, a `request` without `uid`, `kind` or `operation`, or a
+/// `uid` over [`MAX_UID_BYTES`]; the message names the field at fault (found by decoding a
+/// failed body a second time with path tracking, so the success path does not pay for it).
+pub fn decode(body: &[u8]) -> Result<Request<'_>, ReviewError> {
     let mut de = serde_json::Deserializer::from_slice(body);
-    let review: AdmissionReview<DynamicObject> = serde_path_to_error::deserialize(&mut de)
-        .map_err(|e| ReviewError::Malformed(format!("at `{}`: {}", e.path(), e.inner())))?;
+    let review = match Envelope::deserialize(&mut de) {
+        Ok(review) => review,
+        Err(error) => {
+            let tracked = serde_path_to_error::deserialize::<_, Envelope<'_>>(
+                &mut serde_json::Deserializer::from_slice(body),
+            );
+            return Err(ReviewError::Malformed(match tracked {
+                Err(e) => format!("at `{}`: {}", e.path(), e.inner()),
+                Ok(_) => error.to_string(),
+            }));
+        }
+    };
     de.end()
         .map_err(|e| ReviewError::Malformed(format!("characters after the JSON document: {e}")))?;
-    if review.types.kind != "AdmissionReview" {
+    if review.kind != "AdmissionReview" {
         return Err(ReviewError::Malformed(format!(
             "kind is `{}`, expected `AdmissionReview`",
-            review.types.kind
+            review.kind
         )));
     }
-    if review.types.api_version != API_VERSION {
-        return Err(ReviewError::UnsupportedVersion(review.types.api_version));
+    if review.api_version != API_VERSION {
+        return Err(ReviewError::UnsupportedVersion(
+            review.api_version.into_owned(),
+        ));
     }
-    let request: AdmissionRequest<DynamicObject> =
-        review.try_into().map_err(|_| ReviewError::NoRequest)?;
+    let request = review.request.ok_or(ReviewError::NoRequest)?;
     // kube-apiserver sends a UUID; the uid is echoed in the answer, so an absurd one is refused
     // rather than repeated.
     if request.uid.len() > MAX_UID_BYTES {
@@ -65,36 +159,6 @@ pub fn decode(body: &[u8]) -> Result<AdmissionRequest<DynamicObject>, ReviewErro
 
 /// Longest `request.uid` accepted, in bytes (a UUID is 36).
 pub const MAX_UID_BYTES: usize = 128;
-
-/// The object as JSON, with `apiVersion`/`kind` filled in from `request.kind` and
-/// `metadata.namespace` from `request.namespace` where the object lacks them (the API server
-/// sends them; this keeps hand-written requests working).
-pub fn object_json(
-    object: &DynamicObject,
-    kind: &GroupVersionKind,
-    namespace: Option<&str>,
-) -> Value {
-    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        let api_version = if kind.group.is_empty() {
-            kind.version.clone()
-        } else {
-            format!("{}/{}", kind.group, kind.version)
-        };
-        map.entry("apiVersion")
-            .or_insert_with(|| Value::String(api_version));
-        map.entry("kind")
-            .or_insert_with(|| Value::String(kind.kind.clone()));
-    }
-    if let (Some(ns), Some(meta)) = (
-        namespace,
-        value.get_mut("metadata").and_then(Value::as_object_mut),
-    ) {
-        meta.entry("namespace")
-            .or_insert_with(|| Value::String(ns.to_string()));
-    }
-    value
-}
 
 /// An `admission.k8s.io/v1` AdmissionReview response body.
 #[derive(Clone, Debug, Serialize)]

@@ -2,7 +2,7 @@
 
 use crate::rules::{Finding, Fix, Level, Phase, json_patch};
 use json_patch::Patch;
-use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// The longest warning sticky-guard sends. The `admission.k8s.io/v1` reference for
 /// `AdmissionResponse.warnings`: "Limit warnings to 120 characters if possible. Warnings over
@@ -26,14 +26,20 @@ pub struct Verdict {
 }
 
 impl Verdict {
-    /// Decides on `findings` for `object` (the object JSON exactly as received).
+    /// Decides on `findings` for an object whose `metadata.annotations` are `annotations`
+    /// (`None` when the object has no annotations mapping).
     ///
     /// - In [`Phase::Mutating`], fixable findings are fixed: their [`Fix`]es become one
     ///   JSONPatch, and a warning says what was changed. Deny-level findings without a fix deny.
     /// - In [`Phase::Validating`], every deny-level finding denies (a fixable one means the
     ///   mutation did not happen, e.g. the mutating webhook failed open).
     /// - Warn-level findings become warnings; a denial carries them too.
-    pub fn decide(findings: &[Finding], phase: Phase, object: &Value, subject: &str) -> Verdict {
+    pub fn decide(
+        findings: &[Finding],
+        phase: Phase,
+        annotations: Option<&BTreeMap<String, String>>,
+        subject: &str,
+    ) -> Verdict {
         let mutating = phase == Phase::Mutating;
         let fixed = |f: &Finding| mutating && f.fix.is_some();
         let denials: Vec<String> = findings
@@ -73,7 +79,7 @@ impl Verdict {
             .filter(|f| fixed(f))
             .filter_map(|f| f.fix.as_ref().map(|fix| (f.rule, fix)))
             .collect();
-        let patch = json_patch(fixes.iter().map(|(_, fix)| *fix), object);
+        let patch = json_patch(fixes.iter().map(|(_, fix)| *fix), annotations);
         if !patch.0.is_empty() {
             for (rule, Fix::SetAnnotation { key, value }) in &fixes {
                 warnings.push(warning(rule, &format!("sticky-guard set {key}: {value}")));

@@ -334,7 +334,7 @@ pub fn fix_documents(
             let findings = rules::evaluate(object, Phase::Mutating, &context);
             let patch = rules::json_patch(
                 findings.iter().filter_map(|f| f.fix.as_ref()),
-                &document.value,
+                object.meta().annotations.as_ref(),
             );
             if let Err(e) = json_patch::patch(&mut document.value, &patch) {
                 errors.push(InputError {

@@ -1,11 +1,26 @@
-//! JSON value → [`Object`], with errors that point at the offending field.
+//! Object bytes or JSON value → [`Object`], in one pass, with errors that point at the
+//! offending field.
+//!
+//! Only what the rules read is built: `metadata.name`, `namespace`, `generateName` and
+//! `annotations`, and the kind's `spec`. Everything else (`managedFields`, `status`, labels,
+//! kubectl's `last-applied-configuration` annotation) is skipped by the parser without being
+//! built. A failed decode is decoded a second time with path tracking, so the message names
+//! the field at fault while the success path pays nothing for it.
 
 use super::Object;
-use super::ingress::{IngressObject, LegacyIngress};
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::networking::v1::Ingress;
-use serde::de::DeserializeOwned;
+use super::ingress::{IngressObject, LegacySpec};
+use k8s_openapi::api::core::v1::{Service, ServiceSpec};
+use k8s_openapi::api::networking::v1::IngressSpec;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The annotation kubectl writes on `apply`: the whole previous manifest, often the larger
+/// part of an object. No rule reads it, so it is skipped while decoding.
+pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Why a document or AdmissionRequest object could not be judged.
 ///
@@ -57,14 +72,75 @@ pub enum DecodeError {
 const INGRESS_VERSIONS: &str =
     "networking.k8s.io/v1 (or the legacy networking.k8s.io/v1beta1, extensions/v1beta1)";
 
-/// Decodes one Kubernetes object.
+/// A kind at an API version sticky-guard judges, and so the shape its object is read in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// `networking.k8s.io/v1` Ingress.
+    IngressV1,
+    /// `networking.k8s.io/v1beta1` or `extensions/v1beta1` Ingress (removed in Kubernetes
+    /// 1.22; still found in manifests), converted to v1 on decoding.
+    IngressLegacy,
+    /// Core `v1` Service.
+    ServiceV1,
+}
+
+impl Shape {
+    /// The shape for `apiVersion` and `kind`: `Ok(None)` for kinds sticky-guard does not judge.
+    ///
+    /// # Errors
+    /// [`DecodeError::UnknownApiVersion`] for an Ingress or Service at a version sticky-guard
+    /// does not know (`networking.k8s.io/v2`, core `v2`).
+    pub fn of(api_version: &str, kind: &str) -> Result<Option<Shape>, DecodeError> {
+        match (kind, api_version) {
+            ("Ingress", "networking.k8s.io/v1") => Ok(Some(Shape::IngressV1)),
+            ("Ingress", "networking.k8s.io/v1beta1" | "extensions/v1beta1") => {
+                Ok(Some(Shape::IngressLegacy))
+            }
+            ("Ingress", _)
+                if api_version.starts_with("networking.k8s.io/")
+                    || api_version.starts_with("extensions/") =>
+            {
+                Err(DecodeError::UnknownApiVersion {
+                    kind: "Ingress",
+                    api_version: crate::echo::bounded(api_version),
+                    known: INGRESS_VERSIONS,
+                })
+            }
+            ("Service", "v1") => Ok(Some(Shape::ServiceV1)),
+            ("Service", _) if !api_version.contains('/') => Err(DecodeError::UnknownApiVersion {
+                kind: "Service",
+                api_version: crate::echo::bounded(api_version),
+                known: "v1",
+            }),
+            _ => Ok(None),
+        }
+    }
+
+    /// `Ingress` or `Service`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Shape::IngressV1 | Shape::IngressLegacy => "Ingress",
+            Shape::ServiceV1 => "Service",
+        }
+    }
+}
+
+/// Where an object is read from.
+#[derive(Clone, Copy, Debug)]
+pub enum Input<'a> {
+    /// A JSON value (a manifest document, read from YAML or JSON).
+    Value(&'a Value),
+    /// JSON text (an AdmissionRequest `object`, as a slice of the request body).
+    Json(&'a str),
+}
+
+/// Decodes one Kubernetes object given as a JSON value (a manifest document).
 ///
 /// Returns `Ok(None)` for kinds sticky-guard does not judge (Deployments, ConfigMaps, …), so a
-/// manifest bundle can hold anything. Judged kinds:
-/// - `Ingress` at `networking.k8s.io/v1`, `networking.k8s.io/v1beta1`, `extensions/v1beta1`
-///   (the legacy ones are converted to v1: `serviceName`/`servicePort` → `service.name`/`port`,
-///   `backend` → `defaultBackend`, missing `pathType` → `ImplementationSpecific`);
-/// - `Service` at `v1`.
+/// manifest bundle can hold anything. Judged kinds are those of [`Shape::of`]; the legacy
+/// Ingress versions are converted to v1 (`serviceName`/`servicePort` →
+/// `service.name`/`port`, `backend` → `defaultBackend`, missing `pathType` →
+/// `ImplementationSpecific`), the way the API server converts them.
 ///
 /// # Errors
 /// [`DecodeError`] when the value is not an object with `apiVersion` and `kind`, when a judged
@@ -83,78 +159,324 @@ pub fn decode(value: &Value) -> Result<Option<Object>, DecodeError> {
             "apiVersion and kind must both be set, as strings".into(),
         ));
     };
-    match (kind, api_version) {
-        ("Ingress", "networking.k8s.io/v1") => {
-            check_annotations(value)?;
-            let ingress: Ingress = typed("Ingress", value)?;
-            Ok(Some(Object::Ingress(Box::new(IngressObject {
-                meta: ingress.metadata,
-                spec: ingress.spec.unwrap_or_default(),
-                legacy: false,
-            }))))
-        }
-        ("Ingress", "networking.k8s.io/v1beta1" | "extensions/v1beta1") => {
-            check_annotations(value)?;
-            let legacy: LegacyIngress = typed("Ingress", value)?;
-            Ok(Some(Object::Ingress(Box::new(legacy.into()))))
-        }
-        ("Ingress", _)
-            if api_version.starts_with("networking.k8s.io/")
-                || api_version.starts_with("extensions/") =>
-        {
-            Err(DecodeError::UnknownApiVersion {
-                kind: "Ingress",
-                api_version: api_version.into(),
-                known: INGRESS_VERSIONS,
-            })
-        }
-        ("Service", "v1") => {
-            check_annotations(value)?;
-            Ok(Some(Object::Service(Box::new(typed::<Service>(
-                "Service", value,
-            )?))))
-        }
-        ("Service", _) if !api_version.contains('/') => Err(DecodeError::UnknownApiVersion {
-            kind: "Service",
-            api_version: api_version.into(),
-            known: "v1",
-        }),
-        _ => Ok(None),
+    match Shape::of(api_version, kind)? {
+        Some(shape) => decode_as(shape, Input::Value(value)).map(Some),
+        None => Ok(None),
     }
 }
 
-/// Annotation values must be strings; say which one is not, and how to write it.
-fn check_annotations(value: &Value) -> Result<(), DecodeError> {
-    let Some(annotations) = value.pointer("/metadata/annotations") else {
-        return Ok(());
+/// Decodes `input` as an object of `shape`, in one pass (see the module documentation).
+/// `apiVersion` and `kind` inside the object are not read: the caller chose the shape (from the
+/// AdmissionRequest's `kind`, or from the document's own fields in [`decode`]).
+///
+/// # Errors
+/// [`DecodeError::AnnotationNotString`] for an annotation value that is not a string, and
+/// [`DecodeError::Invalid`] with the field path for anything else that does not fit the kind
+/// (not a mapping, `spec.rules` not a list, annotations as a list, a port as a mapping, …).
+pub fn decode_as(shape: Shape, input: Input<'_>) -> Result<Object, DecodeError> {
+    read(shape, input).map(|(object, _)| object)
+}
+
+/// Decodes an AdmissionRequest `object` (JSON text) that `request.kind` says is `kind` at
+/// `api_version`. The object's own `apiVersion` and `kind`, where it carries them, have the
+/// last word (the API server always sends them, equal to `request.kind`); where they disagree,
+/// the object is read again as what it says it is. `Ok(None)` for kinds sticky-guard does not
+/// judge, without reading the object at all.
+///
+/// # Errors
+/// As [`Shape::of`] (for `request.kind` and for the object's own fields) and [`decode_as`].
+pub fn decode_json(
+    text: &str,
+    api_version: &str,
+    kind: &str,
+) -> Result<Option<Object>, DecodeError> {
+    let Some(shape) = Shape::of(api_version, kind)? else {
+        return Ok(None);
     };
-    let Some(annotations) = annotations.as_object() else {
-        if annotations.is_null() {
-            return Ok(());
-        }
+    let (object, declared) = read(shape, Input::Json(text))?;
+    let declared_shape = Shape::of(
+        declared.api_version.as_deref().unwrap_or(api_version),
+        declared.kind.as_deref().unwrap_or(kind),
+    )?;
+    match declared_shape {
+        Some(declared) if declared == shape => Ok(Some(object)),
+        Some(declared) => decode_as(declared, Input::Json(text)).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `apiVersion` and `kind` as the object itself writes them.
+#[derive(Default)]
+struct Declared {
+    api_version: Option<String>,
+    kind: Option<String>,
+}
+
+fn read(shape: Shape, input: Input<'_>) -> Result<(Object, Declared), DecodeError> {
+    let kind = shape.kind();
+    // serde reads a struct from a list too (by position); an object is a mapping only.
+    let found = match input {
+        Input::Value(value) => (!value.is_object()).then(|| type_name(value)),
+        Input::Json(text) => match text.trim_start().as_bytes().first() {
+            Some(b'{') => None,
+            Some(b'[') => Some("list"),
+            Some(b'"') => Some("string"),
+            Some(b'n') => Some("null"),
+            Some(b't' | b'f') => Some("boolean"),
+            _ => Some("number"),
+        },
+    };
+    if let Some(found) = found {
         return Err(DecodeError::Invalid {
-            kind: "object",
-            path: "metadata.annotations".into(),
-            message: format!("expected a mapping, found {}", type_name(annotations)),
+            kind,
+            path: ".".into(),
+            message: format!("expected a mapping, found {found}"),
         });
-    };
-    for (key, v) in annotations {
-        if !v.is_string() {
-            return Err(DecodeError::AnnotationNotString {
-                key: key.clone(),
-                found: type_name(v),
-                value: v.to_string(),
-            });
-        }
     }
-    Ok(())
+    Ok(match shape {
+        Shape::IngressV1 => {
+            let doc: Doc<IngressSpec> = typed(kind, input)?;
+            let declared = doc.declared();
+            let object = Object::Ingress(Box::new(IngressObject {
+                meta: doc.metadata.into_meta()?,
+                spec: doc.spec.unwrap_or_default(),
+                legacy: false,
+            }));
+            (object, declared)
+        }
+        Shape::IngressLegacy => {
+            let doc: Doc<LegacySpec> = typed(kind, input)?;
+            let declared = doc.declared();
+            let object = Object::Ingress(Box::new(IngressObject::from_legacy(
+                doc.metadata.into_meta()?,
+                doc.spec.unwrap_or_default(),
+            )));
+            (object, declared)
+        }
+        Shape::ServiceV1 => {
+            let doc: Doc<ServiceSpec> = typed(kind, input)?;
+            let declared = doc.declared();
+            let object = Object::Service(Box::new(Service {
+                metadata: doc.metadata.into_meta()?,
+                spec: doc.spec,
+                status: None,
+            }));
+            (object, declared)
+        }
+    })
 }
 
-fn typed<T: DeserializeOwned>(kind: &'static str, value: &Value) -> Result<T, DecodeError> {
-    serde_path_to_error::deserialize(value).map_err(|e| DecodeError::Invalid {
-        kind,
-        path: e.path().to_string(),
-        message: e.inner().to_string(),
+/// An object as far as the rules read it: `apiVersion`, `kind`, `metadata` (slim) and `spec`.
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "camelCase",
+    expecting = "a Kubernetes object (a mapping)"
+)]
+struct Doc<S> {
+    api_version: Option<String>,
+    kind: Option<String>,
+    #[serde(default)]
+    metadata: Meta,
+    spec: Option<S>,
+}
+
+impl<S> Doc<S> {
+    fn declared(&self) -> Declared {
+        Declared {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+        }
+    }
+}
+
+/// `metadata`, as far as the rules read it. Unknown fields (`managedFields`, labels, …) are
+/// skipped by the parser without being built.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "object metadata (a mapping)")]
+struct Meta {
+    name: Option<String>,
+    namespace: Option<String>,
+    generate_name: Option<String>,
+    #[serde(default)]
+    annotations: Annotations,
+}
+
+impl Meta {
+    fn into_meta(self) -> Result<ObjectMeta, DecodeError> {
+        if let Some(error) = self.annotations.not_string {
+            return Err(error);
+        }
+        Ok(ObjectMeta {
+            name: self.name,
+            namespace: self.namespace,
+            generate_name: self.generate_name,
+            annotations: self.annotations.map,
+            ..ObjectMeta::default()
+        })
+    }
+}
+
+/// `metadata.annotations`. `map` is `Some` whenever the object has an annotations mapping
+/// (even one that held only [`LAST_APPLIED`], which is left out), so a JSONPatch knows whether
+/// to add keys or the whole map. The first value that is not a string is kept as the error to
+/// report (after the whole object has been read, so a later syntax error still wins).
+#[derive(Default)]
+struct Annotations {
+    map: Option<BTreeMap<String, String>>,
+    not_string: Option<DecodeError>,
+}
+
+impl<'de> Deserialize<'de> for Annotations {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_option(AnnotationsVisitor)
+    }
+}
+
+struct AnnotationsVisitor;
+
+impl<'de> Visitor<'de> for AnnotationsVisitor {
+    type Value = Annotations;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a mapping of annotation keys to string values")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Annotations, E> {
+        Ok(Annotations::default())
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Annotations, E> {
+        Ok(Annotations::default())
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Annotations, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Annotations, A::Error> {
+        let mut map = BTreeMap::new();
+        let mut not_string = None;
+        while let Some(key) = access.next_key::<String>()? {
+            if key == LAST_APPLIED {
+                access.next_value::<IgnoredAny>()?;
+                continue;
+            }
+            match access.next_value::<AnnotationValue>()? {
+                AnnotationValue::Text(value) => {
+                    map.insert(key, value);
+                }
+                AnnotationValue::Other { found, value } => {
+                    not_string.get_or_insert(DecodeError::AnnotationNotString {
+                        key: crate::echo::bounded(&key),
+                        found,
+                        value,
+                    });
+                }
+            }
+        }
+        Ok(Annotations {
+            map: Some(map),
+            not_string,
+        })
+    }
+}
+
+/// One annotation value: a string, or what was found instead (for the message).
+enum AnnotationValue {
+    Text(String),
+    Other { found: &'static str, value: String },
+}
+
+impl<'de> Deserialize<'de> for AnnotationValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(AnnotationValueVisitor)
+    }
+}
+
+struct AnnotationValueVisitor;
+
+fn other<E>(found: &'static str, value: impl fmt::Display) -> Result<AnnotationValue, E> {
+    Ok(AnnotationValue::Other {
+        found,
+        value: value.to_string(),
+    })
+}
+
+impl<'de> Visitor<'de> for AnnotationValueVisitor {
+    type Value = AnnotationValue;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an annotation value")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<AnnotationValue, E> {
+        Ok(AnnotationValue::Text(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<AnnotationValue, E> {
+        Ok(AnnotationValue::Text(v))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<AnnotationValue, E> {
+        other("boolean", v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<AnnotationValue, E> {
+        other("number", v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<AnnotationValue, E> {
+        other("number", v)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<AnnotationValue, E> {
+        // As JSON writes it (`1.5`, `1e300`).
+        other("number", Value::from(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<AnnotationValue, E> {
+        other("null", "null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<AnnotationValue, E> {
+        other("null", "null")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AnnotationValue, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        other("list", "[…]")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AnnotationValue, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        other("mapping", "{…}")
+    }
+}
+
+/// Reads `T` from `input`; on failure, reads it again with path tracking for the message.
+fn typed<T: DeserializeOwned>(kind: &'static str, input: Input<'_>) -> Result<T, DecodeError> {
+    let first = match input {
+        Input::Value(value) => T::deserialize(value),
+        Input::Json(text) => serde_json::from_str(text),
+    };
+    first.map_err(|error| {
+        let tracked: Result<T, _> = match input {
+            Input::Value(value) => serde_path_to_error::deserialize(value),
+            Input::Json(text) => {
+                serde_path_to_error::deserialize(&mut serde_json::Deserializer::from_str(text))
+            }
+        };
+        let (path, message) = match tracked {
+            Err(e) => (e.path().to_string(), e.inner().to_string()),
+            // The same input through the same decoder fails again; if it did not, the first
+            // error still stands.
+            Ok(_) => (".".to_string(), error.to_string()),
+        };
+        DecodeError::Invalid {
+            kind,
+            path: crate::echo::bounded(&path),
+            message: crate::echo::bounded(&message),
+        }
     })
 }
 
@@ -204,6 +526,58 @@ mod tests {
         );
         assert_eq!(backends[1].port.and_then(|p| p.number), Some(80));
         assert_eq!(ingress.paths()[0].path_type, "ImplementationSpecific");
+    }
+
+    #[test]
+    fn what_no_rule_reads_is_not_kept() {
+        let text = r#"{"apiVersion":"networking.k8s.io/v1","kind":"Ingress",
+            "metadata":{"name":"w","namespace":"shop","labels":{"a":"b"},
+              "managedFields":[{"manager":"kubectl","fieldsV1":{"f:metadata":{}}}],
+              "annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"huge\":1}",
+                             "nginx.ingress.kubernetes.io/affinity":"cookie"}},
+            "spec":{"rules":[]},"status":{"loadBalancer":{}}}"#;
+        let Some(Object::Ingress(ingress)) =
+            decode_json(text, "networking.k8s.io/v1", "Ingress").unwrap()
+        else {
+            panic!("not an Ingress")
+        };
+        let annotations = ingress.meta.annotations.as_ref().unwrap();
+        assert_eq!(
+            annotations.keys().collect::<Vec<_>>(),
+            ["nginx.ingress.kubernetes.io/affinity"]
+        );
+        assert!(ingress.meta.managed_fields.is_none() && ingress.meta.labels.is_none());
+        assert_eq!(ingress.meta.namespace.as_deref(), Some("shop"));
+
+        // A map that held only last-applied is still a map (a patch adds keys to it).
+        let text = r#"{"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"x"}}}"#;
+        let object = decode_json(text, "v1", "Service").unwrap().unwrap();
+        assert_eq!(object.meta().annotations, Some(BTreeMap::new()));
+    }
+
+    #[test]
+    fn the_object_says_what_it_is() {
+        // request.kind says v1, the object says extensions/v1beta1: read as what it says.
+        let text = r#"{"apiVersion":"extensions/v1beta1","kind":"Ingress",
+            "spec":{"backend":{"serviceName":"web","servicePort":80}}}"#;
+        let Some(Object::Ingress(ingress)) =
+            decode_json(text, "networking.k8s.io/v1", "Ingress").unwrap()
+        else {
+            panic!("not an Ingress")
+        };
+        assert!(ingress.legacy);
+        assert_eq!(ingress.backends()[0].service_name, "web");
+        // Kinds that are not judged are not read at all.
+        assert!(
+            decode_json("{not json", "apps/v1", "Deployment")
+                .unwrap()
+                .is_none()
+        );
+        // An object that is not a mapping.
+        assert_eq!(
+            decode_json("[1]", "v1", "Service").unwrap_err().to_string(),
+            "Service does not decode at `.`: expected a mapping, found list"
+        );
     }
 
     #[test]

@@ -122,20 +122,12 @@ impl IngressObject {
     }
 }
 
-/// `extensions/v1beta1` and `networking.k8s.io/v1beta1` Ingress, as far as sticky-guard reads it.
-/// Source: the v1beta1 API reference (removed in Kubernetes 1.22); unknown fields are ignored.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct LegacyIngress {
-    #[serde(default)]
-    metadata: ObjectMeta,
-    #[serde(default)]
-    spec: LegacySpec,
-}
-
+/// `spec` of an `extensions/v1beta1` or `networking.k8s.io/v1beta1` Ingress, as far as
+/// sticky-guard reads it. Source: the v1beta1 API reference (removed in Kubernetes 1.22);
+/// unknown fields are ignored.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
-struct LegacySpec {
+pub(super) struct LegacySpec {
     backend: Option<LegacyBackend>,
     ingress_class_name: Option<String>,
     rules: Option<Vec<LegacyRule>>,
@@ -194,11 +186,11 @@ impl LegacyBackend {
     }
 }
 
-impl From<LegacyIngress> for IngressObject {
-    fn from(legacy: LegacyIngress) -> Self {
-        let spec = legacy.spec;
+impl IngressObject {
+    /// A legacy Ingress in v1 shape: `meta` as read, `spec` converted.
+    pub(super) fn from_legacy(meta: ObjectMeta, spec: LegacySpec) -> Self {
         IngressObject {
-            meta: legacy.metadata,
+            meta,
             spec: IngressSpec {
                 default_backend: spec.backend.map(LegacyBackend::into_v1),
                 ingress_class_name: spec.ingress_class_name,

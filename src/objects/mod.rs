@@ -1,14 +1,14 @@
 //! Kubernetes objects as the rules see them.
 //!
-//! Both front doors (the webhook's AdmissionRequest `object`, and documents read from manifest
-//! files) hand [`decode`] a JSON value; what comes out is an [`Object`] of a kind sticky-guard
+//! Both front doors (the webhook's AdmissionRequest `object` as a slice of the request body,
+//! and documents read from manifest files as JSON values) go through [`decode_as`]; what comes out is an [`Object`] of a kind sticky-guard
 //! judges, or `None` for every other kind. Legacy Ingress APIs are converted to
 //! `networking.k8s.io/v1` here, the way the API server converts them, so a rule is written once.
 
 mod decode;
 mod ingress;
 
-pub use decode::{DecodeError, decode};
+pub use decode::{DecodeError, Input, LAST_APPLIED, Shape, decode, decode_as, decode_json};
 pub use ingress::{BackendRef, IngressObject, PathRef};
 
 use k8s_openapi::api::core::v1::Service;
@@ -31,6 +31,14 @@ impl Object {
         match self {
             Object::Ingress(ingress) => &ingress.meta,
             Object::Service(service) => &service.metadata,
+        }
+    }
+
+    /// The object's metadata, to fill in what the request carries beside it.
+    pub fn meta_mut(&mut self) -> &mut ObjectMeta {
+        match self {
+            Object::Ingress(ingress) => &mut ingress.meta,
+            Object::Service(service) => &mut service.metadata,
         }
     }
 

@@ -154,7 +154,11 @@ mod tests {
     fn patch_adds_the_derived_path() {
         let value = sticky_regex(&["/a/b(/|$)(.*)", "/a/c(/|$)(.*)"]);
         let findings = of(ID, run(value.clone(), Phase::Mutating));
-        let patch = json_patch(findings.iter().filter_map(|f| f.fix.as_ref()), &value);
+        let object = crate::rules::testing::object(value);
+        let patch = json_patch(
+            findings.iter().filter_map(|f| f.fix.as_ref()),
+            object.meta().annotations.as_ref(),
+        );
         assert_eq!(
             serde_json::to_value(&patch).unwrap(),
             json!([{"op": "add",

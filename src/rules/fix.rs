@@ -4,6 +4,7 @@ use json_patch::jsonptr::PointerBuf;
 use json_patch::{AddOperation, Patch, PatchOperation};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// A change that makes a finding go away.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -18,7 +19,8 @@ pub enum Fix {
     },
 }
 
-/// The JSONPatch that applies `fixes` to `object` (the object exactly as received).
+/// The JSONPatch that applies `fixes` to an object whose `metadata.annotations` are
+/// `existing` (`None` when the object has no annotations mapping).
 ///
 /// Operations are `add` only, on just the needed fields: one `add` of
 /// `/metadata/annotations` (a whole map) when the object has no annotations map, else one `add`
@@ -26,15 +28,15 @@ pub enum Fix {
 /// RFC 6901). `add` on an existing member replaces it (RFC 6902 §4.1), so an empty value is
 /// overwritten. Keys already holding the wanted value get no operation, so the patch of an
 /// already-fixed object is empty (idempotence).
-pub fn json_patch<'a>(fixes: impl IntoIterator<Item = &'a Fix>, object: &Value) -> Patch {
-    let existing = object
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object);
+pub fn json_patch<'a>(
+    fixes: impl IntoIterator<Item = &'a Fix>,
+    existing: Option<&BTreeMap<String, String>>,
+) -> Patch {
     let mut new_map = Map::new();
     let mut ops = Vec::new();
     for fix in fixes {
         let Fix::SetAnnotation { key, value } = fix;
-        if existing.and_then(|m| m.get(key)).and_then(Value::as_str) == Some(value.as_str()) {
+        if existing.and_then(|m| m.get(key)) == Some(value) {
             continue;
         }
         match existing {
@@ -61,6 +63,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// `metadata.annotations` of a test object.
+    fn annotations(object: &Value) -> Option<BTreeMap<String, String>> {
+        object
+            .pointer("/metadata/annotations")
+            .map(|a| serde_json::from_value(a.clone()).unwrap())
+    }
+
     fn set(key: &str, value: &str) -> Fix {
         Fix::SetAnnotation {
             key: key.into(),
@@ -76,7 +85,7 @@ mod tests {
                 "nginx.ingress.kubernetes.io/session-cookie-path",
                 "/x",
             )],
-            &object,
+            annotations(&object).as_ref(),
         );
         assert_eq!(
             serde_json::to_value(&patch).unwrap(),
@@ -87,20 +96,24 @@ mod tests {
     #[test]
     fn adds_the_map_when_absent() {
         let object = json!({"metadata": {"name": "n"}});
-        let patch = json_patch([&set("p/k", "/x")], &object);
+        let patch = json_patch([&set("p/k", "/x")], annotations(&object).as_ref());
         assert_eq!(
             serde_json::to_value(&patch).unwrap(),
             json!([{"op": "add", "path": "/metadata/annotations", "value": {"p/k": "/x"}}])
         );
         let mut patched = object.clone();
         json_patch::patch(&mut patched, &patch).unwrap();
-        assert!(json_patch([&set("p/k", "/x")], &patched).0.is_empty());
+        assert!(
+            json_patch([&set("p/k", "/x")], annotations(&patched).as_ref())
+                .0
+                .is_empty()
+        );
     }
 
     #[test]
     fn tilde_is_escaped() {
         let object = json!({"metadata": {"annotations": {}}});
-        let patch = json_patch([&set("a~b/c", "v")], &object);
+        let patch = json_patch([&set("a~b/c", "v")], annotations(&object).as_ref());
         assert_eq!(
             serde_json::to_value(&patch).unwrap()[0]["path"],
             "/metadata/annotations/a~0b~1c"

@@ -1,56 +1,94 @@
-//! `cargo bench`: time per operation of the hot paths, with the standard library's clock.
-//!
-//! Prints one line per case: mean nanoseconds per operation over a fixed number of iterations
-//! after a warm-up. These are the numbers to watch when changing the engine; targets live here,
-//! not in timed tests. Cases:
-//! - `admit/mutate`, `admit/validate`: one captured AdmissionReview (seed scenario 01, 9 KiB)
-//!   from bytes to response bytes, single-object mode;
-//! - `derive/*`: cookie path derivation for one regex path;
-//! - `check/seed-bundle`: `check` on all seed scenarios (decode, offline view, rules).
+//! `cargo bench` (criterion): time per operation of the hot paths. Targets live here and in
+//! `bench/` (the side-by-side server benchmark), not in timed tests. Cases:
+//! - `admit/*`: one captured AdmissionReview (`ingress-create-sticky-regex-path.json`, 4.4 KB
+//!   with managedFields; `ingress-update-annotate.json`, an UPDATE with oldObject;
+//!   `service-create-clusterip.json`) from request bytes to response bytes, single-object mode;
+//! - `rules/paths-N`: an Ingress with N sticky regex paths through every rule (validating);
+//! - `derive/*`: cookie path derivation for one regex path.
 
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
 use std::hint::black_box;
-use std::time::Instant;
 use sticky_guard::admission::admit;
 use sticky_guard::policy::Policy;
-use sticky_guard::rules::Phase;
+use sticky_guard::rules::{Context, Phase};
 use sticky_guard::view::ViewSource;
 
-fn bench(name: &str, iterations: u32, mut f: impl FnMut()) {
-    for _ in 0..iterations / 10 {
-        f();
-    }
-    let start = Instant::now();
-    for _ in 0..iterations {
-        f();
-    }
-    let per_op = start.elapsed().as_nanos() / u128::from(iterations);
-    println!("{name:<28} {per_op:>10} ns/op  ({iterations} iterations)");
-}
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
 
-fn main() {
-    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures");
-    let body = std::fs::read(format!(
-        "{fixtures}/admission-reviews/ingress-create-sticky-regex-path.json"
-    ))
-    .expect("the shared fixtures sit beside the repository");
+fn admission(c: &mut Criterion) {
     let policy = Policy::default();
     let view = ViewSource::Off("bench".into());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
-
-    for (name, phase) in [
-        ("admit/mutate", Phase::Mutating),
-        ("admit/validate", Phase::Validating),
+    for (name, file, phase) in [
+        (
+            "admit/mutate-ingress-create",
+            "ingress-create-sticky-regex-path.json",
+            Phase::Mutating,
+        ),
+        (
+            "admit/validate-ingress-update",
+            "ingress-update-annotate.json",
+            Phase::Validating,
+        ),
+        (
+            "admit/validate-service-create",
+            "service-create-clusterip.json",
+            Phase::Validating,
+        ),
     ] {
-        bench(name, 20_000, || {
-            let (response, _) = runtime
-                .block_on(admit(black_box(&body), phase, &policy, &view))
-                .expect("a valid review");
-            black_box(serde_json::to_vec(&response).expect("serializes"));
+        let body = std::fs::read(format!("{FIXTURES}/admission-reviews/{file}"))
+            .expect("the shared fixtures sit beside the repository");
+        c.bench_function(name, |b| {
+            b.iter(|| {
+                let (response, _) = runtime
+                    .block_on(admit(black_box(&body), phase, &policy, &view))
+                    .expect("a valid review");
+                black_box(serde_json::to_vec(&response).expect("serializes"))
+            })
         });
     }
+}
 
+/// An Ingress with cookie affinity, regex mode and `paths` regex paths, no cookie path.
+fn sticky_ingress(paths: usize) -> serde_json::Value {
+    let paths: Vec<_> = (0..paths)
+        .map(|i| {
+            json!({"path": format!("/app{i}/v[0-9]+(/|$)(.*)"), "pathType": "ImplementationSpecific",
+                   "backend": {"service": {"name": format!("web-{i}"), "port": {"number": 80}}}})
+        })
+        .collect();
+    json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "shop", "namespace": "shop", "annotations": {
+            "nginx.ingress.kubernetes.io/affinity": "cookie",
+            "nginx.ingress.kubernetes.io/use-regex": "true"}},
+        "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example", "http": {"paths": paths}}]}
+    })
+}
+
+fn rules(c: &mut Criterion) {
+    let policy = Policy::default();
+    let context = Context::single(&policy);
+    for paths in [1, 10, 100] {
+        let object = sticky_guard::objects::decode(&sticky_ingress(paths))
+            .expect("decodes")
+            .expect("an Ingress");
+        c.bench_function(&format!("rules/paths-{paths}"), |b| {
+            b.iter(|| {
+                black_box(sticky_guard::rules::evaluate(
+                    black_box(&object),
+                    Phase::Validating,
+                    &context,
+                ))
+            })
+        });
+    }
+}
+
+fn derive(c: &mut Criterion) {
     for (name, path) in [
         ("derive/mysite", "/mysite(/|$)(.*)"),
         ("derive/api-version", "/api/v[0-9]+/users"),
@@ -59,17 +97,11 @@ fn main() {
             "/shop/(cart|checkout|account|orders)/(.*)",
         ),
     ] {
-        bench(name, 50_000, || {
-            black_box(sticky_guard::cookie_path::derive([black_box(path)]));
+        c.bench_function(name, |b| {
+            b.iter(|| black_box(sticky_guard::cookie_path::derive([black_box(path)])))
         });
     }
-
-    let seeds = format!("{fixtures}/seed-scenarios");
-    bench("check/seed-bundle", 200, || {
-        let status = std::process::Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
-            .args(["check", "-o", "json", &seeds])
-            .output()
-            .expect("the binary runs");
-        black_box(status);
-    });
 }
+
+criterion_group!(benches, admission, rules, derive);
+criterion_main!(benches);

@@ -48,12 +48,13 @@ async fn replaced_certificate_files_are_served_within_two_seconds() {
     }
     let (cert, key) = (root.path().join("tls.crt"), root.path().join("tls.key"));
     let serving = ServingState::loaded(&a.cert_pem, None);
-    let config = tls::load_server_config(&cert, &key).unwrap();
+    let config = tls::load_server_config(&cert, &key, Default::default()).unwrap();
     let state = AppState::single_object(Policy::default(), "tests", serving.clone());
     let server = common::start_https(state, config).await;
     let watcher = tokio::spawn(tls::files::watch(
         cert.clone(),
         key.clone(),
+        Default::default(),
         server.tls_reloader(),
         serving.clone(),
     ));

@@ -99,6 +99,7 @@ impl Replica {
         let config = tls::server_config(
             placeholder.cert_pem.as_bytes(),
             placeholder.key_pem.as_bytes(),
+            Default::default(),
         )
         .unwrap();
         let serving = ServingState::default();

@@ -8,17 +8,12 @@
 
 mod common;
 
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
-use sticky_guard::admission::admit;
-use sticky_guard::policy::Policy;
-use sticky_guard::rules::Phase;
-use sticky_guard::view::ViewSource;
-
-/// How much larger than the request an answer may be: the fixed parts of a denial (prose,
-/// advice), a JSONPatch and warnings.
-const ANSWER_OVERHEAD: usize = 16 * 1024;
 
 fn seeds() -> Vec<Vec<u8>> {
     let mut seeds = Vec::new();
@@ -137,33 +132,15 @@ fn runner() -> TestRunner {
     })
 }
 
+// The properties themselves are in fuzz/checks.rs (shared with the cargo-fuzz targets); they
+// panic when they do not hold, which proptest reports with the (shrunk) input.
+
 #[test]
 fn the_admission_handler_answers_every_body_without_panicking_or_growing() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let policy = Policy::default();
-    let view = ViewSource::Off("fuzz".into());
+    let runtime = checks::runtime();
     runner()
         .run(&mutated(seeds()), |body| {
-            for phase in [Phase::Mutating, Phase::Validating] {
-                match rt.block_on(admit(&body, phase, &policy, &view)) {
-                    Ok((response, _)) => {
-                        let answer = serde_json::to_vec(&response).unwrap();
-                        prop_assert!(
-                            answer.len() <= body.len() + ANSWER_OVERHEAD,
-                            "an answer of {} bytes to {} bytes",
-                            answer.len(),
-                            body.len()
-                        );
-                    }
-                    Err(error) => {
-                        let text = sticky_guard::echo::bounded(&error.to_string());
-                        prop_assert!(text.len() <= 4 * sticky_guard::echo::MAX_TEXT_CHARS + 16);
-                    }
-                }
-            }
+            checks::admission_review(&runtime, &body);
             Ok(())
         })
         .unwrap();
@@ -180,12 +157,9 @@ fn the_manifest_reader_reads_every_text_without_panicking() {
                 .map(|p| std::fs::read(p).unwrap()),
         );
     }
-    let policy = Policy::default();
     runner()
         .run(&mutated(texts), |bytes| {
-            let text = String::from_utf8_lossy(&bytes);
-            let report = sticky_guard::cli::check_text("fuzz.yaml", &text, &policy);
-            prop_assert!(report.exit_code() <= 2);
+            checks::manifest(&bytes);
             Ok(())
         })
         .unwrap();
@@ -195,9 +169,7 @@ fn the_manifest_reader_reads_every_text_without_panicking() {
 fn cookie_path_derivation_takes_any_path() {
     runner()
         .run(&prop::collection::vec("\\PC{0,60}", 1..4), |paths| {
-            let derived = sticky_guard::cookie_path::derive(paths.iter().map(String::as_str));
-            let path = format!("{derived:?}");
-            prop_assert!(path.len() < 4096);
+            checks::cookie_path(paths.join("\n").as_bytes());
             Ok(())
         })
         .unwrap();

@@ -369,9 +369,37 @@ async fn a_rotated_certificate_is_served_to_new_connections() {
         "not yet rotated"
     );
     server.running.tls_reloader().reload(
-        sticky_guard::tls::server_config(rotated.cert_pem.as_bytes(), rotated.key_pem.as_bytes())
-            .unwrap(),
+        sticky_guard::tls::server_config(
+            rotated.cert_pem.as_bytes(),
+            rotated.key_pem.as_bytes(),
+            Default::default(),
+        )
+        .unwrap(),
     );
     let response = new_client.get(&url).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
+}
+
+/// `--tls-min-version 1.3`: a client that offers only TLS 1.2 is refused in the handshake; a
+/// TLS 1.3 client is served.
+#[tokio::test]
+async fn tls_min_version_1_3_refuses_tls_1_2_clients() {
+    use sticky_guard::tls::{self, MinVersion, ServingState};
+    let pki = tls::dev::generate(&["localhost".into()], 1).unwrap();
+    let config = tls::server_config(
+        pki.cert_pem.as_bytes(),
+        pki.key_pem.as_bytes(),
+        MinVersion::Tls13,
+    )
+    .unwrap();
+    let serving = ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
+    let state =
+        sticky_guard::admission::http::AppState::single_object(Policy::default(), "tests", serving);
+    let running = common::start_https(state, config).await;
+    let url = format!("https://localhost:{}/healthz", running.local_addr.port());
+    let tls12 = common::client_speaking(&pki.ca_pem, None, &[&rustls::version::TLS12]);
+    let error = tls12.get(&url).send().await.unwrap_err();
+    assert!(error.is_connect(), "{error:?}");
+    let tls13 = common::client_speaking(&pki.ca_pem, None, &[&rustls::version::TLS13]);
+    assert_eq!(tls13.get(&url).send().await.unwrap().status(), 200);
 }

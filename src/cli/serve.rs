@@ -73,6 +73,9 @@ pub struct ServeArgs {
     /// Where --dev writes ca.pem, tls.crt and tls.key.
     #[arg(long, default_value = "certs/dev")]
     pub dev_dir: PathBuf,
+    /// Oldest TLS version served: `1.2` (with 1.3) or `1.3` only.
+    #[arg(long, value_enum, env = "STICKY_GUARD_TLS_MIN_VERSION", default_value_t = tls::MinVersion::Tls12)]
+    pub tls_min_version: tls::MinVersion,
     /// Largest request body accepted, in bytes (413 beyond; at once when the declared
     /// Content-Length is over it).
     #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
@@ -166,6 +169,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         settings.secret = args.certs_secret.clone();
         settings.webhook_configuration = args.webhook_configuration.clone();
         settings.cluster_domain = policy.cluster_domain.clone();
+        settings.tls_min_version = args.tls_min_version;
         Certificates::Managed(settings)
     } else {
         let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
@@ -179,12 +183,17 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     // that nothing waits on the API server before the probes answer.
     let (tls_config, serving) = match &certificates {
         Certificates::Dev(pki) => (
-            tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes())
-                .map_err(|e| e.to_string())?,
+            tls::server_config(
+                pki.cert_pem.as_bytes(),
+                pki.key_pem.as_bytes(),
+                args.tls_min_version,
+            )
+            .map_err(|e| e.to_string())?,
             ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem)),
         ),
         Certificates::Files(cert, key) => {
-            let config = tls::load_server_config(cert, key).map_err(|e| e.to_string())?;
+            let config = tls::load_server_config(cert, key, args.tls_min_version)
+                .map_err(|e| e.to_string())?;
             let pem = std::fs::read_to_string(cert).unwrap_or_default();
             let ca = tls::files::sibling_ca(cert);
             (config, ServingState::loaded(&pem, ca.as_deref()))
@@ -196,6 +205,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
                 tls::server_config(
                     placeholder.cert_pem.as_bytes(),
                     placeholder.key_pem.as_bytes(),
+                    args.tls_min_version,
                 )
                 .map_err(|e| e.to_string())?,
                 ServingState::default(),
@@ -259,6 +269,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             tokio::spawn(tls::files::watch(
                 cert,
                 key,
+                args.tls_min_version,
                 running.tls_reloader(),
                 serving,
             ));

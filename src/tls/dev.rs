@@ -42,14 +42,28 @@ mod tests {
         let pki = generate(&["localhost".into(), "127.0.0.1".into()], 1).unwrap();
         assert!(pki.ca_pem.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(pki.key_pem.contains("PRIVATE KEY"));
-        super::super::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
+        super::super::server_config(
+            pki.cert_pem.as_bytes(),
+            pki.key_pem.as_bytes(),
+            Default::default(),
+        )
+        .unwrap();
     }
 
     #[test]
     fn mismatched_key_is_refused() {
         let a = generate(&["a.example".into()], 1).unwrap();
         let b = generate(&["b.example".into()], 1).unwrap();
-        assert!(super::super::server_config(a.cert_pem.as_bytes(), b.key_pem.as_bytes()).is_err());
-        assert!(super::super::server_config(b"", a.key_pem.as_bytes()).is_err());
+        assert!(
+            super::super::server_config(
+                a.cert_pem.as_bytes(),
+                b.key_pem.as_bytes(),
+                Default::default()
+            )
+            .is_err()
+        );
+        assert!(
+            super::super::server_config(b"", a.key_pem.as_bytes(), Default::default()).is_err()
+        );
     }
 }

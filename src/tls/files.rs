@@ -22,7 +22,13 @@ const SETTLE: Duration = Duration::from_millis(100);
 /// Watches `cert` and `key` forever, reloading `reload`'s server when their contents change and
 /// recording what is served in `serving`. `ca` (cert-manager's `ca.crt` beside the files), when
 /// present, gives the CA expiry.
-pub async fn watch(cert: PathBuf, key: PathBuf, reload: Reloader, serving: ServingState) {
+pub async fn watch(
+    cert: PathBuf,
+    key: PathBuf,
+    min: super::MinVersion,
+    reload: Reloader,
+    serving: ServingState,
+) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let watcher = notify::recommended_watcher(move |_event: notify::Result<notify::Event>| {
         let _ = tx.send(());
@@ -71,7 +77,7 @@ pub async fn watch(cert: PathBuf, key: PathBuf, reload: Reloader, serving: Servi
             continue;
         }
         last = now;
-        match super::load_server_config(&cert, &key) {
+        match super::load_server_config(&cert, &key, min) {
             Ok(config) => {
                 reload.reload(config);
                 let pem = std::fs::read_to_string(&cert).unwrap_or_default();

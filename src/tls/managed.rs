@@ -105,6 +105,8 @@ pub struct Settings {
     pub settle: Duration,
     /// Time between ticks: 5 s.
     pub poll: Duration,
+    /// The oldest TLS version served: 1.2.
+    pub tls_min_version: super::MinVersion,
     /// Time between checks of the webhook configurations when nothing changed: 10 s (repairs a
     /// configuration that was re-created without `caBundle`: two GETs per replica every 10 s).
     pub recheck: Duration,
@@ -123,6 +125,7 @@ impl Settings {
             serving_validity: 90 * DAY,
             settle: Duration::from_secs(60),
             poll: Duration::from_secs(5),
+            tls_min_version: super::MinVersion::Tls12,
             recheck: Duration::from_secs(10),
         }
     }
@@ -524,6 +527,7 @@ impl CertManager {
         match super::server_config(
             pki.serving.cert_pem.as_bytes(),
             pki.serving.key_pem.as_bytes(),
+            self.settings.tls_min_version,
         ) {
             Ok(config) => {
                 self.reloader.reload(config);

@@ -40,13 +40,41 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A TLS 1.2+ server configuration from PEM: `cert_chain` (leaf first, then intermediates) and
-/// `key` (PKCS#8, PKCS#1 or SEC1).
+/// The oldest TLS version served (`serve --tls-min-version`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MinVersion {
+    /// TLS 1.2 and 1.3 (the default; kube-apiserver speaks both).
+    #[default]
+    #[value(name = "1.2")]
+    Tls12,
+    /// TLS 1.3 only.
+    #[value(name = "1.3")]
+    Tls13,
+}
+
+impl MinVersion {
+    fn versions(self) -> &'static [&'static rustls::SupportedProtocolVersion] {
+        static BOTH: [&rustls::SupportedProtocolVersion; 2] =
+            [&rustls::version::TLS13, &rustls::version::TLS12];
+        match self {
+            MinVersion::Tls12 => &BOTH,
+            MinVersion::Tls13 => &BOTH[..1],
+        }
+    }
+}
+
+/// A server configuration from PEM: `cert_chain` (leaf first, then intermediates) and `key`
+/// (PKCS#8, PKCS#1 or SEC1), serving TLS `min` and later (rustls offers nothing older than 1.2,
+/// and only AEAD suites).
 ///
 /// # Errors
 /// [`TlsError::Pem`] when there is no certificate or key; [`TlsError::Rustls`] when they do not
 /// match.
-pub fn server_config(cert_chain: &[u8], key: &[u8]) -> Result<ServerConfig, TlsError> {
+pub fn server_config(
+    cert_chain: &[u8],
+    key: &[u8],
+    min: MinVersion,
+) -> Result<ServerConfig, TlsError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_chain)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Pem(format!("certificate PEM: {e}")))?;
@@ -58,7 +86,7 @@ pub fn server_config(cert_chain: &[u8], key: &[u8]) -> Result<ServerConfig, TlsE
     let key = PrivateKeyDer::from_pem_slice(key)
         .map_err(|e| TlsError::Pem(format!("private key PEM: {e}")))?;
     let mut config = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_protocol_versions(min.versions())?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
@@ -69,14 +97,18 @@ pub fn server_config(cert_chain: &[u8], key: &[u8]) -> Result<ServerConfig, TlsE
 ///
 /// # Errors
 /// [`TlsError::Read`] when a file cannot be read, else as [`server_config`].
-pub fn load_server_config(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, TlsError> {
+pub fn load_server_config(
+    cert_path: &Path,
+    key_path: &Path,
+    min: MinVersion,
+) -> Result<ServerConfig, TlsError> {
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| TlsError::Read {
             path: path.display().to_string(),
             source,
         })
     };
-    server_config(&read(cert_path)?, &read(key_path)?)
+    server_config(&read(cert_path)?, &read(key_path)?, min)
 }
 
 /// Which certificate the HTTPS server serves, shared between whoever loads certificates (file

@@ -274,7 +274,12 @@ mod tests {
         let now = unix_now();
         assert!((leaf_info.not_after - (now + 86_400)).abs() <= 2);
         assert!((leaf_info.not_before - (now - 300)).abs() <= 2);
-        crate::tls::server_config(leaf.cert_pem.as_bytes(), leaf.key_pem.as_bytes()).unwrap();
+        crate::tls::server_config(
+            leaf.cert_pem.as_bytes(),
+            leaf.key_pem.as_bytes(),
+            Default::default(),
+        )
+        .unwrap();
         assert!(key_matches(&leaf.cert_pem, &leaf.key_pem));
         assert!(key_matches(&ca.cert_pem, &ca.key_pem));
         assert!(!key_matches(&leaf.cert_pem, &ca.key_pem));

@@ -110,7 +110,12 @@ impl Server {
     /// Starts the real server on 127.0.0.1:0 with a cluster view.
     pub async fn start_with(policy: Policy, view: ViewSource) -> Server {
         let pki = tls::dev::generate(&["localhost".into(), "127.0.0.1".into()], 1).unwrap();
-        let config = tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes()).unwrap();
+        let config = tls::server_config(
+            pki.cert_pem.as_bytes(),
+            pki.key_pem.as_bytes(),
+            Default::default(),
+        )
+        .unwrap();
         let serving = tls::ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
         let state = AppState::new(policy, view, serving);
         let health = state.health.clone();
@@ -199,6 +204,15 @@ pub fn client_trusting_at(
     ca_pem: &str,
     name_at: Option<(&str, std::net::SocketAddr)>,
 ) -> reqwest::Client {
+    client_speaking(ca_pem, name_at, rustls::DEFAULT_VERSIONS)
+}
+
+/// [`client_trusting_at`], offering only the TLS `versions` given.
+pub fn client_speaking(
+    ca_pem: &str,
+    name_at: Option<(&str, std::net::SocketAddr)>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> reqwest::Client {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
@@ -206,7 +220,7 @@ pub fn client_trusting_at(
         roots.add(cert.unwrap()).unwrap();
     }
     let config = rustls::ClientConfig::builder_with_provider(tls::provider())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();

@@ -59,3 +59,55 @@ async fn two_thousand_stalled_connections_do_not_block_a_fresh_request() {
         );
     }
 }
+
+/// `--max-connections`: connections beyond the bound are closed at once, and a slot frees up
+/// when a connection ends.
+#[tokio::test]
+async fn connections_beyond_the_bound_are_closed_at_once() {
+    let pki = sticky_guard::tls::dev::generate(&["localhost".into()], 1).unwrap();
+    let config = sticky_guard::tls::server_config(
+        pki.cert_pem.as_bytes(),
+        pki.key_pem.as_bytes(),
+        Default::default(),
+    )
+    .unwrap();
+    let state = sticky_guard::admission::http::AppState::single_object(
+        Policy::default(),
+        "tests",
+        sticky_guard::tls::ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem)),
+    );
+    let app = sticky_guard::admission::http::router(
+        state,
+        sticky_guard::admission::http::DEFAULT_MAX_BODY_BYTES,
+    );
+    let running =
+        sticky_guard::tls::server::start_with_limit("127.0.0.1:0".parse().unwrap(), config, app, 4)
+            .await
+            .unwrap();
+    let address = running.local_addr;
+    let mut held = Vec::new();
+    for _ in 0..4 {
+        held.push(TcpStream::connect(address).await.unwrap());
+    }
+    // Let the server accept them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fifth = TcpStream::connect(address).await.unwrap();
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(1), fifth.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "the fifth connection was not closed at once: {read:?}"
+    );
+
+    // One ends; a fresh HTTPS request is served.
+    drop(held.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = common::client_trusting(&pki.ca_pem);
+    let status = client
+        .get(format!("https://localhost:{}/healthz", address.port()))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+}

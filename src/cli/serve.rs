@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// Where --dev writes ca.pem, tls.crt and tls.key.
     #[arg(long, default_value = "certs/dev")]
     pub dev_dir: PathBuf,
+    /// Connections open at once on the HTTPS port (counted from TCP accept, before the TLS
+    /// handshake); more are closed at once.
+    #[arg(long, env = "STICKY_GUARD_MAX_CONNECTIONS", default_value_t = tls::limit::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..=1_000_000), |n| n as usize))]
+    pub max_connections: usize,
     /// Oldest TLS version served: `1.2` (with 1.3) or `1.3` only.
     #[arg(long, value_enum, env = "STICKY_GUARD_TLS_MIN_VERSION", default_value_t = tls::MinVersion::Tls12)]
     pub tls_min_version: tls::MinVersion,
@@ -249,7 +253,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .with_graceful_shutdown(async move { metrics_stopped.notified().await })
             .into_future(),
     );
-    let running = tls::server::start(listen, tls_config, router(state, args.max_body_bytes))
+    let app = router(state, args.max_body_bytes);
+    let running = tls::server::start_with_limit(listen, tls_config, app, args.max_connections)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %running.local_addr, metrics = %metrics_addr, "serving admission webhooks over HTTPS, metrics over HTTP");

@@ -5,6 +5,7 @@
 
 pub mod dev;
 pub mod files;
+pub mod limit;
 pub mod managed;
 pub mod pki;
 pub mod server;

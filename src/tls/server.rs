@@ -1,5 +1,7 @@
 //! The HTTPS server loop (axum-server over rustls), with graceful shutdown.
 
+use super::limit::ConnectionLimit;
+pub use super::limit::DEFAULT_MAX_CONNECTIONS;
 use axum::Router;
 use axum_server::Handle;
 use axum_server::accept::NoDelayAcceptor;
@@ -72,11 +74,26 @@ impl Reloader {
     }
 }
 
-/// Binds `addr` and serves `app` over TLS with `tls` in a background task.
+/// Binds `addr` and serves `app` over TLS with `tls` in a background task, with at most
+/// [`DEFAULT_MAX_CONNECTIONS`] connections open.
 ///
 /// # Errors
 /// The bind error (address in use, permission).
 pub async fn start(addr: SocketAddr, tls: ServerConfig, app: Router) -> std::io::Result<Running> {
+    start_with_limit(addr, tls, app, DEFAULT_MAX_CONNECTIONS).await
+}
+
+/// [`start`], with at most `max_connections` connections open: more are closed at once
+/// ([`ConnectionLimit`]).
+///
+/// # Errors
+/// The bind error (address in use, permission).
+pub async fn start_with_limit(
+    addr: SocketAddr,
+    tls: ServerConfig,
+    app: Router,
+    max_connections: usize,
+) -> std::io::Result<Running> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
@@ -86,7 +103,10 @@ pub async fn start(addr: SocketAddr, tls: ServerConfig, app: Router) -> std::io:
     // with the peer's delayed ACK would hold it back for up to 40 ms.
     let acceptor = RustlsAcceptor::new(tls.clone())
         .handshake_timeout(HANDSHAKE_TIMEOUT)
-        .acceptor(NoDelayAcceptor::new());
+        .acceptor(ConnectionLimit::new(
+            NoDelayAcceptor::new(),
+            max_connections,
+        ));
     let mut server = axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle.clone());

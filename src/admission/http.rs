@@ -11,8 +11,9 @@ use crate::tls::ServingState;
 use crate::view::ViewSource;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use std::sync::Arc;
@@ -102,10 +103,12 @@ async fn observe_answers(
 ) -> Response {
     let http1 = request.version() <= axum::http::Version::HTTP_11;
     let method = request.method().clone();
-    let path = echo::bounded(request.uri().path());
+    // Cheap clones (reference-counted); the path is bounded only when an error is logged.
+    let uri = request.uri().clone();
     let mut response = next.run(request).await;
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
+        let path = echo::bounded(uri.path());
         tracing::debug!(%method, %path, status = status.as_u16(), "error answer");
         health.metrics.http_error(status.as_u16());
     }
@@ -118,39 +121,40 @@ async fn observe_answers(
     response
 }
 
-async fn mutate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_json(&headers) {
-        return unsupported_media_type();
-    }
+async fn mutate(State(state): State<AppState>, _: JsonContentType, body: Bytes) -> Response {
     review(&state, Phase::Mutating, &body).await
 }
 
-async fn validate(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if !is_json(&headers) {
-        return unsupported_media_type();
-    }
+async fn validate(State(state): State<AppState>, _: JsonContentType, body: Bytes) -> Response {
     review(&state, Phase::Validating, &body).await
 }
 
-/// Whether the request says `Content-Type: application/json` (parameters allowed), as
-/// kube-apiserver sends AdmissionReviews.
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
-}
+/// The request says `Content-Type: application/json` (parameters allowed), as kube-apiserver
+/// sends AdmissionReviews; otherwise 415 before the body is read. Reads the header in place
+/// (the `HeaderMap` extractor would copy every header).
+struct JsonContentType;
 
-/// 415 for a body that is not declared JSON (refused before it is parsed).
-fn unsupported_media_type() -> Response {
-    tracing::debug!("refused a request that is not Content-Type: application/json");
-    (
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        "an AdmissionReview is sent as Content-Type: application/json\n",
-    )
-        .into_response()
+impl<S: Sync> FromRequestParts<S> for JsonContentType {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Response> {
+        let json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if json {
+            return Ok(JsonContentType);
+        }
+        tracing::debug!("refused a request that is not Content-Type: application/json");
+        Err((
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "an AdmissionReview is sent as Content-Type: application/json\n",
+        )
+            .into_response())
+    }
 }
 
 async fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {

@@ -80,8 +80,12 @@ async fn connections_beyond_the_bound_are_closed_at_once() {
         state,
         sticky_guard::admission::http::DEFAULT_MAX_BODY_BYTES,
     );
+    let limits = sticky_guard::tls::server::Limits {
+        max_connections: 4,
+        ..Default::default()
+    };
     let running =
-        sticky_guard::tls::server::start_with_limit("127.0.0.1:0".parse().unwrap(), config, app, 4)
+        sticky_guard::tls::server::start_with("127.0.0.1:0".parse().unwrap(), config, app, limits)
             .await
             .unwrap();
     let address = running.local_addr;

@@ -27,9 +27,10 @@ use tower_http::trace::TraceLayer;
 /// so this leaves room and still refuses absurd bodies with 413.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// Time limit for one request. The webhook configurations set `timeoutSeconds: 3`; past that
-/// the API server has given up anyway.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time limit for one request (`serve --request-timeout`), body included; 408 after.
+/// The webhook configurations set `timeoutSeconds: 3`; past that the API server has given up
+/// anyway.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the handlers share.
 #[derive(Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub health: Health,
     /// How many reviews are judged at once; more wait ([`DEFAULT_MAX_IN_FLIGHT`]).
     pub max_in_flight: usize,
+    /// Time limit for one request ([`DEFAULT_REQUEST_TIMEOUT`]).
+    pub request_timeout: Duration,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             policy: Arc::new(policy),
             health: Health::new(view, serving),
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
         }
     }
 
@@ -69,6 +73,7 @@ pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
 /// `Content-Length` is over it, and at most [`DEFAULT_MAX_IN_FLIGHT`] reviews judged at once.
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let probes = ops::probes(state.health.clone());
+    let request_timeout = state.request_timeout;
     let health = state.health.clone();
     Router::new()
         .route("/mutate", post(mutate))
@@ -82,7 +87,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .merge(probes)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
+            request_timeout,
         ))
         .layer(axum::middleware::from_fn_with_state(
             health,

@@ -77,6 +77,18 @@ pub struct ServeArgs {
     /// handshake); more are closed at once.
     #[arg(long, env = "STICKY_GUARD_MAX_CONNECTIONS", default_value_t = tls::limit::DEFAULT_MAX_CONNECTIONS, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..=1_000_000), |n| n as usize))]
     pub max_connections: usize,
+    /// Time a client has for the TLS handshake.
+    #[arg(long, env = "STICKY_GUARD_HANDSHAKE_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub handshake_timeout: Duration,
+    /// Time a client has to send an HTTP/1.1 request head, also between keep-alive requests.
+    #[arg(long, env = "STICKY_GUARD_HEADER_READ_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Time limit for one request, body included (408 after).
+    #[arg(long, env = "STICKY_GUARD_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Concurrent streams per HTTP/2 connection.
+    #[arg(long, env = "STICKY_GUARD_MAX_STREAMS_PER_CONNECTION", default_value_t = tls::server::MAX_STREAMS_PER_CONNECTION, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_streams_per_connection: u32,
     /// Oldest TLS version served: `1.2` (with 1.3) or `1.3` only.
     #[arg(long, value_enum, env = "STICKY_GUARD_TLS_MIN_VERSION", default_value_t = tls::MinVersion::Tls12)]
     pub tls_min_version: tls::MinVersion,
@@ -237,6 +249,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let view = cluster_view(args.cluster_view, client.clone(), args.absent_ttl);
     let mut state = AppState::new(policy, view, serving.clone());
     state.max_in_flight = args.max_in_flight;
+    state.request_timeout = args.request_timeout;
     let health = state.health.clone();
 
     let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
@@ -254,7 +267,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             .into_future(),
     );
     let app = router(state, args.max_body_bytes);
-    let running = tls::server::start_with_limit(listen, tls_config, app, args.max_connections)
+    let limits = tls::server::Limits {
+        max_connections: args.max_connections,
+        handshake_timeout: args.handshake_timeout,
+        header_read_timeout: args.header_read_timeout,
+        max_streams_per_connection: args.max_streams_per_connection,
+    };
+    let running = tls::server::start_with(listen, tls_config, app, limits)
         .await
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     tracing::info!(address = %running.local_addr, metrics = %metrics_addr, "serving admission webhooks over HTTPS, metrics over HTTP");

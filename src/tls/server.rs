@@ -11,14 +11,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long a client has for the TLS handshake.
+/// How long a client has for the TLS handshake, by default.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a client has to send a request's head (HTTP/1.1), from the connection's start or
 /// the previous response (so it also closes idle keep-alive connections).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Concurrent streams per HTTP/2 connection (kube-apiserver opens a few; hyper's default is 200).
+/// Concurrent streams per HTTP/2 connection by default (kube-apiserver opens a few; hyper's
+/// default is 200).
 pub const MAX_STREAMS_PER_CONNECTION: u32 = 32;
 
 /// How long in-flight requests may finish after shutdown is asked for.
@@ -74,25 +75,50 @@ impl Reloader {
     }
 }
 
-/// Binds `addr` and serves `app` over TLS with `tls` in a background task, with at most
-/// [`DEFAULT_MAX_CONNECTIONS`] connections open.
+/// What a client may hold of the HTTPS server (`serve` flags of the same names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Connections open at once, from TCP accept; more are closed at once
+    /// ([`DEFAULT_MAX_CONNECTIONS`]).
+    pub max_connections: usize,
+    /// Time for the TLS handshake ([`HANDSHAKE_TIMEOUT`]).
+    pub handshake_timeout: Duration,
+    /// Time for an HTTP/1.1 request head, also between keep-alive requests
+    /// ([`HEADER_READ_TIMEOUT`]).
+    pub header_read_timeout: Duration,
+    /// Concurrent streams per HTTP/2 connection ([`MAX_STREAMS_PER_CONNECTION`]).
+    pub max_streams_per_connection: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            handshake_timeout: HANDSHAKE_TIMEOUT,
+            header_read_timeout: HEADER_READ_TIMEOUT,
+            max_streams_per_connection: MAX_STREAMS_PER_CONNECTION,
+        }
+    }
+}
+
+/// Binds `addr` and serves `app` over TLS with `tls` in a background task, with the default
+/// [`Limits`].
 ///
 /// # Errors
 /// The bind error (address in use, permission).
 pub async fn start(addr: SocketAddr, tls: ServerConfig, app: Router) -> std::io::Result<Running> {
-    start_with_limit(addr, tls, app, DEFAULT_MAX_CONNECTIONS).await
+    start_with(addr, tls, app, Limits::default()).await
 }
 
-/// [`start`], with at most `max_connections` connections open: more are closed at once
-/// ([`ConnectionLimit`]).
+/// [`start`] with `limits`.
 ///
 /// # Errors
 /// The bind error (address in use, permission).
-pub async fn start_with_limit(
+pub async fn start_with(
     addr: SocketAddr,
     tls: ServerConfig,
     app: Router,
-    max_connections: usize,
+    limits: Limits,
 ) -> std::io::Result<Running> {
     let listener = std::net::TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
@@ -102,27 +128,27 @@ pub async fn start_with_limit(
     // TCP_NODELAY on every accepted socket: an answer is one small write, and Nagle's algorithm
     // with the peer's delayed ACK would hold it back for up to 40 ms.
     let acceptor = RustlsAcceptor::new(tls.clone())
-        .handshake_timeout(HANDSHAKE_TIMEOUT)
+        .handshake_timeout(limits.handshake_timeout)
         .acceptor(ConnectionLimit::new(
             NoDelayAcceptor::new(),
-            max_connections,
+            limits.max_connections,
         ));
     let mut server = axum_server::from_tcp(listener)?
         .acceptor(acceptor)
         .handle(handle.clone());
     // Slow clients cannot hold a connection: the request head must arrive within
-    // HEADER_READ_TIMEOUT (HTTP/1.1), and HTTP/2 connections carry a bounded number of streams
+    // the header read timeout (HTTP/1.1), and HTTP/2 connections carry a bounded number of streams
     // and are pinged when idle.
     let timer = hyper_util::rt::TokioTimer::new();
     let builder = server.http_builder();
     builder
         .http1()
         .timer(timer.clone())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(limits.header_read_timeout);
     builder
         .http2()
         .timer(timer)
-        .max_concurrent_streams(MAX_STREAMS_PER_CONNECTION)
+        .max_concurrent_streams(limits.max_streams_per_connection)
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(10));
     let task = tokio::spawn(server.serve(app.into_make_service()));

@@ -145,10 +145,7 @@ async fn every_bad_body_gets_its_documented_answer() {
 
     // A valid review right after still gets the right verdict.
     let response = server
-        .review(
-            "/validate",
-            &captured_review("ingress-create-sticky-regex-path.json"),
-        )
+        .review_captured("/validate", "ingress-create-sticky-regex-path.json")
         .await;
     assert_eq!(response["allowed"], false);
     assert_eq!(response["status"]["code"], 403);
@@ -301,10 +298,7 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     );
     // And the server still answers.
     let response = server
-        .review(
-            "/validate",
-            &captured_review("service-create-clusterip.json"),
-        )
+        .review_captured("/validate", "service-create-clusterip.json")
         .await;
     assert_eq!(response["allowed"], true);
 }

@@ -67,9 +67,9 @@ async fn externalname_proxy_service_first_then_ingress() {
     api.apply(review_object("service-create-externalname-proxy.json"));
     let (server, _view) = webhook(&api).await;
     let response = server
-        .review(
+        .review_captured(
             "/validate",
-            &captured_review("ingress-create-sticky-externalname-backend.json"),
+            "ingress-create-sticky-externalname-backend.json",
         )
         .await;
     assert_eq!(response["allowed"], false, "{response}");
@@ -100,10 +100,7 @@ async fn externalname_proxy_ingress_first_then_service() {
     .await;
     // Then the ExternalName Service is denied.
     let response = server
-        .review(
-            "/validate",
-            &captured_review("service-create-externalname-proxy.json"),
-        )
+        .review_captured("/validate", "service-create-externalname-proxy.json")
         .await;
     assert_eq!(response["allowed"], false, "{response}");
     let message = response["status"]["message"].as_str().unwrap();
@@ -153,9 +150,9 @@ async fn a_backend_service_missing_from_the_cache_is_fetched_live() {
     api.apply_hidden(review_object("service-create-externalname-proxy.json"));
     assert!(!has_service(&view, "ingress-shared", "mysvc-proxy"));
     let response = server
-        .review(
+        .review_captured(
             "/validate",
-            &captured_review("ingress-create-sticky-externalname-backend.json"),
+            "ingress-create-sticky-externalname-backend.json",
         )
         .await;
     assert_eq!(response["allowed"], false, "{response}");
@@ -169,10 +166,7 @@ async fn a_backend_service_missing_from_the_cache_is_fetched_live() {
     // The mutating webhook does not need Services: no live GET for it.
     let before = api.requests().len();
     server
-        .review(
-            "/mutate",
-            &captured_review("ingress-create-sticky-externalname-backend.json"),
-        )
+        .review_captured("/mutate", "ingress-create-sticky-externalname-backend.json")
         .await;
     assert_eq!(api.requests().len(), before);
 }
@@ -274,10 +268,7 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
     assert_eq!(body["caches"]["services"], "syncing");
     // The webhook still answers, with the single-object rules.
     let response = server
-        .review(
-            "/mutate",
-            &captured_review("ingress-create-sticky-regex-path.json"),
-        )
+        .review_captured("/mutate", "ingress-create-sticky-regex-path.json")
         .await;
     assert!(decoded_patch(&response).is_some());
 

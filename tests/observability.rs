@@ -199,10 +199,7 @@ async fn a_synced_replica_stays_ready_while_the_api_server_refuses_connections()
     assert_eq!(response.status().as_u16(), 200);
     // And the webhook still answers from what it holds.
     let response = server
-        .review(
-            "/mutate",
-            &captured_review("ingress-create-sticky-regex-path.json"),
-        )
+        .review_captured("/mutate", "ingress-create-sticky-regex-path.json")
         .await;
     assert_eq!(response["allowed"], true);
     assert!(response.get("patch").is_some(), "{response}");

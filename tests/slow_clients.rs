@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, captured_review};
+use common::Server;
 use std::time::{Duration, Instant};
 use sticky_guard::policy::Policy;
 use tokio::io::AsyncReadExt;
@@ -34,10 +34,7 @@ async fn two_thousand_stalled_connections_do_not_block_a_fresh_request() {
 
     let started = Instant::now();
     let response = server
-        .review(
-            "/validate",
-            &captured_review("service-create-clusterip.json"),
-        )
+        .review_captured("/validate", "service-create-clusterip.json")
         .await;
     assert_eq!(response["allowed"], true);
     assert!(

@@ -133,7 +133,7 @@ async fn services_and_unrelated_updates_are_allowed_untouched() {
     }
     // `kubectl annotate` on the (unpatched) scenario-01 Ingress: the mutating webhook patches it.
     let response = server
-        .review("/mutate", &captured_review("ingress-update-annotate.json"))
+        .review_captured("/mutate", "ingress-update-annotate.json")
         .await;
     assert_eq!(
         decoded_patch(&response),
@@ -211,10 +211,7 @@ async fn bad_requests_get_clear_errors() {
     let (status, _) = server.post_raw("/mutate", huge).await;
     assert_eq!(status, 413);
     let response = server
-        .review(
-            "/validate",
-            &captured_review("service-create-clusterip.json"),
-        )
+        .review_captured("/validate", "service-create-clusterip.json")
         .await;
     assert_eq!(response["allowed"], true);
 }

@@ -131,6 +131,12 @@ impl Server {
         }
     }
 
+    /// POSTs the captured AdmissionReview `name` (in `admission-reviews/`) to `path`; returns
+    /// the `response` as [`Server::review`] does.
+    pub async fn review_captured(&self, path: &str, name: &str) -> Value {
+        self.review(path, &captured_review(name)).await
+    }
+
     /// POSTs a body; returns the HTTP status and the body text.
     pub async fn post_raw(&self, path: &str, body: Vec<u8>) -> (u16, String) {
         let response = self

@@ -5,43 +5,25 @@
 
 mod common;
 
-use common::captured_review;
+use common::{Server, captured_review};
 use std::sync::Arc;
 use std::time::Duration;
-use sticky_guard::admission::http::AppState;
 use sticky_guard::policy::Policy;
-use sticky_guard::tls::{self, ServingState};
+use sticky_guard::tls;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rapid_reset_is_cut_off_and_others_are_served() {
-    let pki = tls::dev::generate(&["localhost".into()], 1).unwrap();
-    let config = tls::server_config(
-        pki.cert_pem.as_bytes(),
-        pki.key_pem.as_bytes(),
-        Default::default(),
-    )
-    .unwrap();
-    let serving = ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
-    let state = AppState::single_object(Policy::default(), "tests", serving);
-    let running = common::start_https(state, config).await;
+    let server = Server::start(Policy::default()).await;
 
     // An HTTP/2 connection over TLS (ALPN h2).
-    let mut roots = rustls::RootCertStore::empty();
-    {
-        use rustls::pki_types::CertificateDer;
-        use rustls::pki_types::pem::PemObject;
-        for cert in CertificateDer::pem_slice_iter(pki.ca_pem.as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-    }
     let mut client_config = rustls::ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
+        .with_root_certificates(common::roots(&server.ca_pem))
         .with_no_client_auth();
     client_config.alpn_protocols = vec![b"h2".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
-    let tcp = tokio::net::TcpStream::connect(running.local_addr)
+    let tcp = tokio::net::TcpStream::connect(server.running.local_addr)
         .await
         .unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
@@ -51,7 +33,10 @@ async fn rapid_reset_is_cut_off_and_others_are_served() {
 
     // Open and reset streams as fast as the connection takes them, for 3 s.
     let body = serde_json::to_vec(&captured_review("service-create-clusterip.json")).unwrap();
-    let url = format!("https://localhost:{}/validate", running.local_addr.port());
+    let url = format!(
+        "https://localhost:{}/validate",
+        server.running.local_addr.port()
+    );
     let flood = {
         let (body, url) = (body.clone(), url.clone());
         tokio::spawn(async move {
@@ -84,7 +69,7 @@ async fn rapid_reset_is_cut_off_and_others_are_served() {
     };
 
     // Meanwhile, and after, another client's reviews are answered, each within 1 s.
-    let client = common::client_trusting(&pki.ca_pem);
+    let client = &server.client;
     let review = || async {
         let started = std::time::Instant::now();
         let answer = client

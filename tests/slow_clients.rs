@@ -61,31 +61,18 @@ async fn two_thousand_stalled_connections_do_not_block_a_fresh_request() {
 /// when a connection ends.
 #[tokio::test]
 async fn connections_beyond_the_bound_are_closed_at_once() {
-    let pki = sticky_guard::tls::dev::generate(&["localhost".into()], 1).unwrap();
-    let config = sticky_guard::tls::server_config(
-        pki.cert_pem.as_bytes(),
-        pki.key_pem.as_bytes(),
-        Default::default(),
-    )
-    .unwrap();
-    let state = sticky_guard::admission::http::AppState::single_object(
-        Policy::default(),
-        "tests",
-        sticky_guard::tls::ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem)),
-    );
-    let app = sticky_guard::admission::http::router(
-        state,
-        sticky_guard::admission::http::DEFAULT_MAX_BODY_BYTES,
-    );
     let limits = sticky_guard::tls::server::Limits {
         max_connections: 4,
         ..Default::default()
     };
-    let running =
-        sticky_guard::tls::server::start_with("127.0.0.1:0".parse().unwrap(), config, app, limits)
-            .await
-            .unwrap();
-    let address = running.local_addr;
+    let server = Server::start_limited(
+        Policy::default(),
+        sticky_guard::view::ViewSource::Off("tests".into()),
+        Default::default(),
+        limits,
+    )
+    .await;
+    let address = server.running.local_addr;
     let mut held = Vec::new();
     for _ in 0..4 {
         held.push(TcpStream::connect(address).await.unwrap());
@@ -103,9 +90,9 @@ async fn connections_beyond_the_bound_are_closed_at_once() {
     // One ends; a fresh HTTPS request is served.
     drop(held.pop());
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let client = common::client_trusting(&pki.ca_pem);
-    let status = client
-        .get(format!("https://localhost:{}/healthz", address.port()))
+    let status = server
+        .client
+        .get(format!("{}/healthz", server.base))
         .send()
         .await
         .unwrap()

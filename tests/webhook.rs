@@ -381,22 +381,17 @@ async fn a_rotated_certificate_is_served_to_new_connections() {
 /// TLS 1.3 client is served.
 #[tokio::test]
 async fn tls_min_version_1_3_refuses_tls_1_2_clients() {
-    use sticky_guard::tls::{self, MinVersion, ServingState};
-    let pki = tls::dev::generate(&["localhost".into()], 1).unwrap();
-    let config = tls::server_config(
-        pki.cert_pem.as_bytes(),
-        pki.key_pem.as_bytes(),
-        MinVersion::Tls13,
+    let server = Server::start_limited(
+        Policy::default(),
+        sticky_guard::view::ViewSource::Off("tests".into()),
+        sticky_guard::tls::MinVersion::Tls13,
+        Default::default(),
     )
-    .unwrap();
-    let serving = ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
-    let state =
-        sticky_guard::admission::http::AppState::single_object(Policy::default(), "tests", serving);
-    let running = common::start_https(state, config).await;
-    let url = format!("https://localhost:{}/healthz", running.local_addr.port());
-    let tls12 = common::client_speaking(&pki.ca_pem, None, &[&rustls::version::TLS12]);
+    .await;
+    let url = format!("{}/healthz", server.base);
+    let tls12 = common::client_speaking(&server.ca_pem, None, &[&rustls::version::TLS12]);
     let error = tls12.get(&url).send().await.unwrap_err();
     assert!(error.is_connect(), "{error:?}");
-    let tls13 = common::client_speaking(&pki.ca_pem, None, &[&rustls::version::TLS13]);
+    let tls13 = common::client_speaking(&server.ca_pem, None, &[&rustls::version::TLS13]);
     assert_eq!(tls13.get(&url).send().await.unwrap().status(), 200);
 }

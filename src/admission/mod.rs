@@ -61,10 +61,6 @@ pub async fn admit(
         (Operation::Create | Operation::Update, Some(object)) => object,
         _ => return Ok((ReviewResponse::allow(uid), outcome)),
     };
-    let invalid = |outcome: &mut Outcome, error: objects::DecodeError| {
-        outcome.allowed = false;
-        ReviewResponse::invalid(uid, &error.to_string())
-    };
     let api_version = request.kind.api_version();
     let namespace = request.namespace.as_deref();
     let decode = |raw: &serde_json::value::RawValue| {
@@ -81,7 +77,10 @@ pub async fn admit(
     let decoded = match decode(object) {
         Ok(Some(decoded)) if policy.judges(&decoded) => decoded,
         Ok(_) => return Ok((ReviewResponse::allow(uid), outcome)),
-        Err(e) => return Ok((invalid(&mut outcome, e), outcome)),
+        Err(e) => {
+            outcome.allowed = false;
+            return Ok((ReviewResponse::invalid(uid, &e.to_string()), outcome));
+        }
     };
     let old = request
         .old_object

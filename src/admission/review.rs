@@ -41,7 +41,7 @@ struct Envelope<'a> {
 
 /// `request` of an `admission.k8s.io/v1` AdmissionReview, as far as sticky-guard reads it,
 /// borrowed from the request body: `object` and `oldObject` are slices of the body, decoded
-/// later by [`crate::objects::decode_as`] into only what the rules read. Every other field
+/// later by [`crate::objects::decode_json`] into only what the rules read. Every other field
 /// (`resource`, `userInfo`, `options`, …) is skipped without being built.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -235,30 +235,27 @@ fn read(shape: Shape, input: Input<'_>) -> Result<(Object, Declared), DecodeErro
     }
     Ok(match shape {
         Shape::IngressV1 => {
-            let doc: Doc<IngressSpec> = typed(kind, input)?;
-            let declared = doc.declared();
+            let (declared, meta, spec) = typed::<Doc<IngressSpec>>(kind, input)?.into_parts();
             let object = Object::Ingress(Box::new(IngressObject {
-                meta: doc.metadata.into_meta()?,
-                spec: doc.spec.unwrap_or_default(),
+                meta: meta.into_meta()?,
+                spec: spec.unwrap_or_default(),
                 legacy: false,
             }));
             (object, declared)
         }
         Shape::IngressLegacy => {
-            let doc: Doc<LegacySpec> = typed(kind, input)?;
-            let declared = doc.declared();
+            let (declared, meta, spec) = typed::<Doc<LegacySpec>>(kind, input)?.into_parts();
             let object = Object::Ingress(Box::new(IngressObject::from_legacy(
-                doc.metadata.into_meta()?,
-                doc.spec.unwrap_or_default(),
+                meta.into_meta()?,
+                spec.unwrap_or_default(),
             )));
             (object, declared)
         }
         Shape::ServiceV1 => {
-            let doc: Doc<ServiceSpec> = typed(kind, input)?;
-            let declared = doc.declared();
+            let (declared, meta, spec) = typed::<Doc<ServiceSpec>>(kind, input)?.into_parts();
             let object = Object::Service(Box::new(Service {
-                metadata: doc.metadata.into_meta()?,
-                spec: doc.spec,
+                metadata: meta.into_meta()?,
+                spec,
                 status: None,
             }));
             (object, declared)
@@ -281,11 +278,13 @@ struct Doc<S> {
 }
 
 impl<S> Doc<S> {
-    fn declared(&self) -> Declared {
-        Declared {
-            api_version: self.api_version.clone(),
-            kind: self.kind.clone(),
-        }
+    /// What the object says it is, its metadata and its spec, moved out.
+    fn into_parts(self) -> (Declared, Meta, Option<S>) {
+        let declared = Declared {
+            api_version: self.api_version,
+            kind: self.kind,
+        };
+        (declared, self.metadata, self.spec)
     }
 }
 

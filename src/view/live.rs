@@ -573,7 +573,7 @@ fn slim<K: kube::Resource>(object: &mut K) {
     object.managed_fields_mut().clear();
     object
         .annotations_mut()
-        .remove("kubectl.kubernetes.io/last-applied-configuration");
+        .remove(crate::objects::LAST_APPLIED);
 }
 
 /// Polls a reflector stream forever, logging watch errors (the backoff retries them) and

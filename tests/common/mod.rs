@@ -99,6 +99,8 @@ pub struct Server {
     pub health: sticky_guard::ops::Health,
     /// The serving certificate, PEM.
     pub cert_pem: String,
+    /// The CA that issued it, PEM.
+    pub ca_pem: String,
 }
 
 impl Server {
@@ -109,17 +111,26 @@ impl Server {
 
     /// Starts the real server on 127.0.0.1:0 with a cluster view.
     pub async fn start_with(policy: Policy, view: ViewSource) -> Server {
+        Server::start_limited(policy, view, Default::default(), Default::default()).await
+    }
+
+    /// [`Server::start_with`], serving TLS `min` and later, with connection `limits`.
+    pub async fn start_limited(
+        policy: Policy,
+        view: ViewSource,
+        min: tls::MinVersion,
+        limits: tls::server::Limits,
+    ) -> Server {
         let pki = tls::dev::generate(&["localhost".into(), "127.0.0.1".into()], 1).unwrap();
-        let config = tls::server_config(
-            pki.cert_pem.as_bytes(),
-            pki.key_pem.as_bytes(),
-            Default::default(),
-        )
-        .unwrap();
+        let config =
+            tls::server_config(pki.cert_pem.as_bytes(), pki.key_pem.as_bytes(), min).unwrap();
         let serving = tls::ServingState::loaded(&pki.cert_pem, Some(&pki.ca_pem));
         let state = AppState::new(policy, view, serving);
         let health = state.health.clone();
-        let running = start_https(state, config).await;
+        let app = router(state, DEFAULT_MAX_BODY_BYTES);
+        let running = tls::server::start_with("127.0.0.1:0".parse().unwrap(), config, app, limits)
+            .await
+            .unwrap();
         let client = client_trusting(&pki.ca_pem);
         let base = format!("https://localhost:{}", running.local_addr.port());
         Server {
@@ -128,6 +139,7 @@ impl Server {
             base,
             health,
             cert_pem: pki.cert_pem,
+            ca_pem: pki.ca_pem,
         }
     }
 
@@ -213,22 +225,27 @@ pub fn client_trusting_at(
     client_speaking(ca_pem, name_at, rustls::DEFAULT_VERSIONS)
 }
 
-/// [`client_trusting_at`], offering only the TLS `versions` given.
-pub fn client_speaking(
-    ca_pem: &str,
-    name_at: Option<(&str, std::net::SocketAddr)>,
-    versions: &[&'static rustls::SupportedProtocolVersion],
-) -> reqwest::Client {
+/// The certificates of `ca_pem` as a rustls root store.
+pub fn roots(ca_pem: &str) -> rustls::RootCertStore {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
     }
+    roots
+}
+
+/// [`client_trusting_at`], offering only the TLS `versions` given.
+pub fn client_speaking(
+    ca_pem: &str,
+    name_at: Option<(&str, std::net::SocketAddr)>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> reqwest::Client {
     let config = rustls::ClientConfig::builder_with_provider(tls::provider())
         .with_protocol_versions(versions)
         .unwrap()
-        .with_root_certificates(roots)
+        .with_root_certificates(roots(ca_pem))
         .with_no_client_auth();
     let mut builder = reqwest::Client::builder().tls_backend_preconfigured(config);
     if let Some((name, address)) = name_at {

@@ -1,7 +1,9 @@
 //! HTTP/2 abuse: a client that opens streams and resets them at once (CVE-2023-44487, "rapid
 //! reset") is cut off: hyper's h2 server sends GOAWAY once more than 20 streams are reset before
 //! it accepts them (streams reset after acceptance cost only the cancelled task, at most 32 at a
-//! time, the per-connection stream limit). Other clients keep being answered.
+//! time, the per-connection stream limit). Other clients keep being answered. The 20 is h2's
+//! default, as hyper's `server::conn::http2::Builder::max_pending_accept_reset_streams` documents
+//! ("As of v0.4.0, it is 20"; hyperium/hyper#2877).
 
 mod common;
 

@@ -51,7 +51,7 @@ pub fn admission_review(runtime: &tokio::runtime::Runtime, body: &[u8]) {
 /// Bytes (as UTF-8, lossily) → `check` report.
 pub fn manifest(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
-    let report = sticky_guard::cli::check_text("fuzz.yaml", &text, &Policy::default());
+    let report = sticky_guard::engine::check_text("fuzz.yaml", &text, &Policy::default());
     assert!(report.exit_code() <= 2);
 }
 

@@ -1,35 +1,39 @@
-//! sticky-guard: keeps ingress-nginx sticky sessions working.
+//! sticky-guard: keeps sticky sessions behind Ingress controllers working.
 //!
-//! One rule engine, two front doors:
+//! One rule engine, two front doors; data flows one way:
 //!
 //! ```text
-//! request bytes ──► admission/ ──┐                    ┌──► verdict (allow/deny, JSONPatch, warnings)
-//!                                ├─► objects/ ─► rules/ ┤
-//! manifest files ─► cli/ ────────┘                    └──► findings (check) / patched manifests (fix)
+//! request bytes ──► admission/ ──┐                                       ┌──► verdict (allow/deny, JSONPatch, warnings) ──► bytes
+//!                                ├─► objects/ ─► view/ ─► rules/ ────────┤
+//! manifest files ─► engine/ ─────┘  (kinds table) (controllers/)         └──► findings ─► report/ (text, JSON, SARIF) / fixed manifests
 //! ```
 //!
-//! - [`objects`] decodes Ingresses (`networking.k8s.io/v1` and the legacy `v1beta1` APIs) and
-//!   Services into the one shape the rules read.
+//! - [`objects`] decodes the kinds of the kinds table ([`objects::kinds::KINDS`]): Ingresses
+//!   (`networking.k8s.io/v1` and the legacy `v1beta1` APIs), Services, GKE BackendConfigs.
+//! - [`view`] is the cluster view the rules read other objects from: a cache per kind, filled by
+//!   watches (live) or by the manifests given (offline).
+//! - [`controllers`] holds each controller family's facts (ingress-nginx, GKE): which backend is
+//!   sticky, with which cookie, reached how; [`cookie_path`] the RFC 6265 path facts.
 //! - [`rules`] holds the rule catalogue, one file per rule, and the engine that runs it.
-//! - [`nginx`] and [`cookie_path`] hold the ingress-nginx and RFC 6265 facts the rules rest on.
 //! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server and
 //!   the certificates (self-managed in the cluster: [`tls::managed`]).
+//! - [`engine`] is the offline engine (`check`, `fix`, `audit`); [`report`] renders its reports.
 //! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`metrics`] defines the series.
 //! - [`echo`] bounds and escapes input repeated in answers and logs.
-//! - [`cli`] is the command line: `serve`, `check`, `fix`, `certs`.
 //! - [`policy`] is what an operator can configure: annotation prefix, ingress classes, actions.
-//! - [`view`] is the cluster view the rules read other objects from: live watch caches, or the
-//!   manifests given on the command line.
+//! - [`cli`] is the command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`.
 
 pub mod admission;
 pub mod cli;
+pub mod controllers;
 pub mod cookie_path;
 pub mod echo;
+pub mod engine;
 pub mod metrics;
-pub mod nginx;
 pub mod objects;
 pub mod ops;
 pub mod policy;
+pub mod report;
 pub mod rules;
 pub mod tls;
 pub mod view;

@@ -21,6 +21,17 @@ pub enum Action {
     Off,
 }
 
+/// Whether the policy judges an object, and if not, why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Judged {
+    /// Judged.
+    Yes,
+    /// An Ingress of a class the policy does not judge.
+    OtherClass,
+    /// In an excluded namespace.
+    ExcludedNamespace,
+}
+
 /// The policy in force: the defaults below unless configuration says otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -92,12 +103,12 @@ pub struct PolicyError {
 }
 
 impl Policy {
-    /// Reads a policy file over the defaults.
+    /// Reads a policy file over the defaults; rule actions may name `rule_ids`.
     ///
     /// # Errors
     /// [`PolicyError`] naming the key for YAML that does not parse, unknown keys, values of the
     /// wrong type, unknown rule IDs or actions, and invalid values (see [`Policy::validate`]).
-    pub fn from_yaml(text: &str, origin: &str) -> Result<Policy, PolicyError> {
+    pub fn from_yaml(text: &str, origin: &str, rule_ids: &[&str]) -> Result<Policy, PolicyError> {
         let error = |key: String, message: String| PolicyError {
             origin: origin.to_string(),
             key,
@@ -120,7 +131,7 @@ impl Policy {
         };
         let mut policy = Policy::default();
         policy.merge(file);
-        policy.validate(origin)?;
+        policy.validate(origin, rule_ids)?;
         Ok(policy)
     }
 
@@ -141,14 +152,15 @@ impl Policy {
         self.actions.extend(file.rules.unwrap_or_default());
     }
 
-    /// Checks every key.
+    /// Checks every key; `rule_ids` are the IDs a rule action may name (the catalogue's,
+    /// [`crate::rules::ids`]: passed in, so that the policy does not depend on the rules).
     ///
     /// # Errors
     /// [`PolicyError`] (with `origin`) for: an annotation prefix that is not a DNS subdomain
     /// (the controller's prefix is the part before `/` of an annotation key); an empty ingress
-    /// class or namespace; a cluster domain that is not a DNS name; a rule ID not in the
-    /// catalogue.
-    pub fn validate(&self, origin: &str) -> Result<(), PolicyError> {
+    /// class or namespace; a cluster domain that is not a DNS name; a rule ID not in
+    /// `rule_ids`.
+    pub fn validate(&self, origin: &str, rule_ids: &[&str]) -> Result<(), PolicyError> {
         let error = |key: &str, message: String| {
             Err(PolicyError {
                 origin: origin.to_string(),
@@ -185,11 +197,10 @@ impl Policy {
             }
         }
         for id in self.actions.keys() {
-            if crate::rules::find(id).is_none() {
-                let known: Vec<&str> = crate::rules::CATALOGUE.iter().map(|r| r.id).collect();
+            if !rule_ids.contains(&id.as_str()) {
                 return error(
                     &format!("rules.{id}"),
-                    format!("unknown rule ID; known: {}", known.join(", ")),
+                    format!("unknown rule ID; known: {}", rule_ids.join(", ")),
                 );
             }
         }
@@ -201,16 +212,17 @@ impl Policy {
         self.actions.get(rule_id).copied().unwrap_or(default)
     }
 
-    /// Whether sticky-guard judges this object at all: its namespace is not excluded and, for an
-    /// Ingress, its class is one of [`Policy::ingress_classes`] or it has no class.
-    pub fn judges(&self, object: &Object) -> bool {
+    /// Whether sticky-guard judges this object: not when its namespace is excluded; for an
+    /// Ingress, only when its class is one of [`Policy::ingress_classes`] or it has no class
+    /// (the rules for other controllers' Ingresses still look at it).
+    pub fn judges(&self, object: &Object) -> Judged {
         let namespace = object.meta().namespace.as_deref().unwrap_or("default");
         if self.excluded_namespaces.iter().any(|ns| ns == namespace) {
-            return false;
+            return Judged::ExcludedNamespace;
         }
         match object {
-            Object::Ingress(ingress) => self.judges_ingress_class(ingress),
-            Object::Service(_) => true,
+            Object::Ingress(ingress) if !self.judges_ingress_class(ingress) => Judged::OtherClass,
+            _ => Judged::Yes,
         }
     }
 
@@ -242,8 +254,16 @@ fn is_dns_subdomain(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    const IDS: &[&str] = &[
+        "cookie-path-for-regex",
+        "regex-path-without-regex-mode",
+        "cross-namespace-backend",
+    ];
+
     fn err(text: &str) -> String {
-        Policy::from_yaml(text, "p.yaml").unwrap_err().to_string()
+        Policy::from_yaml(text, "p.yaml", IDS)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -253,6 +273,7 @@ mod tests {
              excludedNamespaces: [kube-system]\nclusterDomain: corp.local\n\
              rules:\n  cookie-path-for-regex: warn\n  regex-path-without-regex-mode: off\n",
             "p.yaml",
+            IDS,
         )
         .unwrap();
         assert_eq!(policy.annotation_prefix, "ingress.kubernetes.io");
@@ -276,7 +297,7 @@ mod tests {
     #[test]
     fn empty_file_is_the_default() {
         assert_eq!(
-            Policy::from_yaml("# nothing\n", "p").unwrap(),
+            Policy::from_yaml("# nothing\n", "p", IDS).unwrap(),
             Policy::default()
         );
     }
@@ -291,11 +312,7 @@ mod tests {
             err("rules:\n  no-such-rule: warn\n"),
             format!(
                 "p.yaml: rules.no-such-rule: unknown rule ID; known: {}",
-                crate::rules::CATALOGUE
-                    .iter()
-                    .map(|r| r.id)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                IDS.join(", ")
             )
         );
         assert!(err("annotationPrefx: x\n").starts_with("p.yaml: annotationPrefx: unknown field `annotationPrefx`, expected one of `annotationPrefix`"));

@@ -92,6 +92,7 @@ async fn audit_reports_what_already_runs() {
         .as_object_mut()
         .unwrap()
         .remove("cloud.google.com/neg");
+    service["spec"]["type"] = Value::from("NodePort");
     api.apply(service);
     let (_, report) = audit(config.clone(), &["--output", "json"]).await;
     assert!(

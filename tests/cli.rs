@@ -419,7 +419,15 @@ fn scenario_05_without_neg_gets_generated_cookie_without_neg() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_ne!(text.len(), without_neg.len());
+    // Still ClusterIP: a GKE Ingress reaches it through NEGs by default (GKE 1.17+), so the
+    // seed's "finding without the annotation" holds only for a NodePort Service.
     let out = sticky_guard(&["check", "-o", "json", "-"], Some(&without_neg));
+    assert_eq!(out.status.code(), Some(0));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(rules_of(&report).is_empty(), "{report}");
+    let node_port = without_neg.replace("type: ClusterIP", "type: NodePort");
+    assert_ne!(node_port, without_neg);
+    let out = sticky_guard(&["check", "-o", "json", "-"], Some(&node_port));
     assert_eq!(out.status.code(), Some(0), "a warning only");
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rules_of(&report), vec!["generated-cookie-without-neg:warn"]);

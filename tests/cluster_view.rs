@@ -45,16 +45,19 @@ async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 /// Whether the view's Ingress index lists `name` as a user of Service `namespace/service`.
 fn indexed(view: &LiveView, namespace: &str, service: &str, name: &str) -> bool {
     use sticky_guard::view::ClusterView;
-    view.cached()
-        .ingresses_with_backend(namespace, service)
-        .iter()
+    let cached = view.cached();
+    let view: &dyn ClusterView = &cached;
+    view.ingresses_with_backend(namespace, service)
+        .ingresses()
         .any(|i| i.meta.name.as_deref() == Some(name))
 }
 
 /// Whether the view's Service cache holds `namespace/name`.
 fn has_service(view: &LiveView, namespace: &str, name: &str) -> bool {
     use sticky_guard::view::{ClusterView, Lookup};
-    matches!(view.cached().service(namespace, name), Lookup::Found(_))
+    let cached = view.cached();
+    let view: &dyn ClusterView = &cached;
+    matches!(view.service(namespace, name), Lookup::Found(_))
 }
 
 fn review_object(name: &str) -> Value {
@@ -298,6 +301,8 @@ async fn gke_backendconfig_is_read_when_the_crd_is_installed() {
         .as_object_mut()
         .unwrap()
         .remove("cloud.google.com/neg");
+    // A ClusterIP Service gets NEGs by default (GKE 1.17+); a NodePort Service does not.
+    service["spec"]["type"] = Value::from("NodePort");
     let response = server
         .review("/validate", &common::review_for(&service, "s"))
         .await;

@@ -24,7 +24,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::LazyLock;
-use sticky_guard::rules::{Applies, MATCH_CONDITION_NAME, match_condition};
+use sticky_guard::objects::kinds::{KINDS, Kind};
+use sticky_guard::rules::{MATCH_CONDITION_NAME, match_condition};
 
 const NAMESPACE: &str = "sticky-guard";
 const NAME: &str = "sticky-guard";
@@ -432,14 +433,60 @@ fn namespace_selector() -> Value {
     }]})
 }
 
-fn ingress_rules() -> Value {
-    json!([{
-        "apiGroups": ["networking.k8s.io"],
-        "apiVersions": ["v1"],
-        "operations": ["CREATE", "UPDATE"],
-        "resources": ["ingresses"],
-        "scope": "Namespaced",
-    }])
+/// A webhook's `rules`, from the kinds table.
+fn rules_for(kind: Kind) -> Value {
+    json!([kind.info().webhook_rule()])
+}
+
+/// The kinds table sends each judged kind to the webhooks it names, and the view ClusterRole
+/// grants get/list/watch on exactly the kinds the live view watches.
+#[test]
+fn webhooks_and_view_role_follow_the_kinds_table() {
+    let judged: Vec<Kind> = KINDS
+        .iter()
+        .filter(|k| k.webhooks.is_some())
+        .map(|k| k.kind)
+        .collect();
+    assert_eq!(judged, [Kind::Ingress, Kind::Service]);
+    let mutating: Vec<Value> = BASE
+        .mutating()
+        .webhooks
+        .iter()
+        .flatten()
+        .flat_map(|w| w.rules.iter().flatten().map(|r| json!(r)))
+        .collect();
+    let expected_mutating: Vec<Value> = KINDS
+        .iter()
+        .filter(|k| k.webhooks.is_some_and(|w| w.mutate))
+        .map(|k| k.webhook_rule())
+        .collect();
+    assert_eq!(mutating, expected_mutating);
+    let validating: Vec<Value> = BASE
+        .validating()
+        .webhooks
+        .iter()
+        .flatten()
+        .flat_map(|w| w.rules.iter().flatten().map(|r| json!(r)))
+        .collect();
+    let expected_validating: Vec<Value> = KINDS
+        .iter()
+        .filter(|k| k.webhooks.is_some_and(|w| w.validate))
+        .map(|k| k.webhook_rule())
+        .collect();
+    assert_eq!(validating, expected_validating);
+
+    let view = BASE
+        .cluster_roles
+        .iter()
+        .find(|r| r.metadata.name.as_deref() == Some("sticky-guard-view"))
+        .expect("the view ClusterRole");
+    let granted: Vec<Value> = view.rules.iter().flatten().map(|r| json!(r)).collect();
+    let mut expected: Vec<Value> = KINDS.iter().map(|k| k.view_rule()).collect();
+    let key = |v: &Value| v["resources"].to_string();
+    let mut granted_sorted = granted.clone();
+    granted_sorted.sort_by_key(key);
+    expected.sort_by_key(key);
+    assert_eq!(granted_sorted, expected);
 }
 
 fn client_config(path: &str) -> Value {
@@ -457,7 +504,7 @@ fn assert_same(actual: &Value, expected: &Value, what: &str) {
 }
 
 fn expected_service_match_conditions() -> Option<Vec<MatchCondition>> {
-    match_condition(Applies::Service).map(|expression| {
+    match_condition(Kind::Service).map(|expression| {
         vec![MatchCondition {
             name: MATCH_CONDITION_NAME.to_string(),
             expression,
@@ -494,7 +541,7 @@ fn mutating_webhook_patches_ingresses_and_fails_open() {
             "matchPolicy": "Equivalent",
             "timeoutSeconds": 3,
             "namespaceSelector": namespace_selector(),
-            "rules": ingress_rules(),
+            "rules": rules_for(Kind::Ingress),
             "clientConfig": client_config("/mutate"),
         }),
         "mutating webhook",
@@ -535,7 +582,7 @@ fn validating_webhooks_enforce_ingresses_and_the_services_a_rule_can_fire_on() {
             "matchPolicy": "Equivalent",
             "timeoutSeconds": 3,
             "namespaceSelector": namespace_selector(),
-            "rules": ingress_rules(),
+            "rules": rules_for(Kind::Ingress),
             "clientConfig": client_config("/validate"),
         }),
         "ingress validating webhook",
@@ -548,13 +595,7 @@ fn validating_webhooks_enforce_ingresses_and_the_services_a_rule_can_fire_on() {
         "matchPolicy": "Equivalent",
         "timeoutSeconds": 3,
         "namespaceSelector": namespace_selector(),
-        "rules": [{
-            "apiGroups": [""],
-            "apiVersions": ["v1"],
-            "operations": ["CREATE", "UPDATE"],
-            "resources": ["services"],
-            "scope": "Namespaced",
-        }],
+        "rules": rules_for(Kind::Service),
         "clientConfig": client_config("/validate"),
     });
     if let Some(conditions) = expected_service_match_conditions() {

@@ -7,13 +7,14 @@ mod common;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use sticky_guard::objects::kinds::Kind;
 use sticky_guard::objects::{self, Object};
 use sticky_guard::policy::Policy;
-use sticky_guard::rules::{self, Applies, Context, Phase};
+use sticky_guard::rules::{self, Context, Phase};
 use sticky_guard::view::offline::OfflineView;
 
 fn condition() -> cel::Program {
-    let expression = rules::match_condition(Applies::Service).expect("Service rules declare one");
+    let expression = rules::match_condition(Kind::Service).expect("Service rules declare one");
     cel::Program::compile(&expression).expect("the generated expression is valid CEL")
 }
 
@@ -114,11 +115,12 @@ fn hostile_view(service: &Value) -> OfflineView {
         }
     }
     for config in names {
-        view.add_raw(&json!({
+        let config = json!({
             "apiVersion": "cloud.google.com/v1", "kind": "BackendConfig",
             "metadata": {"name": config, "namespace": namespace},
             "spec": {"sessionAffinity": {"affinityType": "GENERATED_COOKIE", "affinityCookieTtlSec": 999999}},
-        }));
+        });
+        view.add(&objects::decode(&config).unwrap().unwrap());
     }
     view
 }

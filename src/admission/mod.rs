@@ -75,7 +75,14 @@ pub async fn admit(
         })
     };
     let decoded = match decode(object) {
-        Ok(Some(decoded)) if policy.judges(&decoded) => decoded,
+        // Kinds the kinds table does not send to the webhooks, and excluded namespaces, are
+        // allowed untouched; Ingresses of other classes still meet the rules that look at them.
+        Ok(Some(decoded))
+            if decoded.kind().info().webhooks.is_some()
+                && policy.judges(&decoded) != crate::policy::Judged::ExcludedNamespace =>
+        {
+            decoded
+        }
         Ok(_) => return Ok((ReviewResponse::allow(uid), outcome)),
         Err(e) => {
             outcome.allowed = false;

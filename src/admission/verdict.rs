@@ -81,8 +81,14 @@ impl Verdict {
             .collect();
         let patch = json_patch(fixes.iter().map(|(_, fix)| *fix), annotations);
         if !patch.0.is_empty() {
-            for (rule, Fix::SetAnnotation { key, value }) in &fixes {
-                warnings.push(warning(rule, &format!("sticky-guard set {key}: {value}")));
+            for (rule, fix) in &fixes {
+                let done = match fix {
+                    Fix::SetAnnotation { key, value } => format!("sticky-guard set {key}: {value}"),
+                    Fix::SetBackendName { field, value, .. } => {
+                        format!("sticky-guard set {field} to {value}")
+                    }
+                };
+                warnings.push(warning(rule, &done));
             }
         }
         Verdict {

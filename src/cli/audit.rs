@@ -7,12 +7,13 @@
 //! warning). Same output formats and exit codes as `check`. Needs get/list on those resources
 //! (the ClusterRole in `manifests/rbac.yaml`).
 
-use super::check::{Output, audit_documents, print_report};
-use super::manifests::{Document, Location};
+use super::check::{Output, print_report};
 use super::policy::PolicyArgs;
+use crate::engine::audit_documents;
+use crate::engine::manifests::{Document, Location};
+use crate::objects::kinds::{KINDS, Watch};
+use crate::view::live;
 use clap::Args;
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -61,7 +62,8 @@ pub fn run(args: AuditArgs) -> ExitCode {
     print_report(&report, args.output, &policy)
 }
 
-/// Every Service, Ingress and BackendConfig, as documents located at `cluster#N`.
+/// Every object of every kind of the kinds table ([`KINDS`]; a CRD only when discovery finds
+/// it), as documents located at `cluster#N`.
 async fn list_cluster() -> Result<Vec<Document>, String> {
     let config = kube::Config::infer()
         .await
@@ -69,20 +71,15 @@ async fn list_cluster() -> Result<Vec<Document>, String> {
     let client =
         kube::Client::try_from(config).map_err(|e| format!("cannot make a client: {e}"))?;
     let mut values = Vec::new();
-    values.extend(list_all(Api::<Service>::all(client.clone()), "v1", "Service").await?);
-    values.extend(
-        list_all(
-            Api::<Ingress>::all(client.clone()),
-            "networking.k8s.io/v1",
-            "Ingress",
-        )
-        .await?,
-    );
-    if let Ok(group) = kube::discovery::group(&client, "cloud.google.com").await
-        && let Some((resource, _)) = group.recommended_kind("BackendConfig")
-    {
-        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-        values.extend(list_all(api, &resource.api_version, &resource.kind).await?);
+    for info in KINDS {
+        let resource = match info.watch {
+            Watch::Always => Some(live::api_resource(info)),
+            Watch::WhenInstalled => live::discover(&client, info).await,
+        };
+        if let Some(resource) = resource {
+            let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
+            values.extend(list_all(api, &resource.api_version, &resource.kind).await?);
+        }
     }
     Ok(values
         .into_iter()

@@ -6,13 +6,10 @@
 mod audit;
 mod certs;
 mod check;
-mod manifests;
 mod policy;
 mod rules;
-mod sarif;
 mod serve;
 
-pub use check::{Report, check_text};
 pub use rules::{markdown_table, match_conditions_yaml};
 
 use clap::{Parser, Subcommand};

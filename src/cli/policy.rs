@@ -60,7 +60,7 @@ impl PolicyArgs {
                     key: "(file)".into(),
                     message: format!("cannot read: {e}"),
                 })?;
-                Policy::from_yaml(&text, &origin)?
+                Policy::from_yaml(&text, &origin, &crate::rules::ids())?
             }
             None => Policy::default(),
         };
@@ -93,7 +93,7 @@ impl PolicyArgs {
             cluster_domain: self.cluster_domain.clone(),
             rules: Some(actions),
         });
-        policy.validate("flags")?;
+        policy.validate("flags", &crate::rules::ids())?;
         Ok(policy)
     }
 }

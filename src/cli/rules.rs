@@ -1,7 +1,8 @@
 //! `sticky-guard rules [ID]`: the catalogue, and a rule's long explanation.
 
+use crate::objects::kinds::Kind;
 use crate::policy::Action;
-use crate::rules::{Applies, CATALOGUE, Rule, find};
+use crate::rules::{CATALOGUE, Rule, find};
 use clap::{Args, ValueEnum};
 use std::process::ExitCode;
 
@@ -61,12 +62,9 @@ pub fn run(args: RulesArgs) -> ExitCode {
     }
 }
 
-/// `Ingress` or `Service`.
+/// The kind the rule judges: `Ingress` or `Service`.
 pub fn applies(rule: &Rule) -> &'static str {
-    match rule.applies {
-        Applies::Ingress => "Ingress",
-        Applies::Service => "Service",
-    }
+    rule.kind().name()
 }
 
 /// `deny`, `warn` or `off`.
@@ -105,7 +103,7 @@ pub fn explain(rule: &Rule) -> String {
 /// [`Rule::match_condition`](crate::rules::Rule::match_condition) declarations, as the YAML
 /// block that `manifests/base/webhooks.yaml` carries. Empty when a Service rule declares none.
 pub fn match_conditions_yaml() -> String {
-    match crate::rules::match_condition(Applies::Service) {
+    match crate::rules::match_condition(Kind::Service) {
         Some(expression) => format!(
             "matchConditions:\n  - name: {}\n    expression: >-\n      {}\n",
             crate::rules::MATCH_CONDITION_NAME,

@@ -7,8 +7,8 @@
 //! built. A failed decode is decoded a second time with path tracking, so the message names
 //! the field at fault while the success path pays nothing for it.
 
-use super::Object;
 use super::ingress::{IngressObject, LegacySpec};
+use super::{BackendConfigObject, Object};
 use k8s_openapi::api::core::v1::{Service, ServiceSpec};
 use k8s_openapi::api::networking::v1::IngressSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -69,10 +69,8 @@ pub enum DecodeError {
     },
 }
 
-const INGRESS_VERSIONS: &str =
-    "networking.k8s.io/v1 (or the legacy networking.k8s.io/v1beta1, extensions/v1beta1)";
-
-/// A kind at an API version sticky-guard judges, and so the shape its object is read in.
+/// A kind at an API version sticky-guard reads, and so the shape its object is read in. Which
+/// `apiVersion`s map to which shape is in the kinds table ([`crate::objects::kinds::KINDS`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {
     /// `networking.k8s.io/v1` Ingress.
@@ -82,45 +80,26 @@ pub enum Shape {
     IngressLegacy,
     /// Core `v1` Service.
     ServiceV1,
+    /// GKE `cloud.google.com` BackendConfig (`v1` or `v1beta1`): metadata and `spec` as JSON.
+    BackendConfig,
 }
 
 impl Shape {
-    /// The shape for `apiVersion` and `kind`: `Ok(None)` for kinds sticky-guard does not judge.
+    /// The shape for `apiVersion` and `kind`: `Ok(None)` for kinds sticky-guard does not read.
     ///
     /// # Errors
-    /// [`DecodeError::UnknownApiVersion`] for an Ingress or Service at a version sticky-guard
-    /// does not know (`networking.k8s.io/v2`, core `v2`).
+    /// [`DecodeError::UnknownApiVersion`] for a known kind at a version of its group that
+    /// sticky-guard does not know (`networking.k8s.io/v2`, core `v2`).
     pub fn of(api_version: &str, kind: &str) -> Result<Option<Shape>, DecodeError> {
-        match (kind, api_version) {
-            ("Ingress", "networking.k8s.io/v1") => Ok(Some(Shape::IngressV1)),
-            ("Ingress", "networking.k8s.io/v1beta1" | "extensions/v1beta1") => {
-                Ok(Some(Shape::IngressLegacy))
-            }
-            ("Ingress", _)
-                if api_version.starts_with("networking.k8s.io/")
-                    || api_version.starts_with("extensions/") =>
-            {
-                Err(DecodeError::UnknownApiVersion {
-                    kind: "Ingress",
-                    api_version: crate::echo::bounded(api_version),
-                    known: INGRESS_VERSIONS,
-                })
-            }
-            ("Service", "v1") => Ok(Some(Shape::ServiceV1)),
-            ("Service", _) if !api_version.contains('/') => Err(DecodeError::UnknownApiVersion {
-                kind: "Service",
-                api_version: crate::echo::bounded(api_version),
-                known: "v1",
-            }),
-            _ => Ok(None),
-        }
+        super::kinds::shape_of(api_version, kind)
     }
 
-    /// `Ingress` or `Service`.
+    /// `Ingress`, `Service` or `BackendConfig`.
     pub fn kind(self) -> &'static str {
         match self {
             Shape::IngressV1 | Shape::IngressLegacy => "Ingress",
             Shape::ServiceV1 => "Service",
+            Shape::BackendConfig => "BackendConfig",
         }
     }
 }
@@ -249,6 +228,14 @@ fn read(shape: Shape, input: Input<'_>) -> Result<(Object, Declared), DecodeErro
                 meta.into_meta()?,
                 spec.unwrap_or_default(),
             )));
+            (object, declared)
+        }
+        Shape::BackendConfig => {
+            let (declared, meta, spec) = typed::<Doc<Value>>(kind, input)?.into_parts();
+            let object = Object::BackendConfig(Box::new(BackendConfigObject {
+                meta: meta.into_meta()?,
+                spec: spec.unwrap_or(Value::Null),
+            }));
             (object, declared)
         }
         Shape::ServiceV1 => {

@@ -29,6 +29,9 @@ pub struct BackendRef<'a> {
     /// Field path of the Service name, as written: `spec.rules[0].http.paths[0].backend.service.name`
     /// (v1) or `...backend.serviceName` (legacy).
     pub field: String,
+    /// The same field as a JSON pointer (RFC 6901), for patches:
+    /// `/spec/rules/0/http/paths/0/backend/service/name` (or `…/backend/serviceName`).
+    pub pointer: String,
     /// The Service name as written.
     pub service_name: &'a str,
     /// The Service port.
@@ -93,6 +96,25 @@ impl IngressObject {
         } else {
             ("spec.defaultBackend", "service.name")
         };
+        let pointer = |field: &str| {
+            // `spec.rules[0].http.paths[1].backend.service.name` → `/spec/rules/0/http/…/name`.
+            let mut out = String::new();
+            for part in field.split('.') {
+                match part.split_once('[') {
+                    Some((name, index)) => {
+                        out.push('/');
+                        out.push_str(name);
+                        out.push('/');
+                        out.push_str(index.trim_end_matches(']'));
+                    }
+                    None => {
+                        out.push('/');
+                        out.push_str(part);
+                    }
+                }
+            }
+            out
+        };
         let mut out = Vec::new();
         if let Some(service) = self
             .spec
@@ -100,8 +122,10 @@ impl IngressObject {
             .as_ref()
             .and_then(|b| b.service.as_ref())
         {
+            let field = format!("{default_field}.{name_field}");
             out.push(BackendRef {
-                field: format!("{default_field}.{name_field}"),
+                pointer: pointer(&field),
+                field,
                 service_name: &service.name,
                 port: service.port.as_ref(),
             });
@@ -110,8 +134,10 @@ impl IngressObject {
             let Some(http) = &rule.http else { continue };
             for (p, path) in http.paths.iter().enumerate() {
                 if let Some(service) = &path.backend.service {
+                    let field = format!("spec.rules[{r}].http.paths[{p}].backend.{name_field}");
                     out.push(BackendRef {
-                        field: format!("spec.rules[{r}].http.paths[{p}].backend.{name_field}"),
+                        pointer: pointer(&field),
+                        field,
                         service_name: &service.name,
                         port: service.port.as_ref(),
                     });

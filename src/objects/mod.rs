@@ -7,30 +7,54 @@
 
 mod decode;
 mod ingress;
+pub mod kinds;
 
 pub use decode::{DecodeError, Input, LAST_APPLIED, Shape, decode, decode_as, decode_json};
 pub use ingress::{BackendRef, IngressObject, PathRef};
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kinds::Kind;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// An object of a kind that sticky-guard judges.
+/// An object of a kind that sticky-guard judges or reads (a row of [`crate::objects::kinds::KINDS`]).
 #[derive(Clone, Debug)]
 pub enum Object {
     /// An Ingress, from any served or legacy API version, in `networking.k8s.io/v1` shape.
     Ingress(Box<IngressObject>),
     /// A core `v1` Service.
     Service(Box<Service>),
+    /// A GKE BackendConfig.
+    BackendConfig(Box<BackendConfigObject>),
+}
+
+/// A GKE BackendConfig (`cloud.google.com/v1` CRD): metadata and `spec` as JSON (the rules read
+/// `spec.sessionAffinity` only).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BackendConfigObject {
+    /// `metadata`.
+    pub meta: ObjectMeta,
+    /// `spec`, `null` when absent.
+    pub spec: serde_json::Value,
 }
 
 impl Object {
+    /// The object's kind.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Object::Ingress(_) => Kind::Ingress,
+            Object::Service(_) => Kind::Service,
+            Object::BackendConfig(_) => Kind::BackendConfig,
+        }
+    }
+
     /// The object's metadata.
     pub fn meta(&self) -> &ObjectMeta {
         match self {
             Object::Ingress(ingress) => &ingress.meta,
             Object::Service(service) => &service.metadata,
+            Object::BackendConfig(config) => &config.meta,
         }
     }
 
@@ -39,26 +63,53 @@ impl Object {
         match self {
             Object::Ingress(ingress) => &mut ingress.meta,
             Object::Service(service) => &mut service.metadata,
+            Object::BackendConfig(config) => &mut config.meta,
         }
     }
 
     /// Kind, namespace and name, for messages and reports.
     pub fn reference(&self) -> ObjectRef {
-        let kind = match self {
-            Object::Ingress(_) => "Ingress",
-            Object::Service(_) => "Service",
-        };
-        ObjectRef::new(kind, self.meta())
+        ObjectRef::new(self.kind().name(), self.meta())
     }
+
+    /// The Ingress, if this is one.
+    pub fn as_ingress(&self) -> Option<&IngressObject> {
+        match self {
+            Object::Ingress(ingress) => Some(ingress),
+            _ => None,
+        }
+    }
+
+    /// The Service, if this is one.
+    pub fn as_service(&self) -> Option<&Service> {
+        match self {
+            Object::Service(service) => Some(service),
+            _ => None,
+        }
+    }
+
+    /// The BackendConfig, if this is one.
+    pub fn as_backend_config(&self) -> Option<&BackendConfigObject> {
+        match self {
+            Object::BackendConfig(config) => Some(config),
+            _ => None,
+        }
+    }
+}
+
+/// `metadata.namespace`, or `default` (where `kubectl apply` without `-n` puts an object that
+/// names none).
+pub fn namespace_of(meta: &ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("default")
 }
 
 /// Kind, namespace and name of an object, for messages and reports.
 ///
 /// Displays as `Kind namespace/name`, or `Kind name` when the object carries no namespace (a
 /// manifest that leaves it to `kubectl -n`).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct ObjectRef {
-    /// `Ingress` or `Service`.
+    /// `Ingress`, `Service`, … (a [`Kind`] name).
     pub kind: &'static str,
     /// `metadata.namespace`, if the object carries one.
     pub namespace: Option<String>,

@@ -1,7 +1,8 @@
 //! `affinity-settings-without-affinity`: cookie settings without `affinity: cookie` do nothing.
 
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx::{Annotations, annotation};
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx::{Annotations, annotation};
+use crate::objects::IngressObject;
 use crate::objects::annotations;
 use crate::policy::Action;
 
@@ -9,7 +10,8 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "affinity-settings-without-affinity",
     title: "Session cookie settings without cookie affinity",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
     why: "ingress-nginx reads session-cookie-* and affinity-mode only when <prefix>/affinity is \
@@ -21,13 +23,10 @@ annotations.",
 parsed only for affinity type cookie); docs/user-guide/nginx-configuration/annotations.md \
 #session-affinity",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let nginx = Annotations::new(ingress, &context.policy.annotation_prefix);
     if nginx.cookie_affinity() {
         return Vec::new();

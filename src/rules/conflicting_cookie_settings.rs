@@ -1,19 +1,23 @@
 //! `conflicting-cookie-settings`: sticky Ingresses sharing an upstream disagree on the cookie.
 
 use super::regex_mode::{same_controller, same_object};
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx::{Annotations, annotation};
-use crate::objects::{IngressObject, ObjectRef, annotations, is_dns1035_label};
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx::affinity::Affinity;
+use crate::objects::kinds::Kind;
+use crate::objects::{IngressObject, ObjectRef, is_dns1035_label, namespace_of};
 use crate::policy::Action;
-use crate::view::{Lookup, namespace_of};
+use crate::view::Lookup;
 use k8s_openapi::api::networking::v1::ServiceBackendPort;
-use std::collections::BTreeMap;
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "conflicting-cookie-settings",
     title: "Sticky Ingresses share a backend Service:port with different cookie settings",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads {
+        kinds: &[Kind::Ingress, Kind::Service],
+        needs_view: true,
+    },
     default_action: Action::Warn,
     mutating: false,
     why: "ingress-nginx keeps session affinity settings per upstream (Service:port), not per \
@@ -26,19 +30,16 @@ them at different Service ports.",
 is taken from the first/last Ingress that sets it); \
 docs/user-guide/nginx-configuration/annotations.md#session-affinity",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let prefix = &context.policy.annotation_prefix;
-    if !Annotations::new(ingress, prefix).cookie_affinity() {
+    let mine = Affinity::of(ingress, prefix);
+    if !mine.cookie {
         return Vec::new();
     }
     let namespace = namespace_of(&ingress.meta);
-    let mine = cookie_settings(ingress, prefix);
     let mut reported = Vec::new();
     let mut findings = Vec::new();
     for backend in ingress.backends() {
@@ -46,40 +47,33 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
             continue;
         }
         let port = port_key(context, namespace, backend.service_name, backend.port);
-        for other in context
+        let listing = context
             .view
-            .ingresses_with_backend(namespace, backend.service_name)
-        {
-            if !same_controller(ingress, &other, context)
-                || reported.contains(&same_object(&other))
-                || !Annotations::new(&other, prefix).cookie_affinity()
-            {
+            .ingresses_with_backend(namespace, backend.service_name);
+        for other in listing.ingresses() {
+            if !same_controller(ingress, other, context) || reported.contains(&same_object(other)) {
+                continue;
+            }
+            let theirs = Affinity::of(other, prefix);
+            if !theirs.cookie {
                 continue;
             }
             let shares_port = other.backends().iter().any(|b| {
                 b.service_name == backend.service_name
                     && port_key(context, namespace, b.service_name, b.port) == port
             });
-            let theirs = cookie_settings(&other, prefix);
-            if !shares_port || theirs == mine {
+            let differing = mine.differences(&theirs);
+            if !shares_port || differing.is_empty() {
                 continue;
             }
-            let differing: Vec<&str> = mine
-                .keys()
-                .chain(theirs.keys())
-                .filter(|k| mine.get(*k) != theirs.get(*k))
-                .copied()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            reported.push(same_object(&other));
+            reported.push(same_object(other));
             findings.push(
                 Finding::warn(
                     &RULE,
                     format!(
                         "make {} match {}: both pin {}:{port}, the last read wins",
                         differing.join(", "),
-                        ObjectRef::ingress(&other),
+                        ObjectRef::ingress(other),
                         backend.service_name,
                     ),
                 )
@@ -88,16 +82,6 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
         }
     }
     findings
-}
-
-/// The affinity settings of an Ingress under `prefix`, without `affinity` itself.
-fn cookie_settings<'a>(ingress: &'a IngressObject, prefix: &str) -> BTreeMap<&'a str, &'a str> {
-    let prefix = format!("{prefix}/");
-    annotations(&ingress.meta)
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?, v.as_str())))
-        .filter(|(name, _)| annotation::is_affinity_family(name) && *name != annotation::AFFINITY)
-        .collect()
 }
 
 /// The port as a number when it can be resolved (a named port through the Service's ports).
@@ -114,10 +98,10 @@ fn port_key(
         return number.to_string();
     }
     let name = port.name.as_deref().unwrap_or_default();
-    if let Lookup::Found(svc) = context.view.service(namespace, service)
-        && let Some(number) = svc
-            .spec
-            .as_ref()
+    if let Lookup::Found(object) = context.view.service(namespace, service)
+        && let Some(number) = object
+            .as_service()
+            .and_then(|svc| svc.spec.as_ref())
             .and_then(|s| s.ports.as_ref())
             .and_then(|ports| ports.iter().find(|p| p.name.as_deref() == Some(name)))
             .map(|p| p.port)

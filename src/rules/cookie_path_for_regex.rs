@@ -1,17 +1,22 @@
 //! `cookie-path-for-regex`: a sticky Ingress in regex mode needs a literal `session-cookie-path`.
 
 use super::regex_mode::{RegexMode, regex_mode};
-use super::{Applies, Context, Finding, Fix, Rule, Subject};
+use super::{Check, Context, Finding, Fix, Reads, Rule};
+use crate::controllers::nginx::{self, Annotations, annotation};
 use crate::cookie_path::{self, Derived};
-use crate::nginx::{self, Annotations, annotation};
 use crate::objects::IngressObject;
+use crate::objects::kinds::Kind;
 use crate::policy::Action;
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "cookie-path-for-regex",
     title: "Sticky Ingress with regex paths has no session-cookie-path",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads {
+        kinds: &[Kind::Ingress],
+        needs_view: false,
+    },
     default_action: Action::Deny,
     mutating: true,
     why: "With cookie affinity on and regex paths, ingress-nginx sets the session cookie's Path to \
@@ -26,13 +31,10 @@ adds it, and `sticky-guard fix` writes it into the manifest.",
 paths do not support regex\"); rootfs/etc/nginx/lua/balancer/sticky.lua; nginx.tmpl \
 `set $location_path`; RFC 6265 §5.1.4",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let annotations = Annotations::new(ingress, &context.policy.annotation_prefix);
     if !annotations.cookie_affinity() || annotations.get(annotation::SESSION_COOKIE_PATH).is_some()
     {

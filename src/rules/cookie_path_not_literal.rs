@@ -1,14 +1,16 @@
 //! `cookie-path-not-literal`: `session-cookie-path` must be a literal absolute path.
 
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx::{Annotations, annotation};
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx::{Annotations, annotation};
+use crate::objects::IngressObject;
 use crate::policy::Action;
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "cookie-path-not-literal",
     title: "session-cookie-path is not a literal absolute path",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: true,
     why: "ingress-nginx copies session-cookie-path verbatim into the cookie's Path attribute. \
@@ -20,13 +22,10 @@ of the Ingress paths (`/mysite` for `/mysite(/|$)(.*)`).",
     source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
 paths do not support regex\"); RFC 6265 §4.1.1 (path-value), §5.1.4 (path-match)",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let annotations = Annotations::new(ingress, &context.policy.annotation_prefix);
     if !annotations.cookie_affinity() {
         return Vec::new();
@@ -64,7 +63,7 @@ fn literal_problem(value: &str) -> Option<String> {
             "contains {c:?}, which ends the cookie's Path attribute"
         ));
     }
-    crate::nginx::regex_tell(value).map(|tell| format!("contains {tell}"))
+    crate::controllers::nginx::regex_tell(value).map(|tell| format!("contains {tell}"))
 }
 
 #[cfg(test)]

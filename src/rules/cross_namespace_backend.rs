@@ -1,6 +1,7 @@
 //! `cross-namespace-backend`: an Ingress backend must name a Service in the Ingress's namespace.
 
-use super::{Applies, Context, Finding, Rule, Subject};
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::objects::IngressObject;
 use crate::objects::{is_dns1035_label, service_and_namespace};
 use crate::policy::Action;
 
@@ -8,7 +9,8 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "cross-namespace-backend",
     title: "Ingress backend names a Service in another namespace, or no valid Service name",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: true,
     why: "An Ingress routes only to Services in its own namespace, and backend.service.name must \
@@ -22,13 +24,10 @@ ExternalName \"proxy\" Service would route, but it has no endpoints, so cookie a
 namespace); kubernetes/kubernetes#17088; ingress-nginx service-upstream docs (\"Sticky Sessions \
 will not work\")",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let own_namespace = ingress.meta.namespace.as_deref();
     let here = own_namespace.map_or("the Ingress's namespace".to_string(), |ns| {
         format!("`{ns}`")

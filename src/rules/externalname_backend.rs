@@ -1,24 +1,29 @@
 //! `externalname-backend`: an Ingress backend Service of type ExternalName has no endpoints.
 
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx::Annotations;
-use crate::objects::{is_dns1035_label, service_and_namespace};
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx::affinity::Affinity;
+use crate::controllers::nginx::upstream::{self, Reach};
+use crate::objects::kinds::Kind;
+use crate::objects::{IngressObject, is_dns1035_label, service_and_namespace};
 use crate::policy::Action;
-use crate::view::{Lookup, namespace_of};
-use k8s_openapi::api::core::v1::Service;
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "externalname-backend",
     title: "Ingress backend Service is type ExternalName",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads {
+        kinds: &[Kind::Service],
+        needs_view: true,
+    },
     default_action: Action::Deny,
     mutating: false,
     why: "ingress-nginx routes to a Service's endpoints (pod IPs), which is how cookie affinity \
 pins a pod. An ExternalName Service has no endpoints: the controller makes one upstream of the \
 external host name and resolves it by DNS, so when it points at `svc.otherns.svc.cluster.local` \
 kube-proxy picks the pod and stickiness is silently lost. A sticky Ingress is denied; a \
-non-sticky one gets a warning. A backend Service that does not exist yet gets a warning, never a \
+non-sticky one is left alone (proxying to an external host is a pattern ingress-nginx \
+documents). A backend Service that does not exist yet gets a warning, never a \
 denial (apply order varies).",
     fix: "Put the Ingress in the namespace of the Service that has the pods and route to it \
 directly (an Ingress cannot route across namespaces; an ExternalName \"proxy\" is no way round \
@@ -27,35 +32,34 @@ for sticky sessions).",
 rootfs/etc/nginx/lua/balancer.lua; docs/user-guide/nginx-configuration/annotations.md \
 #service-upstream (\"Sticky Sessions will not work\")",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
+    let prefix = &context.policy.annotation_prefix;
+    // Without cookie affinity there is nothing to pin: proxying to an external host through
+    // an ExternalName Service is a pattern ingress-nginx documents.
+    if !Affinity::of(ingress, prefix).cookie {
         return Vec::new();
-    };
-    let sticky = Annotations::new(ingress, &context.policy.annotation_prefix).cookie_affinity();
-    let namespace = namespace_of(&ingress.meta);
+    }
     let mut seen = Vec::new();
     let mut findings = Vec::new();
-    for backend in ingress.backends() {
-        let name = backend.service_name;
+    for upstream in upstream::upstreams(ingress, prefix, context.view) {
+        let name = upstream.backend.service_name;
         // Dotted and invalid names are cross-namespace-backend's.
         if !is_dns1035_label(name) || seen.contains(&name) {
             continue;
         }
         seen.push(name);
-        match context.view.service(namespace, name) {
-            Lookup::Found(service) if is_external_name(&service) => {
-                let target = external_name(&service);
-                let finding = if sticky {
-                    let advice = match service_and_namespace(target, &context.policy.cluster_domain)
-                    {
-                        Some((svc, ns)) => format!(
-                            "put this Ingress in namespace `{ns}`, next to Service `{svc}`, and route to `{svc}` directly"
-                        ),
-                        None => "route to a Service with a selector (endpoints) instead".into(),
-                    };
+        match &upstream.reach {
+            Reach::DnsName(target) => {
+                let advice = match service_and_namespace(target, &context.policy.cluster_domain) {
+                    Some((svc, ns)) => format!(
+                        "put this Ingress in namespace `{ns}`, next to Service `{svc}`, and route to `{svc}` directly"
+                    ),
+                    None => "route to a Service with a selector (endpoints) instead".into(),
+                };
+                findings.push(
                     Finding::deny(
                         &RULE,
                         format!(
@@ -64,39 +68,20 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
                              lost; {advice}"
                         ),
                     )
-                } else {
-                    Finding::warn(
-                        &RULE,
-                        format!("backend `{name}` is ExternalName: no endpoints, so cookie affinity could never work here"),
-                    )
-                };
-                findings.push(finding.at(backend.field));
+                    .at(upstream.backend.field.clone()),
+                );
             }
-            Lookup::Absent if sticky => findings.push(
+            Reach::Absent => findings.push(
                 Finding::warn(
                     &RULE,
                     format!("create backend Service `{name}` with a selector, not as ExternalName: it does not exist yet"),
                 )
-                .at(backend.field),
+                .at(upstream.backend.field.clone()),
             ),
             _ => {}
         }
     }
     findings
-}
-
-/// `spec.type` is `ExternalName`.
-pub fn is_external_name(service: &Service) -> bool {
-    service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName")
-}
-
-/// `spec.externalName`, or `""`.
-pub fn external_name(service: &Service) -> &str {
-    service
-        .spec
-        .as_ref()
-        .and_then(|s| s.external_name.as_deref())
-        .unwrap_or("")
 }
 
 #[cfg(test)]
@@ -134,11 +119,10 @@ mod tests {
     }
 
     #[test]
-    fn warns_on_a_plain_ingress_and_on_a_missing_service() {
+    fn silent_on_a_plain_ingress_and_warns_on_a_missing_service() {
+        // Not sticky: proxying to an external host is a documented pattern.
         let plain = ingress(json!({}), &["/"]);
-        let findings = of(ID, run_among(plain.clone(), &[proxy()], Phase::Validating));
-        assert_eq!(findings.len(), 1);
-        assert_eq!(findings[0].level, Level::Warn);
+        assert!(of(ID, run_among(plain.clone(), &[proxy()], Phase::Validating)).is_empty());
         // In a cluster view, a missing Service is absent: a warning, never a denial.
         let missing = of(ID, run_in_cluster(sticky(), &[], Phase::Validating));
         assert_eq!(missing.len(), 1);

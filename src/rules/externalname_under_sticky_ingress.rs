@@ -1,17 +1,22 @@
 //! `externalname-under-sticky-ingress`: a Service becoming ExternalName under a sticky Ingress.
 
-use super::externalname_backend::{external_name, is_external_name};
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx::Annotations;
-use crate::objects::{Object, ObjectRef, service_and_namespace};
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx::Annotations;
+use crate::controllers::nginx::upstream::external_name;
+use crate::objects::kinds::Kind;
+use crate::objects::{Object, ObjectRef, namespace_of, service_and_namespace};
 use crate::policy::Action;
-use crate::view::namespace_of;
+use k8s_openapi::api::core::v1::Service;
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "externalname-under-sticky-ingress",
     title: "Service created or changed to ExternalName under a sticky Ingress",
-    applies: Applies::Service,
+    any_class: false,
+    reads: Reads {
+        kinds: &[Kind::Ingress],
+        needs_view: true,
+    },
     default_action: Action::Deny,
     mutating: false,
     why: "The other half of externalname-backend: the Ingress may come first and the ExternalName \
@@ -26,18 +31,15 @@ docs/user-guide/nginx-configuration/annotations.md#service-upstream",
         "has(object.spec.type) && object.spec.type == 'ExternalName' && !(oldObject != null && \
 has(oldObject.spec.type) && oldObject.spec.type == 'ExternalName')",
     ),
-    check,
+    check: Check::Service(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Service(service) = subject else {
+fn check(service: &Service, context: &Context<'_>) -> Vec<Finding> {
+    let Some(target) = external_name(service) else {
         return Vec::new();
     };
-    if !is_external_name(service) {
-        return Vec::new();
-    }
     if let Some(Object::Service(old)) = context.old
-        && is_external_name(old)
+        && external_name(old).is_some()
     {
         return Vec::new();
     }
@@ -47,7 +49,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     let sticky: Vec<String> = context
         .view
         .ingresses_with_backend(namespace, name)
-        .iter()
+        .ingresses()
         .filter(|i| context.policy.judges_ingress_class(i))
         .filter(|i| Annotations::new(i, prefix).cookie_affinity())
         .map(|i| ObjectRef::ingress(i).to_string())
@@ -55,8 +57,7 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     if sticky.is_empty() {
         return Vec::new();
     }
-    let target = external_name(service);
-    let advice = match service_and_namespace(target, &context.policy.cluster_domain) {
+    let advice = match service_and_namespace(&target, &context.policy.cluster_domain) {
         Some((svc, ns)) => format!(
             "move the Ingress to namespace `{ns}`, next to Service `{svc}`, instead of proxying"
         ),

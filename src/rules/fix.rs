@@ -1,7 +1,7 @@
 //! Fixes as data, and their JSONPatch (RFC 6902) form.
 
 use json_patch::jsonptr::PointerBuf;
-use json_patch::{AddOperation, Patch, PatchOperation};
+use json_patch::{AddOperation, Patch, PatchOperation, ReplaceOperation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -17,17 +17,30 @@ pub enum Fix {
         /// The value to set.
         value: String,
     },
+    /// Replace the Service name of a backend (a dotted name that names the object's own
+    /// namespace becomes the bare Service name).
+    #[serde(rename_all = "camelCase")]
+    SetBackendName {
+        /// The field as written (`spec.rules[0].http.paths[0].backend.service.name`), for
+        /// messages.
+        field: String,
+        /// The same field as a JSON pointer (RFC 6901).
+        pointer: String,
+        /// The new name.
+        value: String,
+    },
 }
 
 /// The JSONPatch that applies `fixes` to an object whose `metadata.annotations` are
 /// `existing` (`None` when the object has no annotations mapping).
 ///
-/// Operations are `add` only, on just the needed fields: one `add` of
+/// Annotations are set with `add` only, on just the needed fields: one `add` of
 /// `/metadata/annotations` (a whole map) when the object has no annotations map, else one `add`
 /// per key at `/metadata/annotations/<key>` with the key pointer-escaped (`/` → `~1`, `~` → `~0`,
 /// RFC 6901). `add` on an existing member replaces it (RFC 6902 §4.1), so an empty value is
 /// overwritten. Keys already holding the wanted value get no operation, so the patch of an
-/// already-fixed object is empty (idempotence).
+/// already-fixed object is empty (idempotence). A backend name is set with `replace` at its
+/// pointer (the field exists: the finding was made from it).
 pub fn json_patch<'a>(
     fixes: impl IntoIterator<Item = &'a Fix>,
     existing: Option<&BTreeMap<String, String>>,
@@ -35,7 +48,18 @@ pub fn json_patch<'a>(
     let mut new_map = Map::new();
     let mut ops = Vec::new();
     for fix in fixes {
-        let Fix::SetAnnotation { key, value } = fix;
+        let (key, value) = match fix {
+            Fix::SetAnnotation { key, value } => (key, value),
+            Fix::SetBackendName { pointer, value, .. } => {
+                if let Ok(path) = PointerBuf::parse(pointer.as_str()) {
+                    ops.push(PatchOperation::Replace(ReplaceOperation {
+                        path,
+                        value: Value::String(value.clone()),
+                    }));
+                }
+                continue;
+            }
+        };
         if existing.and_then(|m| m.get(key)) == Some(value) {
             continue;
         }

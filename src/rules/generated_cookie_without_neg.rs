@@ -1,68 +1,71 @@
 //! `generated-cookie-without-neg`: GKE cookie affinity that cannot pin a pod.
 
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::objects::annotations;
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::gke::{
+    self, BACKEND_CONFIG_ANNOTATIONS, NEG_ANNOTATION, backend_config_names,
+};
+use crate::objects::kinds::Kind;
+use crate::objects::{annotations, namespace_of};
 use crate::policy::Action;
-use crate::view::{Lookup, namespace_of};
+use crate::view::Lookup;
+use k8s_openapi::api::core::v1::Service;
 use serde_json::Value;
-
-/// Annotations naming a Service's BackendConfig (GA and beta).
-const BACKEND_CONFIG_ANNOTATIONS: [&str; 2] = [
-    "cloud.google.com/backend-config",
-    "beta.cloud.google.com/backend-config",
-];
-/// The container-native load balancing annotation.
-const NEG_ANNOTATION: &str = "cloud.google.com/neg";
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "generated-cookie-without-neg",
     title: "GKE GENERATED_COOKIE affinity without container-native load balancing",
-    applies: Applies::Service,
+    any_class: false,
+    reads: Reads {
+        kinds: &[Kind::BackendConfig],
+        needs_view: true,
+    },
     default_action: Action::Warn,
     mutating: false,
     why: "On GKE, cookie affinity for an Ingress is set by the Service's BackendConfig \
 (`sessionAffinity.affinityType: GENERATED_COOKIE`). Without network endpoint groups \
 (`cloud.google.com/neg: '{\"ingress\": true}'` on the Service) the load balancer's backends are \
 nodes, not pods, so the generated cookie pins a node and kube-proxy still spreads requests over \
-the pods. `affinityCookieTtlSec` must be between 0 and 86400 seconds.",
+the pods. A ClusterIP Service is not flagged: a GKE Ingress reaches one only through NEGs, \
+which GKE 1.17+ creates by default on VPC-native clusters. `affinityCookieTtlSec` must be \
+between 0 and 86400 seconds.",
     fix: "Add the annotation cloud.google.com/neg: '{\"ingress\": true}' to the Service (needs a \
 VPC-native cluster), and keep affinityCookieTtlSec within 0..86400.",
     source: "GKE docs: Ingress features (BackendConfig sessionAffinity), container-native load \
-balancing (cloud.google.com/neg); BackendConfig CRD cloud.google.com/v1",
+balancing (https://cloud.google.com/kubernetes-engine/docs/how-to/container-native-load-balancing: \
+\"for GKE clusters running version 1.17 or later and under certain conditions, container-native \
+load balancing is default\"); BackendConfig CRD cloud.google.com/v1",
     match_condition: Some(
         "has(object.metadata.annotations) && ('cloud.google.com/backend-config' in \
 object.metadata.annotations || 'beta.cloud.google.com/backend-config' in \
 object.metadata.annotations)",
     ),
-    check,
+    check: Check::Service(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Service(service) = subject else {
-        return Vec::new();
-    };
+fn check(service: &Service, context: &Context<'_>) -> Vec<Finding> {
     let annotations = annotations(&service.metadata);
     let namespace = namespace_of(&service.metadata);
-    let neg = annotations
-        .get(NEG_ANNOTATION)
-        .and_then(|v| serde_json::from_str::<Value>(v).ok())
-        .is_some_and(|v| v.get("ingress") == Some(&Value::Bool(true)));
+    let nodes = gke::backends(service) == gke::Backends::Nodes;
     let mut findings = Vec::new();
     for key in BACKEND_CONFIG_ANNOTATIONS {
         let Some(text) = annotations.get(key) else {
             continue;
         };
         for name in backend_config_names(text) {
-            let Lookup::Found(config) = context.view.backend_config(namespace, &name) else {
+            let Lookup::Found(object) = context.view.get(Kind::BackendConfig, namespace, &name)
+            else {
                 continue;
             };
-            let affinity = config.pointer("/spec/sessionAffinity");
+            let Some(config) = object.as_backend_config() else {
+                continue;
+            };
+            let affinity = config.spec.get("sessionAffinity");
             let generated = affinity
                 .and_then(|a| a.get("affinityType"))
                 .and_then(Value::as_str)
                 == Some("GENERATED_COOKIE");
-            if generated && !neg {
+            if generated && nodes {
                 findings.push(
                     Finding::warn(
                         &RULE,
@@ -89,23 +92,6 @@ fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
     findings
 }
 
-/// Names in `{"default": "a"}` or `{"ports": {"80": "b"}}`; nothing for other text.
-fn backend_config_names(text: &str) -> Vec<String> {
-    let Ok(value) = serde_json::from_str::<Value>(text) else {
-        return Vec::new();
-    };
-    let mut names: Vec<String> = Vec::new();
-    if let Some(name) = value.get("default").and_then(Value::as_str) {
-        names.push(name.to_string());
-    }
-    if let Some(ports) = value.get("ports").and_then(Value::as_object) {
-        names.extend(ports.values().filter_map(Value::as_str).map(String::from));
-    }
-    names.sort();
-    names.dedup();
-    names
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
@@ -128,7 +114,7 @@ mod tests {
         }
         json!({"apiVersion": "v1", "kind": "Service",
                "metadata": {"name": "s", "namespace": "default", "annotations": annotations},
-               "spec": {"ports": [{"port": 80}]}})
+               "spec": {"type": "NodePort", "ports": [{"port": 80}]}})
     }
 
     #[test]
@@ -155,6 +141,35 @@ mod tests {
         assert_eq!(
             findings[0].message,
             "set affinityCookieTtlSec of BackendConfig `bc` within 0..86400 (it is 90000)"
+        );
+    }
+
+    #[test]
+    fn does_not_fire_on_a_cluster_ip_service() {
+        // A GKE Ingress reaches a ClusterIP Service only through NEGs (default on GKE 1.17+).
+        for service_type in [json!("ClusterIP"), Value::Null] {
+            let mut cluster_ip = service(false);
+            cluster_ip["spec"]["type"] = service_type;
+            assert!(
+                of(
+                    ID,
+                    run_among(cluster_ip, &[backend_config(50)], Phase::Validating)
+                )
+                .is_empty()
+            );
+        }
+        // An explicit opt-out of NEGs is instance groups again.
+        let mut opted_out = service(false);
+        opted_out["spec"]["type"] = json!("ClusterIP");
+        opted_out["metadata"]["annotations"]["cloud.google.com/neg"] =
+            json!("{\"ingress\": false}");
+        assert_eq!(
+            of(
+                ID,
+                run_among(opted_out, &[backend_config(50)], Phase::Validating)
+            )
+            .len(),
+            1
         );
     }
 

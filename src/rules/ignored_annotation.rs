@@ -1,7 +1,8 @@
 //! `ignored-annotation`: affinity annotations the controller never reads.
 
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx::annotation;
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx::annotation;
+use crate::objects::IngressObject;
 use crate::objects::annotations;
 use crate::policy::Action;
 use std::collections::BTreeMap;
@@ -10,7 +11,8 @@ use std::collections::BTreeMap;
 pub static RULE: Rule = Rule {
     id: "ignored-annotation",
     title: "Affinity annotation the controller does not read",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
     why: "ingress-nginx reads annotations only under its annotation prefix (flag \
@@ -22,13 +24,10 @@ ingress-nginx 0.24.0 and is ignored under any prefix.",
     source: "ingress-nginx cmd/nginx/flags.go (--annotations-prefix); CHANGELOG 0.24.0 \
 (session-cookie-hash removed); docs/user-guide/nginx-configuration/annotations.md",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let ours = context.policy.annotation_prefix.as_str();
     let mut foreign: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     let mut findings = Vec::new();

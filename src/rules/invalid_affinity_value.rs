@@ -1,7 +1,8 @@
 //! `invalid-affinity-value`: affinity annotations with values the controller rejects.
 
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx::annotation;
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx::annotation;
+use crate::objects::IngressObject;
 use crate::objects::annotations;
 use crate::policy::Action;
 
@@ -9,7 +10,8 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "invalid-affinity-value",
     title: "Session affinity annotation with a value the controller rejects",
-    applies: Applies::Ingress,
+    any_class: false,
+    reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
     why: "ingress-nginx validates each session affinity annotation and drops a value it does not \
@@ -23,13 +25,10 @@ cookie name an RFC 6265 token.",
     source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go (annotation \
 validators); docs/user-guide/nginx-configuration/annotations.md#session-affinity; RFC 6265 §4.1.1",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let prefix = format!("{}/", context.policy.annotation_prefix);
     annotations(&ingress.meta)
         .iter()

@@ -23,19 +23,63 @@ mod regex_path_without_regex_mode;
 
 pub use fix::{Fix, json_patch};
 
+use crate::objects::kinds::Kind;
 use crate::objects::{IngressObject, Object};
 use crate::policy::{Action, Policy};
 use crate::view::{ClusterView, NoView};
 use k8s_openapi::api::core::v1::Service;
 use serde::Serialize;
 
-/// The kind of object a rule judges.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Applies {
-    /// `Ingress` (any API version).
-    Ingress,
-    /// `Service`.
-    Service,
+/// A rule's check, typed by the kind of object it judges.
+#[derive(Clone, Copy)]
+pub enum Check {
+    /// Judges Ingresses (any API version, in `networking.k8s.io/v1` shape).
+    Ingress(fn(&IngressObject, &Context<'_>) -> Vec<Finding>),
+    /// Judges Services.
+    Service(fn(&Service, &Context<'_>) -> Vec<Finding>),
+}
+
+impl Check {
+    /// The kind the check judges.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Check::Ingress(_) => Kind::Ingress,
+            Check::Service(_) => Kind::Service,
+        }
+    }
+
+    fn run(&self, object: &Object, context: &Context<'_>) -> Vec<Finding> {
+        match (self, object) {
+            (Check::Ingress(check), Object::Ingress(ingress)) => check(ingress, context),
+            (Check::Service(check), Object::Service(service)) => check(service, context),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Check::{:?}", self.kind())
+    }
+}
+
+/// What a rule reads besides the object it judges.
+#[derive(Clone, Copy, Debug)]
+pub struct Reads {
+    /// The other kinds it looks up in the cluster view.
+    pub kinds: &'static [Kind],
+    /// Whether it can only judge with the cluster view: in single-object mode (no view at all)
+    /// such a rule is skipped rather than run blind. A rule that reads other objects only to
+    /// add to what the object itself shows runs anyway.
+    pub needs_view: bool,
+}
+
+impl Reads {
+    /// Reads nothing but the object.
+    pub const NOTHING: Reads = Reads {
+        kinds: &[],
+        needs_view: false,
+    };
 }
 
 /// One rule of the catalogue.
@@ -45,8 +89,11 @@ pub struct Rule {
     pub id: &'static str,
     /// One line: what the rule finds.
     pub title: &'static str,
-    /// The kind of object it judges.
-    pub applies: Applies,
+    /// Whether it also judges Ingresses whose class the policy does not judge (its subject is
+    /// precisely such Ingresses; say so in its docs). Excluded namespaces stay excluded.
+    pub any_class: bool,
+    /// What else it reads.
+    pub reads: Reads,
     /// The action when configuration does not set one.
     pub default_action: Action,
     /// Whether the rule also runs in the mutating webhook (`/mutate`): rules that patch, and
@@ -66,8 +113,15 @@ pub struct Rule {
     /// An expression must never fail on an object of its kind (guard optional fields with
     /// `has()`): a matchCondition that errors is decided by the webhook's `failurePolicy`.
     pub match_condition: Option<&'static str>,
-    /// Judges one object.
-    pub check: fn(&Subject<'_>, &Context<'_>) -> Vec<Finding>,
+    /// Judges one object, of the kind the check is typed by.
+    pub check: Check,
+}
+
+impl Rule {
+    /// The kind of object the rule judges.
+    pub fn kind(&self) -> Kind {
+        self.check.kind()
+    }
 }
 
 /// Every rule, in catalogue order.
@@ -89,22 +143,27 @@ pub static CATALOGUE: &[&Rule] = &[
 /// declares a [`Rule::match_condition`].
 pub const MATCH_CONDITION_NAME: &str = "a-sticky-guard-rule-can-fire";
 
-/// The `matchConditions` expression for a webhook that receives objects of kind `applies`: the
+/// The `matchConditions` expression for a webhook that receives objects of kind `kind`: the
 /// disjunction of the rules' [`Rule::match_condition`]s, or `None` when some rule of that kind
 /// declares none (the webhook must then see every object of the kind). Rules are taken in
 /// catalogue order; each condition is parenthesised.
 ///
 /// `manifests/base/webhooks.yaml` carries this expression under [`MATCH_CONDITION_NAME`]
 /// (`sticky-guard rules --output match-conditions` prints it; a test keeps them in step).
-pub fn match_condition(applies: Applies) -> Option<String> {
+pub fn match_condition(kind: Kind) -> Option<String> {
     let mut parts = Vec::new();
-    for rule in CATALOGUE.iter().filter(|r| r.applies == applies) {
+    for rule in CATALOGUE.iter().filter(|r| r.kind() == kind) {
         parts.push(format!("({})", rule.match_condition?));
     }
     if parts.is_empty() {
         return None;
     }
     Some(parts.join(" || "))
+}
+
+/// Every rule ID, in catalogue order.
+pub fn ids() -> Vec<&'static str> {
+    CATALOGUE.iter().map(|r| r.id).collect()
 }
 
 /// The rule with this ID, if any.
@@ -120,15 +179,6 @@ pub enum Phase {
     /// `/validate`, `check` and `fix`: every rule runs; a fixable finding means the object
     /// arrived unpatched.
     Validating,
-}
-
-/// The object a rule judges.
-#[derive(Clone, Copy, Debug)]
-pub enum Subject<'a> {
-    /// An Ingress.
-    Ingress(&'a IngressObject),
-    /// A Service.
-    Service(&'a Service),
 }
 
 /// What a rule may read besides the object itself.
@@ -226,27 +276,31 @@ impl Finding {
 
 /// Runs the catalogue on one object.
 ///
-/// Objects the policy does not judge (excluded namespace, other ingress class) get no findings.
-/// In [`Phase::Mutating`] only mutating rules run. A rule whose action is `off` does not run;
-/// one whose action is `warn` has its findings lowered to [`Level::Warn`].
+/// Objects the policy does not judge (excluded namespace, other ingress class) get no findings,
+/// except from the rules marked [`Rule::any_class`] (for other classes). In [`Phase::Mutating`]
+/// only mutating rules run; in single-object mode the rules that need the cluster view are
+/// skipped. A rule whose action is `off` does not run; one whose action is `warn` has its
+/// findings lowered to [`Level::Warn`].
 pub fn evaluate(object: &Object, phase: Phase, context: &Context<'_>) -> Vec<Finding> {
-    if !context.policy.judges(object) {
-        return Vec::new();
-    }
-    let (subject, applies) = match object {
-        Object::Ingress(ingress) => (Subject::Ingress(ingress), Applies::Ingress),
-        Object::Service(service) => (Subject::Service(service), Applies::Service),
+    let judged = match context.policy.judges(object) {
+        crate::policy::Judged::Yes => true,
+        crate::policy::Judged::OtherClass => false,
+        crate::policy::Judged::ExcludedNamespace => return Vec::new(),
     };
     let mut findings = Vec::new();
     for rule in CATALOGUE {
-        if rule.applies != applies || (phase == Phase::Mutating && !rule.mutating) {
+        if rule.kind() != object.kind()
+            || (!judged && !rule.any_class)
+            || (phase == Phase::Mutating && !rule.mutating)
+            || (rule.reads.needs_view && context.view.is_single_object())
+        {
             continue;
         }
         let action = context.policy.action(rule.id, rule.default_action);
         if action == Action::Off {
             continue;
         }
-        for mut finding in (rule.check)(&subject, context) {
+        for mut finding in rule.check.run(object, context) {
             if action == Action::Warn {
                 finding.level = Level::Warn;
             }
@@ -322,9 +376,7 @@ pub(crate) mod testing {
         policy: &Policy,
     ) -> Vec<Finding> {
         for value in others.iter().chain(std::iter::once(&subject)) {
-            if !view.add_raw(value) {
-                view.add(&object(value.clone()));
-            }
+            view.add(&object(value.clone()));
         }
         let context = Context {
             policy,
@@ -387,11 +439,11 @@ mod tests {
     #[test]
     fn match_conditions_cover_every_service_rule_and_no_ingress_rule() {
         // Ingress rules depend on the policy (annotation prefix, classes): every Ingress goes.
-        assert_eq!(match_condition(Applies::Ingress), None);
-        let service = match_condition(Applies::Service).expect("every Service rule declares one");
+        assert_eq!(match_condition(Kind::Ingress), None);
+        let service = match_condition(Kind::Service).expect("every Service rule declares one");
         let declared: Vec<&str> = CATALOGUE
             .iter()
-            .filter(|r| r.applies == Applies::Service)
+            .filter(|r| r.kind() == Kind::Service)
             .map(|r| r.match_condition.expect("declared"))
             .collect();
         assert_eq!(declared.len(), 2);
@@ -482,7 +534,8 @@ mod tests {
             "generated-cookie-without-neg" => (
                 json!({"apiVersion": "v1", "kind": "Service",
                     "metadata": {"name": "s", "namespace": "app", "annotations":
-                        {"cloud.google.com/backend-config": "{\"default\": \"bc\"}"}}}),
+                        {"cloud.google.com/backend-config": "{\"default\": \"bc\"}"}},
+                    "spec": {"type": "NodePort"}}),
                 vec![
                     json!({"apiVersion": "cloud.google.com/v1", "kind": "BackendConfig",
                     "metadata": {"name": "bc", "namespace": "app"},

@@ -6,7 +6,7 @@
 //! a host share the catch-all server (host `""` here).
 
 use super::Context;
-use crate::nginx;
+use crate::controllers::nginx;
 use crate::objects::{IngressObject, ObjectRef};
 
 /// Who turns regex mode on for a host.
@@ -28,7 +28,7 @@ pub fn regex_mode(ingress: &IngressObject, host: &str, context: &Context<'_>) ->
     context
         .view
         .ingresses_on_host(host)
-        .iter()
+        .ingresses()
         .filter(|other| same_controller(ingress, other, context))
         .find(|other| nginx::turns_on_regex_mode(other, host, prefix))
         .map(|other| RegexMode::Other(ObjectRef::ingress(other)))
@@ -53,7 +53,7 @@ pub fn same_controller(
 /// `(namespace, name)`, with `default` for no namespace.
 pub fn same_object(ingress: &IngressObject) -> (String, String) {
     (
-        crate::view::namespace_of(&ingress.meta).to_string(),
+        crate::objects::namespace_of(&ingress.meta).to_string(),
         ingress.meta.name.clone().unwrap_or_default(),
     )
 }

@@ -1,15 +1,23 @@
 //! `regex-path-without-regex-mode`: a regex-looking path on a host where regex mode is off.
 
 use super::regex_mode::regex_mode;
-use super::{Applies, Context, Finding, Rule, Subject};
-use crate::nginx;
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::nginx;
+use crate::objects::IngressObject;
+use crate::objects::kinds::Kind;
 use crate::policy::Action;
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "regex-path-without-regex-mode",
     title: "Regex-looking path on a host where regex mode is off",
-    applies: Applies::Ingress,
+    any_class: false,
+    // Other Ingresses on the host can only clear the finding (one of them may turn regex mode
+    // on host-wide); the object as written is what the rule judges, so it runs without a view.
+    reads: Reads {
+        kinds: &[Kind::Ingress],
+        needs_view: false,
+    },
     default_action: Action::Warn,
     mutating: false,
     why: "ingress-nginx treats paths as regular expressions only when regex mode is on for the \
@@ -21,13 +29,10 @@ path as a literal prefix with pathType Prefix.",
     source: "ingress-nginx docs/user-guide/ingress-path-matching.md; \
 internal/ingress/controller/template/template.go (enforceRegexModifier, buildLocation)",
     match_condition: None,
-    check,
+    check: Check::Ingress(check),
 };
 
-fn check(subject: &Subject<'_>, context: &Context<'_>) -> Vec<Finding> {
-    let Subject::Ingress(ingress) = subject else {
-        return Vec::new();
-    };
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     ingress
         .paths()
         .into_iter()

@@ -1,29 +1,29 @@
 //! The cluster view from the live API: kube reflectors (watch caches) plus secondary indexes.
 //!
-//! Services and Ingresses are always watched; GKE BackendConfigs only when discovery shows the
-//! `cloud.google.com` CRD. Each cache is a kube-runtime reflector store fed by a watcher with
-//! kube's default backoff, so list/watch, bookmarks and `410 Gone` re-lists are kube's own code.
-//! The view is ready when every cache has synced once ([`LiveView::readiness`]).
+//! Every kind of the kinds table ([`crate::objects::kinds::KINDS`]) is watched: those with
+//! [`Watch::Always`] from the start, those with [`Watch::WhenInstalled`] (GKE BackendConfigs)
+//! once discovery finds their CRD. Each watch is kube-runtime's watcher with kube's default
+//! backoff, so list/watch, bookmarks and `410 Gone` re-lists are kube's own code; its events
+//! are decoded once, by the kinds table's decoder, into the slim objects the rules read, and
+//! kept in a [`Cache`] (with its indexes and the watcher's re-list protocol). The view is
+//! ready when every cache has synced once ([`LiveView::readiness`]).
 //!
 //! Where the cache may lag the API server (an Ingress admitted right after its backend Service
 //! was created), [`LiveView::prepare`] asks the API server for a backend Service missing from the
 //! cache before the rules run, as linkerd's policy controller does; only a Service the API server
 //! also does not know is [`Lookup::Absent`].
 
-use super::index::{IngressIndex, Key};
-use super::{ClusterView, Lookup, namespace_of};
-use crate::objects::{IngressObject, Object, is_dns1035_label};
+use super::cache::{Cache, Key};
+use super::{ClusterView, Listing, Lookup};
+use crate::objects::kinds::{IndexKey, KINDS, Kind, KindInfo, Watch};
+use crate::objects::{Input, Object, decode_as, is_dns1035_label, namespace_of};
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Service;
-use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::{Api, ApiResource, DynamicObject};
-use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// How long the live GETs for one request may take, together, before their answers count as
@@ -34,25 +34,47 @@ const LIVE_GET_TIMEOUT: Duration = Duration::from_secs(2);
 /// unknown. Bounds what one request can make the API server do.
 const MAX_LIVE_GETS: usize = 8;
 
-/// BackendConfig discovery has not answered yet.
+/// Discovery has not answered yet.
 const DISCOVERING: u8 = 0;
-/// The BackendConfig CRD is installed and watched.
+/// The kind is served (built in, or its CRD is installed) and watched.
 const INSTALLED: u8 = 1;
-/// The BackendConfig CRD is not installed (or discovery failed).
+/// The CRD is not installed (or discovery failed for good).
 const NOT_INSTALLED: u8 = 2;
 
-/// The live view: reflector stores and the Ingress index.
+/// The live view: one cache per kind of the kinds table, filled by its watch.
 #[derive(Clone)]
 pub struct LiveView {
     client: kube::Client,
-    services: Store<Service>,
-    ingresses: Store<Ingress>,
-    index: Arc<RwLock<IngressIndex>>,
-    /// Set once discovery has found the BackendConfig CRD (see [`Synced::discovery`]).
-    backend_configs: Arc<OnceLock<(Store<DynamicObject>, ApiResource)>>,
+    kinds: Arc<BTreeMap<Kind, Watched>>,
     synced: Arc<Synced>,
     lookups: Arc<LookupCounts>,
     gets: Arc<LiveGets>,
+}
+
+/// One watched kind: its cache and where its watch stands.
+struct Watched {
+    info: &'static KindInfo,
+    cache: RwLock<Cache>,
+    /// Set by the first `InitDone` of its watch.
+    synced: AtomicBool,
+    /// [`DISCOVERING`], [`INSTALLED`] or [`NOT_INSTALLED`].
+    discovery: AtomicU8,
+}
+
+impl Watched {
+    fn cache(&self) -> std::sync::RwLockReadGuard<'_, Cache> {
+        // A panic while holding the lock cannot leave a cache half-written in a way that
+        // matters more than stopping; recover the guard.
+        self.cache.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_synced(&self) -> bool {
+        self.synced.load(Ordering::Acquire)
+    }
+
+    fn not_installed(&self) -> bool {
+        self.discovery.load(Ordering::Acquire) == NOT_INSTALLED
+    }
 }
 
 /// How long a live GET's "not found" is remembered by default: 2 s. A burst of applies naming
@@ -76,7 +98,7 @@ struct LookupCounts {
 }
 
 /// One live GET, shared by every request waiting for the same Service.
-type SharedGet = futures::future::Shared<futures::future::BoxFuture<'static, Lookup<Arc<Service>>>>;
+type SharedGet = futures::future::Shared<futures::future::BoxFuture<'static, Lookup<Arc<Object>>>>;
 
 /// Live GETs in flight (single-flight) and recent "not found" answers.
 #[derive(Default)]
@@ -100,18 +122,11 @@ pub struct CacheStat {
     pub failing: bool,
 }
 
-/// Which caches have synced. Each cache has exactly one task awaiting its store's
-/// `wait_until_ready` (kube-runtime's `DelayedInit` wakes only the most recent of several
-/// concurrent waiters), which sets its flag and bumps `count` for anyone waiting here.
+/// Watches that have answered (synced, or found not installed), for
+/// [`LiveView::wait_until_synced`], and each watch's current run of errors: reported in
+/// `/readyz` details, logs and metrics; never makes a synced replica unready.
 struct Synced {
-    services: AtomicBool,
-    ingresses: AtomicBool,
-    backend_configs: AtomicBool,
-    /// BackendConfig discovery: [`DISCOVERING`], [`INSTALLED`] or [`NOT_INSTALLED`].
-    discovery: AtomicU8,
     count: tokio::sync::watch::Sender<usize>,
-    /// Per cache: its watch's current run of errors. Reported in `/readyz` details, logs and
-    /// metrics; never makes a synced replica unready.
     failing: std::sync::Mutex<BTreeMap<&'static str, Failing>>,
 }
 
@@ -139,10 +154,6 @@ const WATCH_ERROR_WINDOW: Duration = Duration::from_secs(60);
 impl Default for Synced {
     fn default() -> Self {
         Synced {
-            services: AtomicBool::new(false),
-            ingresses: AtomicBool::new(false),
-            backend_configs: AtomicBool::new(false),
-            discovery: AtomicU8::new(DISCOVERING),
             count: tokio::sync::watch::Sender::new(0),
             failing: std::sync::Mutex::new(BTreeMap::new()),
         }
@@ -183,69 +194,55 @@ impl LiveView {
     /// Starts the watchers (in background tasks on the current Tokio runtime) and returns at
     /// once; see [`LiveView::readiness`] for when the caches have synced.
     ///
-    /// BackendConfigs are watched only if discovery finds `BackendConfig` in `cloud.google.com`;
-    /// a discovery failure counts as "not installed" and is logged.
+    /// Kinds with [`Watch::WhenInstalled`] are watched only if discovery finds them; until it
+    /// answers their cache counts as `discovering`.
     pub fn start(client: kube::Client) -> LiveView {
         let synced = Arc::new(Synced::default());
-        let config = watcher::Config::default();
-
-        let (services, writer) = reflector::store::<Service>();
-        let stream = reflector(
-            writer,
-            watcher(Api::<Service>::all(client.clone()), config.clone())
-                .default_backoff()
-                .modify(slim),
-        );
-        tokio::spawn(drain(stream, "services", synced.clone(), |_| {}));
-        mark_when_ready(services.clone(), synced.clone(), |s| &s.services);
-
-        let (ingresses, writer) = reflector::store::<Ingress>();
-        let index = Arc::new(RwLock::new(IngressIndex::default()));
-        let index_writer = index.clone();
-        let stream = reflector(
-            writer,
-            watcher(Api::<Ingress>::all(client.clone()), config.clone())
-                .default_backoff()
-                .modify(slim),
-        );
-        tokio::spawn(drain(stream, "ingresses", synced.clone(), move |event| {
-            index_event(&index_writer, event)
-        }));
-        mark_when_ready(ingresses.clone(), synced.clone(), |s| &s.ingresses);
-
-        // Discovery talks to the API server: it runs in the background so that nothing waits
-        // on it (the BackendConfig cache counts as syncing until it answers).
-        let backend_configs = Arc::new(OnceLock::new());
-        {
-            let (client, synced, slot) = (client.clone(), synced.clone(), backend_configs.clone());
+        let kinds: BTreeMap<Kind, Watched> = KINDS
+            .iter()
+            .map(|info| {
+                let watched = Watched {
+                    info,
+                    cache: RwLock::new(Cache::new(info.kind)),
+                    synced: AtomicBool::new(false),
+                    discovery: AtomicU8::new(match info.watch {
+                        Watch::Always => INSTALLED,
+                        Watch::WhenInstalled => DISCOVERING,
+                    }),
+                };
+                (info.kind, watched)
+            })
+            .collect();
+        let kinds = Arc::new(kinds);
+        for info in KINDS {
+            let (client, kinds, synced) = (client.clone(), kinds.clone(), synced.clone());
             tokio::spawn(async move {
-                match backend_config_resource(&client).await {
+                let resource = match info.watch {
+                    Watch::Always => Some(api_resource(info)),
+                    // Discovery talks to the API server: it runs in this task, so nothing
+                    // waits on it.
+                    Watch::WhenInstalled => discover(&client, info).await,
+                };
+                let Some(watched) = kinds.get(&info.kind) else {
+                    return;
+                };
+                match resource {
                     Some(resource) => {
-                        let writer =
-                            reflector::store::Writer::<DynamicObject>::new(resource.clone());
-                        let store = writer.as_reader();
-                        let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-                        let stream =
-                            reflector(writer, watcher(api, config).default_backoff().modify(slim));
-                        let _ = slot.set((store.clone(), resource));
-                        synced.discovery.store(INSTALLED, Ordering::Release);
-                        tokio::spawn(drain(stream, "backendconfigs", synced.clone(), |_| {}));
-                        mark_when_ready(store, synced, |s| &s.backend_configs);
+                        watched.discovery.store(INSTALLED, Ordering::Release);
+                        let api = Api::<DynamicObject>::all_with(client, &resource);
+                        let stream = watcher(api, watcher::Config::default()).default_backoff();
+                        drain(stream, watched, &synced).await;
                     }
                     None => {
-                        synced.discovery.store(NOT_INSTALLED, Ordering::Release);
+                        watched.discovery.store(NOT_INSTALLED, Ordering::Release);
                         synced.count.send_modify(|n| *n += 1);
                     }
                 }
             });
         }
-
         LiveView {
             client,
-            services,
-            ingresses,
-            index,
-            backend_configs,
+            kinds,
             synced,
             lookups: Arc::new(LookupCounts::default()),
             gets: Arc::new(LiveGets {
@@ -275,25 +272,22 @@ impl LiveView {
     pub fn readiness(&self) -> Readiness {
         let mut caches = BTreeMap::new();
         let mut degraded = Vec::new();
-        for stat in self.cache_stats() {
-            let state = match stat {
-                CacheStat { synced: false, .. } => "syncing",
-                CacheStat { failing: true, .. } => {
-                    degraded.push(stat.resource);
-                    "degraded"
-                }
-                _ => "synced",
+        let stats = self.cache_stats();
+        for watched in self.kinds.values() {
+            let resource = watched.info.plural;
+            let state = match watched.discovery.load(Ordering::Acquire) {
+                DISCOVERING => "discovering",
+                NOT_INSTALLED => "not installed",
+                _ => match stats.iter().find(|s| s.resource == resource) {
+                    Some(CacheStat { synced: false, .. }) | None => "syncing",
+                    Some(CacheStat { failing: true, .. }) => {
+                        degraded.push(resource);
+                        "degraded"
+                    }
+                    Some(_) => "synced",
+                },
             };
-            caches.insert(stat.resource, state);
-        }
-        match self.synced.discovery.load(Ordering::Acquire) {
-            DISCOVERING => {
-                caches.insert("backendconfigs", "discovering");
-            }
-            NOT_INSTALLED => {
-                caches.insert("backendconfigs", "not installed");
-            }
-            _ => {}
+            caches.insert(resource, state);
         }
         let ready = caches
             .values()
@@ -332,31 +326,23 @@ impl LiveView {
         }
     }
 
-    /// Each watch cache: size, synced, failing.
+    /// Each watch cache (of the kinds being watched): size, synced, failing.
     pub fn cache_stats(&self) -> Vec<CacheStat> {
         let failing = self
             .synced
             .failing
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let stat = |resource: &'static str, objects: usize, flag: &AtomicBool| CacheStat {
-            resource,
-            objects,
-            synced: flag.load(Ordering::Acquire),
-            failing: failing.get(resource).is_some_and(Failing::now),
-        };
-        let mut stats = vec![
-            stat("services", self.services.len(), &self.synced.services),
-            stat("ingresses", self.ingresses.len(), &self.synced.ingresses),
-        ];
-        if let Some((store, _)) = self.backend_configs.get() {
-            stats.push(stat(
-                "backendconfigs",
-                store.len(),
-                &self.synced.backend_configs,
-            ));
-        }
-        stats
+        self.kinds
+            .values()
+            .filter(|w| w.discovery.load(Ordering::Acquire) == INSTALLED)
+            .map(|w| CacheStat {
+                resource: w.info.plural,
+                objects: w.cache().len(),
+                synced: w.is_synced(),
+                failing: failing.get(w.info.plural).is_some_and(Failing::now),
+            })
+            .collect()
     }
 
     /// Lookups of missing backend Services so far, by result: API calls (`found`, `absent`,
@@ -374,12 +360,11 @@ impl LiveView {
         ]
     }
 
-    /// Waits until every cache has synced.
+    /// Waits until every watch has synced (or its CRD was found not installed).
     pub async fn wait_until_synced(&self) {
-        // Services, Ingresses, and BackendConfigs (synced, or found not installed).
-        let caches = 3;
+        let watches = self.kinds.len();
         let mut count = self.synced.count.subscribe();
-        let _ = count.wait_for(|n| *n >= caches).await;
+        let _ = count.wait_for(|n| *n >= watches).await;
     }
 
     /// The caches as they are, with no live GET.
@@ -403,7 +388,7 @@ impl LiveView {
                 // Names the API server would refuse cannot exist; they are not asked for.
                 if is_dns1035_label(&key.1)
                     && !missing.contains(&key)
-                    && self.cached_service(&key.0, &key.1).is_none()
+                    && self.cached_object(Kind::Service, &key.0, &key.1).is_none()
                 {
                     missing.push(key);
                 }
@@ -430,14 +415,14 @@ impl LiveView {
         }
     }
 
-    fn cached_service(&self, namespace: &str, name: &str) -> Option<Arc<Service>> {
-        self.services.get(&ObjectRef::new(name).within(namespace))
+    fn cached_object(&self, kind: Kind, namespace: &str, name: &str) -> Option<Arc<Object>> {
+        self.kinds.get(&kind)?.cache().get(namespace, name)
     }
 
     /// The Service from the API server: a recent "not found" is remembered, and concurrent
     /// lookups of the same Service share one GET (it runs in its own task, so a request that
     /// gives up does not cancel it for the others).
-    async fn get_service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>> {
+    async fn get_service(&self, namespace: &str, name: &str) -> Lookup<Arc<Object>> {
         let key: Key = (namespace.to_string(), name.to_string());
         {
             let mut absent = self.gets.absent.lock().unwrap_or_else(|e| e.into_inner());
@@ -466,16 +451,18 @@ impl LiveView {
         shared.await
     }
 
-    /// Starts one GET of the Service `key` in a task; when it ends, it records a "not found",
-    /// leaves the in-flight table and counts its result.
     fn spawn_get(&self, key: Key) -> SharedGet {
         use futures::FutureExt;
         let (client, gets, lookups) =
             (self.client.clone(), self.gets.clone(), self.lookups.clone());
         let task = tokio::spawn(async move {
-            let api = Api::<Service>::namespaced(client, &key.0);
+            let info = Kind::Service.info();
+            let api = Api::<DynamicObject>::namespaced_with(client, &key.0, &api_resource(info));
             let (counter, answer) = match api.get_opt(&key.1).await {
-                Ok(Some(service)) => (&lookups.found, Lookup::Found(Arc::new(service))),
+                Ok(Some(object)) => match decode_dynamic(info, object) {
+                    Some(service) => (&lookups.found, Lookup::Found(Arc::new(service))),
+                    None => (&lookups.error, Lookup::Unknown),
+                },
                 Ok(None) => (&lookups.absent, Lookup::Absent),
                 Err(error) => {
                     tracing::warn!(%error, namespace = %key.0, name = %key.1, "live GET of a Service failed");
@@ -483,7 +470,7 @@ impl LiveView {
                 }
             };
             counter.fetch_add(1, Ordering::Relaxed);
-            if answer == Lookup::Absent && !gets.absent_ttl.is_zero() {
+            if matches!(answer, Lookup::Absent) && !gets.absent_ttl.is_zero() {
                 let until = std::time::Instant::now() + gets.absent_ttl;
                 gets.absent
                     .lock()
@@ -500,179 +487,185 @@ impl LiveView {
             .boxed()
             .shared()
     }
-
-    fn ingress(&self, key: &Key) -> Option<Arc<IngressObject>> {
-        self.ingresses
-            .get(&ObjectRef::new(&key.1).within(&key.0))
-            .map(|ingress| Arc::new(IngressObject::from_v1(&ingress)))
-    }
-
-    fn ingresses(&self, keys: Vec<Key>) -> Vec<Arc<IngressObject>> {
-        keys.iter().filter_map(|k| self.ingress(k)).collect()
-    }
-
-    fn index(&self) -> std::sync::RwLockReadGuard<'_, IngressIndex> {
-        // A panic while holding the lock cannot leave the index half-written in a way that
-        // matters more than stopping; recover the guard.
-        self.index.read().unwrap_or_else(|e| e.into_inner())
-    }
 }
 
-/// [`LiveView`] plus the answers of the live GETs made for one request.
+/// The live view prepared for one request: the caches, plus the backend Services fetched
+/// live for it.
 pub struct Prepared {
     live: LiveView,
-    fetched: HashMap<Key, Lookup<Arc<Service>>>,
+    fetched: HashMap<Key, Lookup<Arc<Object>>>,
 }
 
 impl ClusterView for Prepared {
-    fn service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>> {
-        if let Some(service) = self.live.cached_service(namespace, name) {
-            return Lookup::Found(service);
-        }
-        match self.fetched.get(&(namespace.to_string(), name.to_string())) {
-            Some(answer) => answer.clone(),
-            // Not prepared for (not a backend of the object): the cache is all we know.
-            None if self.live.synced.services.load(Ordering::Acquire) => Lookup::Absent,
-            None => Lookup::Unknown,
-        }
-    }
-
-    fn ingresses_on_host(&self, host: &str) -> Vec<Arc<IngressObject>> {
-        let keys = self.live.index().on_host(host);
-        self.live.ingresses(keys)
-    }
-
-    fn ingresses_with_backend(&self, namespace: &str, service: &str) -> Vec<Arc<IngressObject>> {
-        let keys = self.live.index().with_backend(namespace, service);
-        self.live.ingresses(keys)
-    }
-
-    fn backend_config(&self, namespace: &str, name: &str) -> Lookup<Arc<Value>> {
-        let Some((store, resource)) = self.live.backend_configs.get() else {
-            return match self.live.synced.discovery.load(Ordering::Acquire) {
-                NOT_INSTALLED => Lookup::Absent,
-                _ => Lookup::Unknown,
-            };
+    fn get(&self, kind: Kind, namespace: &str, name: &str) -> Lookup<Arc<Object>> {
+        let Some(watched) = self.live.kinds.get(&kind) else {
+            return Lookup::Unknown;
         };
-        let key = ObjectRef::new_with(name, resource.clone()).within(namespace);
-        match store.get(&key) {
-            Some(object) => match serde_json::to_value(&*object) {
-                Ok(value) => Lookup::Found(Arc::new(value)),
-                Err(_) => Lookup::Unknown,
+        if let Some(object) = watched.cache().get(namespace, name) {
+            return Lookup::Found(object);
+        }
+        if kind == Kind::Service
+            && let Some(answer) = self.fetched.get(&(namespace.to_string(), name.to_string()))
+        {
+            return answer.clone();
+        }
+        // Not fetched for this request: the cache is all we know.
+        if watched.not_installed() || watched.is_synced() {
+            Lookup::Absent
+        } else {
+            Lookup::Unknown
+        }
+    }
+
+    fn find(&self, kind: Kind, key: &IndexKey) -> Listing {
+        match self.live.kinds.get(&kind) {
+            Some(watched) => Listing {
+                objects: watched.cache().find(key),
+                complete: watched.is_synced() || watched.not_installed(),
             },
-            None if self.live.synced.backend_configs.load(Ordering::Acquire) => Lookup::Absent,
-            None => Lookup::Unknown,
+            None => Listing::default(),
         }
     }
 }
 
-/// Drops what the rules never read from cached objects: `managedFields` and kubectl's
-/// `last-applied-configuration` (often the larger part of an object), to keep the caches small.
-fn slim<K: kube::Resource>(object: &mut K) {
-    use kube::ResourceExt;
-    object.managed_fields_mut().clear();
-    object
-        .annotations_mut()
-        .remove(crate::objects::LAST_APPLIED);
+/// The API resource of a kind at its served version.
+pub fn api_resource(info: &KindInfo) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(info.group, info.served_version, info.name),
+        info.plural,
+    )
 }
 
-/// Polls a reflector stream forever, logging watch errors (the backoff retries them) and
+/// An object from the API, decoded once by the kinds table's decoder for its served version
+/// (list items carry no `apiVersion`/`kind`, so the shape comes from the table). `None`, with
+/// a log line, for an object that does not decode (the API server validated it, so this means
+/// a schema sticky-guard does not know).
+fn decode_dynamic(info: &KindInfo, object: DynamicObject) -> Option<Object> {
+    let api_version = info.api_version();
+    let shape = info
+        .versions
+        .iter()
+        .find(|(v, _)| *v == api_version)
+        .map(|(_, shape)| *shape)?;
+    let value = match serde_json::to_value(&object) {
+        Ok(value) => value,
+        Err(error) => {
+            tracing::warn!(kind = info.name, %error, "cannot read a watched object");
+            return None;
+        }
+    };
+    match decode_as(shape, Input::Value(&value)) {
+        Ok(decoded) => Some(decoded),
+        Err(error) => {
+            tracing::warn!(kind = info.name, %error, "a watched object does not decode; left out of the cache");
+            None
+        }
+    }
+}
+
+/// A watch event, decoded.
+enum Change {
+    Init,
+    InitDone,
+    Apply(Arc<Object>),
+    InitApply(Arc<Object>),
+    Delete(Key),
+    /// An object that does not decode (logged).
+    None,
+}
+
+/// Polls a watch forever into its cache, logging watch errors (the backoff retries them) and
 /// recording its runs of errors for [`LiveView::readiness`]: a good event ends a run at once;
-/// otherwise it ends [`WATCH_ERROR_WINDOW`] after its latest error.
-async fn drain<S, K>(
-    stream: S,
-    resource: &'static str,
-    synced: Arc<Synced>,
-    mut on_event: impl FnMut(&watcher::Event<K>),
-) where
-    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+/// otherwise it ends [`WATCH_ERROR_WINDOW`] after its latest error. The first `InitDone`
+/// marks the cache synced.
+async fn drain<S>(stream: S, watched: &Watched, synced: &Synced)
+where
+    S: futures::Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>>,
 {
+    let resource = watched.info.plural;
     let mut stream = std::pin::pin!(stream);
     while let Some(item) = stream.next().await {
-        let mut failing = synced.failing.lock().unwrap_or_else(|e| e.into_inner());
-        match item {
-            Ok(event) => {
-                failing.remove(resource);
-                drop(failing);
-                on_event(&event);
+        let event = {
+            let mut failing = synced.failing.lock().unwrap_or_else(|e| e.into_inner());
+            match item {
+                Ok(event) => {
+                    failing.remove(resource);
+                    event
+                }
+                Err(error) => {
+                    tracing::warn!(resource, %error, "watch error (retrying with backoff)");
+                    let now = std::time::Instant::now();
+                    let since = failing
+                        .get(resource)
+                        .filter(|run| run.now())
+                        .map_or(now, |run| run.since);
+                    failing.insert(resource, Failing { since, last: now });
+                    continue;
+                }
             }
-            Err(error) => {
-                tracing::warn!(resource, %error, "watch error (retrying with backoff)");
-                let now = std::time::Instant::now();
-                let since = failing
-                    .get(resource)
-                    .filter(|run| run.now())
-                    .map_or(now, |run| run.since);
-                failing.insert(resource, Failing { since, last: now });
+        };
+        let done = matches!(event, watcher::Event::InitDone);
+        // Decoding happens before the write lock is taken.
+        let decode = |o| decode_dynamic(watched.info, o).map(Arc::new);
+        let change = match event {
+            watcher::Event::Init => Change::Init,
+            watcher::Event::InitDone => Change::InitDone,
+            watcher::Event::Apply(o) => decode(o).map_or(Change::None, Change::Apply),
+            watcher::Event::InitApply(o) => decode(o).map_or(Change::None, Change::InitApply),
+            watcher::Event::Delete(o) => Change::Delete((
+                o.metadata.namespace.unwrap_or_else(|| "default".into()),
+                o.metadata.name.unwrap_or_default(),
+            )),
+        };
+        {
+            let mut cache = watched.cache.write().unwrap_or_else(|e| e.into_inner());
+            match change {
+                Change::Init => cache.start_relist(),
+                Change::InitDone => cache.finish_relist(),
+                Change::Apply(o) => cache.apply(o),
+                Change::InitApply(o) => cache.relist_apply(o),
+                Change::Delete(key) => cache.delete(&key),
+                Change::None => {}
             }
         }
-    }
-}
-
-fn mark_when_ready<K>(store: Store<K>, synced: Arc<Synced>, flag: fn(&Synced) -> &AtomicBool)
-where
-    K: kube::Resource + Clone + Send + Sync + 'static,
-    K::DynamicType: std::hash::Hash + Eq + Clone + Send + Sync,
-{
-    tokio::spawn(async move {
-        if store.wait_until_ready().await.is_ok() {
-            flag(&synced).store(true, Ordering::Release);
+        if done && !watched.synced.swap(true, Ordering::AcqRel) {
             synced.count.send_modify(|n| *n += 1);
-            tracing::info!(cache = std::any::type_name::<K>(), "watch cache synced");
+            tracing::info!(resource, "watch cache synced");
         }
-    });
-}
-
-fn index_event(index: &RwLock<IngressIndex>, event: &watcher::Event<Ingress>) {
-    let mut index = index.write().unwrap_or_else(|e| e.into_inner());
-    let key = |i: &Ingress| {
-        (
-            namespace_of(&i.metadata).to_string(),
-            i.metadata.name.clone().unwrap_or_default(),
-        )
-    };
-    match event {
-        watcher::Event::Apply(i) => index.apply(key(i), &IngressObject::from_v1(i)),
-        watcher::Event::Delete(i) => index.delete(&key(i)),
-        watcher::Event::Init => index.start_relist(),
-        watcher::Event::InitApply(i) => index.relist_apply(key(i), &IngressObject::from_v1(i)),
-        watcher::Event::InitDone => index.finish_relist(),
     }
 }
 
-/// The BackendConfig API resource, if discovery finds it. "Not installed" is an answer (the
-/// group or kind is not served); any other discovery failure (the API server is unreachable at
-/// start) is retried every 10 s, so a blip at start does not turn the GKE rule off for the life
-/// of the process. Meanwhile the cache counts as `discovering`.
-async fn backend_config_resource(client: &kube::Client) -> Option<ApiResource> {
+/// The API resource of a [`Watch::WhenInstalled`] kind, if discovery finds it. "Not installed"
+/// is an answer (the group or kind is not served); any other discovery failure (the API server
+/// is unreachable at start) is retried every 10 s, so a blip at start does not turn the rules
+/// that read the kind off for the life of the process. Meanwhile its cache counts as
+/// `discovering`.
+pub async fn discover(client: &kube::Client, info: &KindInfo) -> Option<ApiResource> {
+    let (group, kind) = (info.group, info.name);
     loop {
-        match kube::discovery::group(client, "cloud.google.com").await {
-            Ok(group) => {
-                return match group.recommended_kind("BackendConfig") {
+        match kube::discovery::group(client, group).await {
+            Ok(found) => {
+                return match found.recommended_kind(kind) {
                     Some((resource, _)) => {
-                        tracing::info!(api_version = %resource.api_version, "BackendConfig CRD found: watching backendconfigs");
+                        tracing::info!(api_version = %resource.api_version, kind, "CRD found: watching it");
                         Some(resource)
                     }
                     None => {
-                        tracing::info!(
-                            "no BackendConfig in cloud.google.com: GKE rules read no BackendConfigs"
-                        );
+                        tracing::info!(group, kind, "kind not served: rules read none");
                         None
                     }
                 };
             }
             Err(kube::Error::Api(status)) if status.code == 404 => {
-                tracing::info!(
-                    "no BackendConfig CRD (cloud.google.com): GKE rules read no BackendConfigs"
-                );
+                tracing::info!(group, kind, "no such CRD: rules read none");
                 return None;
             }
             Err(kube::Error::Discovery(error)) => {
-                tracing::info!(%error, "no BackendConfig CRD (cloud.google.com): GKE rules read no BackendConfigs");
+                tracing::info!(%error, group, kind, "no such CRD: rules read none");
                 return None;
             }
             Err(error) => {
-                tracing::warn!(%error, "BackendConfig discovery failed; retrying in 10 s");
+                tracing::warn!(%error, group, kind, "discovery failed; retrying in 10 s");
                 tokio::time::sleep(Duration::from_secs(10)).await;
             }
         }

@@ -9,15 +9,12 @@
 //! Namespaces: an object without `metadata.namespace` (a manifest left to `kubectl -n`) is
 //! filed under `default`.
 
-mod index;
+pub mod cache;
 pub mod live;
 pub mod offline;
 
-pub use index::IngressIndex;
-
-use crate::objects::IngressObject;
-use k8s_openapi::api::core::v1::Service;
-use serde_json::Value;
+use crate::objects::kinds::{IndexKey, Kind};
+use crate::objects::{IngressObject, Object};
 use std::sync::Arc;
 
 /// The answer to a lookup by name.
@@ -26,42 +23,85 @@ pub enum Lookup<T> {
     /// The object exists.
     Found(T),
     /// The object does not exist: not in a synced cache nor in the API (live), or not in the
-    /// manifests given (offline).
+    /// manifests given when they are the whole cluster (`audit`).
     Absent,
-    /// The view cannot tell (single-object mode, or the API did not answer).
+    /// The view cannot tell (single-object mode, a partial bundle, a cache not synced yet, or
+    /// the API did not answer).
     Unknown,
 }
 
-/// What the rules may ask about other objects. Lookups are cheap and synchronous; a live view
-/// does its network work before the rules run (see [`live::LiveView::prepare`]).
-pub trait ClusterView: Send + Sync {
-    /// The Service `namespace/name`.
-    fn service(&self, namespace: &str, name: &str) -> Lookup<Arc<Service>>;
-    /// The Ingresses with a rule for `host` (`""` for rules without a host, which all land on
-    /// the controller's catch-all server), of any ingress class.
-    fn ingresses_on_host(&self, host: &str) -> Vec<Arc<IngressObject>>;
-    /// The Ingresses in `namespace` with a backend (default or path) naming Service `service`.
-    fn ingresses_with_backend(&self, namespace: &str, service: &str) -> Vec<Arc<IngressObject>>;
-    /// The GKE BackendConfig `namespace/name` (`cloud.google.com`), as JSON.
-    fn backend_config(&self, namespace: &str, name: &str) -> Lookup<Arc<Value>>;
+/// The answer to an index lookup: the objects found, and whether that is all of them.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// The objects the view holds under the key.
+    pub objects: Vec<Arc<Object>>,
+    /// Whether the view holds every object of the kind (a synced cache, a whole cluster):
+    /// only then does "not listed" mean "does not exist". A partial bundle and single-object
+    /// mode list what they hold with `complete: false`.
+    pub complete: bool,
 }
 
-/// Single-object mode: every lookup is [`Lookup::Unknown`] or empty.
+impl Listing {
+    /// The Ingresses listed.
+    pub fn ingresses(&self) -> impl Iterator<Item = &IngressObject> {
+        self.objects.iter().filter_map(|o| o.as_ingress())
+    }
+}
+
+/// What the rules may ask about other objects: a cache per kind, read by name or by a
+/// secondary index. Lookups are cheap and synchronous, and hand out shared references
+/// (`Arc`), never copies; a live view does its network work before the rules run (see
+/// [`live::LiveView::prepare`]).
+pub trait ClusterView: Send + Sync {
+    /// The object of `kind` named `namespace/name`.
+    fn get(&self, kind: Kind, namespace: &str, name: &str) -> Lookup<Arc<Object>>;
+    /// The objects of `kind` under `key` of its secondary index.
+    fn find(&self, kind: Kind, key: &IndexKey) -> Listing;
+    /// Whether this is single-object mode: no other object is known at all, so rules that
+    /// need other objects are skipped rather than run blind.
+    fn is_single_object(&self) -> bool {
+        false
+    }
+}
+
+impl dyn ClusterView + '_ {
+    /// The Service `namespace/name`.
+    pub fn service(&self, namespace: &str, name: &str) -> Lookup<Arc<Object>> {
+        self.get(Kind::Service, namespace, name)
+    }
+
+    /// The Ingresses with a rule for `host` (`""` for rules without a host and default
+    /// backends, which all land on the controller's catch-all server), of any ingress class.
+    pub fn ingresses_on_host(&self, host: &str) -> Listing {
+        self.find(Kind::Ingress, &IndexKey::Host(host.to_string()))
+    }
+
+    /// The Ingresses in `namespace` with a backend (default or path) naming Service `service`.
+    pub fn ingresses_with_backend(&self, namespace: &str, service: &str) -> Listing {
+        self.find(
+            Kind::Ingress,
+            &IndexKey::Backend {
+                namespace: namespace.to_string(),
+                service: service.to_string(),
+            },
+        )
+    }
+}
+
+/// Single-object mode: every lookup is [`Lookup::Unknown`], every listing empty and
+/// incomplete.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoView;
 
 impl ClusterView for NoView {
-    fn service(&self, _: &str, _: &str) -> Lookup<Arc<Service>> {
+    fn get(&self, _: Kind, _: &str, _: &str) -> Lookup<Arc<Object>> {
         Lookup::Unknown
     }
-    fn ingresses_on_host(&self, _: &str) -> Vec<Arc<IngressObject>> {
-        Vec::new()
+    fn find(&self, _: Kind, _: &IndexKey) -> Listing {
+        Listing::default()
     }
-    fn ingresses_with_backend(&self, _: &str, _: &str) -> Vec<Arc<IngressObject>> {
-        Vec::new()
-    }
-    fn backend_config(&self, _: &str, _: &str) -> Lookup<Arc<Value>> {
-        Lookup::Unknown
+    fn is_single_object(&self) -> bool {
+        true
     }
 }
 
@@ -111,9 +151,4 @@ impl ViewSource {
             ViewSource::Live(live) => live.readiness(),
         }
     }
-}
-
-/// `metadata.namespace`, or `default`.
-pub fn namespace_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
-    meta.namespace.as_deref().unwrap_or("default")
 }

@@ -1,11 +1,22 @@
-//! ingress-nginx behaviour that the rules rest on.
+//! The ingress-nginx controller family: what kubernetes/ingress-nginx does with an Ingress, as
+//! far as sticky sessions go. Rules ask this module, never the raw annotations:
+//!
+//! - [`annotations`]: the annotation table, with the controller's validators;
+//! - [`affinity`]: an Ingress's session affinity settings as the controller parses them;
+//! - [`upstream`]: per backend (Service:port), whether it is sticky and how the controller
+//!   reaches it (endpoints, ClusterIP, DNS name);
+//! - here: reading annotations under the configured prefix, and regex mode.
 //!
 //! Sources (ingress-nginx, final release line): `docs/user-guide/nginx-configuration/annotations.md`,
 //! `internal/ingress/annotations/sessionaffinity/main.go`, `internal/ingress/annotations/parser`,
 //! `internal/ingress/controller/template/template.go` (`enforceRegexModifier`, `needsRewrite`),
 //! `docs/user-guide/ingress-path-matching.md`.
 
-use crate::objects::{IngressObject, annotations};
+pub mod affinity;
+pub mod annotations;
+pub mod upstream;
+
+use crate::objects::{IngressObject, annotations as object_annotations};
 
 /// Annotation names (without prefix) of the session affinity family.
 pub mod annotation {
@@ -20,11 +31,14 @@ pub mod annotation {
     /// `session-cookie-hash`: removed in ingress-nginx 0.24.0; the controller ignores it.
     pub const SESSION_COOKIE_HASH: &str = "session-cookie-hash";
 
-    /// Whether `name` belongs to the session affinity family: `affinity`, `affinity-mode`,
-    /// `affinity-canary-behavior`, and every `session-cookie-*`.
-    pub fn is_affinity_family(name: &str) -> bool {
-        name.starts_with("affinity") || name.starts_with("session-cookie-")
-    }
+    /// `service-upstream`: proxy to the Service's ClusterIP instead of its endpoints.
+    pub const SERVICE_UPSTREAM: &str = "service-upstream";
+    /// `ssl-passthrough`: TLS passed through at layer 4.
+    pub const SSL_PASSTHROUGH: &str = "ssl-passthrough";
+    /// `canary`: the Ingress is a canary.
+    pub const CANARY: &str = "canary";
+
+    pub use super::annotations::is_affinity_family;
 }
 
 /// Reads the annotations of one object under the configured annotation prefix.
@@ -45,26 +59,49 @@ impl<'a> Annotations<'a> {
         format!("{}/{}", self.prefix, name)
     }
 
-    /// The value of `<prefix>/<name>`, if set. An empty value counts as unset, as in
-    /// ingress-nginx's annotation parser (`parser.GetStringAnnotation` reports it as missing).
+    /// The raw value of `<prefix>/<name>`, if set. An empty value counts as unset, as in
+    /// ingress-nginx's annotation parser (`checkAnnotation` skips it, the getter reports it).
     pub fn get(&self, name: &str) -> Option<&'a str> {
-        annotations(&self.ingress.meta)
+        object_annotations(&self.ingress.meta)
             .get(&self.key(name))
             .map(String::as_str)
             .filter(|v| !v.is_empty())
     }
 
-    /// Cookie affinity is on: `<prefix>/affinity` is exactly `cookie`, the only value the
-    /// controller accepts (`sessionaffinity/main.go`).
-    pub fn cookie_affinity(&self) -> bool {
-        self.get(annotation::AFFINITY) == Some("cookie")
+    /// What the controller makes of `<prefix>/<name>`, through its validator in
+    /// [`annotations::TABLE`] (an annotation not in the table is [`annotations::Value::Unset`]).
+    pub fn value(&self, name: &str) -> annotations::Value {
+        match annotations::find(name) {
+            Some(spec) => annotations::read(spec, self.get(name)),
+            None => annotations::Value::Unset,
+        }
     }
 
-    /// `<prefix>/use-regex` parses as true. The controller reads booleans with Go's
-    /// `strconv.ParseBool`: `1`, `t`, `T`, `TRUE`, `true`, `True`.
+    /// The accepted value of `<prefix>/<name>` (trimmed as the controller does), if any.
+    pub fn accepted(&self, name: &str) -> Option<String> {
+        match self.value(name) {
+            annotations::Value::Accepted(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// A boolean annotation the controller reads as true (Go's `strconv.ParseBool`, untrimmed:
+    /// `1`, `t`, `T`, `TRUE`, `true`, `True`).
+    pub fn flag(&self, name: &str) -> bool {
+        self.accepted(name)
+            .and_then(|v| annotations::go_parse_bool(&v))
+            .unwrap_or(false)
+    }
+
+    /// Cookie affinity is on: `<prefix>/affinity` passes the controller's validator (`cookie`,
+    /// case-sensitive, after trimming) — `sessionaffinity/main.go` L73-78, L262-283.
+    pub fn cookie_affinity(&self) -> bool {
+        self.accepted(annotation::AFFINITY).as_deref() == Some("cookie")
+    }
+
+    /// `<prefix>/use-regex` parses as true.
     pub fn use_regex(&self) -> bool {
-        self.get(annotation::USE_REGEX)
-            .is_some_and(|v| matches!(v, "1" | "t" | "T" | "TRUE" | "true" | "True"))
+        self.flag(annotation::USE_REGEX)
     }
 }
 
@@ -80,11 +117,11 @@ pub fn turns_on_regex_mode(ingress: &IngressObject, host: &str, prefix: &str) ->
     if annotations.use_regex() {
         return true;
     }
-    match annotations.get(annotation::REWRITE_TARGET) {
+    match annotations.accepted(annotation::REWRITE_TARGET) {
         Some(target) => ingress
             .paths()
             .iter()
-            .any(|p| p.host.unwrap_or("") == host && p.path != target),
+            .any(|p| p.host.unwrap_or("") == host && p.path != target.as_str()),
         None => false,
     }
 }

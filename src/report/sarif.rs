@@ -4,7 +4,7 @@
 //! handful of properties used here read more plainly this way, and a test validates the output
 //! against the official SARIF 2.1.0 JSON schema (`tests/data/sarif-schema-2.1.0.json`).
 
-use super::check::Report;
+use crate::engine::Report;
 use crate::policy::{Action, Policy};
 use crate::rules::{CATALOGUE, Level};
 use serde_json::{Value, json};
@@ -31,7 +31,7 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
                 "fullDescription": {"text": rule.why.replace("<prefix>", &policy.annotation_prefix)},
                 "help": {"text": rule.fix.replace("<prefix>", &policy.annotation_prefix)},
                 "defaultConfiguration": {"level": level},
-                "properties": {"source": rule.source, "kind": format!("{:?}", rule.applies)}
+                "properties": {"source": rule.source, "kind": rule.kind().name()}
             })
         })
         .collect();

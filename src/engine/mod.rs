@@ -1,0 +1,351 @@
+//! The offline engine: manifest bundle → decoded objects → cluster view → findings → report
+//! (and, for `fix`, the patched documents). `check`, `fix` and `audit` are this module plus a
+//! command line; the webhook runs the same rules through [`crate::admission`].
+//!
+//! `check` judges each object as written, as the validating webhook would see it if the
+//! mutating webhook had not run: a fixable finding (one the mutating webhook would patch) is
+//! reported at its rule's level and marked fixable. `fix` applies what the mutating webhook
+//! would patch.
+//!
+//! Nothing is skipped silently: the [`Summary`] counts the objects judged and those skipped,
+//! with why (another ingress class, an excluded namespace, a kind no rule judges), and names
+//! duplicated objects (same kind, namespace and name): `kubectl apply` keeps the later one, so
+//! the later one is what the other objects see; each is still judged on its own.
+
+pub mod manifests;
+
+use crate::objects::{self, Object, ObjectRef};
+use crate::policy::{Judged, Policy};
+use crate::rules::{self, Context, Finding, Fix, Level, Phase};
+use crate::view::offline::OfflineView;
+use manifests::{Document, InputError, Location};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// One finding, located, as `check` reports it.
+#[derive(Debug, Serialize)]
+pub struct Reported {
+    /// Rule ID.
+    pub rule: &'static str,
+    /// `deny` or `warn`.
+    pub level: Level,
+    /// The object.
+    #[serde(flatten)]
+    pub object: ObjectRef,
+    /// Where the object came from.
+    #[serde(flatten)]
+    pub location: Location,
+    /// The offending field, if the rule names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// What is wrong and what to do.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+    /// Whether `sticky-guard fix` (and the mutating webhook) fixes it.
+    pub fixable: bool,
+}
+
+/// What was judged and what was not, with why.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    /// Objects judged (every rule that applies ran).
+    pub judged: usize,
+    /// Ingresses of a class the policy does not judge, by class (only the rules about other
+    /// controllers' Ingresses ran).
+    pub other_class: BTreeMap<String, usize>,
+    /// Objects in an excluded namespace.
+    pub excluded_namespace: usize,
+    /// Documents of kinds no rule judges, by kind (`Deployment`, `BackendConfig`, …; those the
+    /// rules read still count in the cluster view).
+    pub kind_not_judged: BTreeMap<String, usize>,
+    /// Objects given more than once (same kind, namespace and name): `Kind ns/name` with the
+    /// locations, in order; the later one is what the other objects see.
+    pub duplicates: Vec<String>,
+}
+
+impl Summary {
+    /// One line: `judged 3 object(s); skipped 2: 1 Ingress of class gce, 1 Deployment`.
+    pub fn line(&self) -> String {
+        let mut skipped = Vec::new();
+        for (class, n) in &self.other_class {
+            skipped.push(format!(
+                "{n} Ingress(es) of class {class} (only other-controller rules ran)"
+            ));
+        }
+        if self.excluded_namespace > 0 {
+            skipped.push(format!(
+                "{} in excluded namespaces",
+                self.excluded_namespace
+            ));
+        }
+        for (kind, n) in &self.kind_not_judged {
+            skipped.push(format!("{n} {kind} (kind not judged)"));
+        }
+        let total: usize = self.other_class.values().sum::<usize>()
+            + self.excluded_namespace
+            + self.kind_not_judged.values().sum::<usize>();
+        let mut line = format!("judged {} object(s)", self.judged);
+        if total > 0 {
+            line.push_str(&format!("; skipped {total}: {}", skipped.join(", ")));
+        }
+        line
+    }
+}
+
+/// The outcome of judging a set of documents.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// Findings, in document order.
+    pub findings: Vec<Reported>,
+    /// Files and documents that could not be read or decoded.
+    pub errors: Vec<InputError>,
+    /// What was judged and skipped.
+    pub summary: Summary,
+}
+
+impl Report {
+    /// 2 if there are errors, else 1 if there is a deny-level finding, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.errors.is_empty() {
+            2
+        } else if self.findings.iter().any(|f| f.level == Level::Deny) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// A decoded document.
+struct Decoded {
+    document: Document,
+    object: Option<Arc<Object>>,
+}
+
+fn decode_all(documents: Vec<Document>, errors: &mut Vec<InputError>) -> Vec<Decoded> {
+    documents
+        .into_iter()
+        .filter_map(|document| match objects::decode(&document.value) {
+            Ok(object) => Some(Decoded {
+                object: object.map(Arc::new),
+                document,
+            }),
+            Err(e) => {
+                errors.push(InputError {
+                    location: document.location.to_string(),
+                    message: match describe(&document.value) {
+                        Some(what) => format!("{what}: {e}"),
+                        None => e.to_string(),
+                    },
+                });
+                None
+            }
+        })
+        .collect()
+}
+
+/// The cluster view of a bundle: every decoded object, shared (a later duplicate replaces an
+/// earlier one, as `kubectl apply` would).
+fn offline_view(decoded: &[Decoded], mut view: OfflineView) -> OfflineView {
+    for object in decoded.iter().filter_map(|d| d.object.clone()) {
+        view.add_shared(object);
+    }
+    view
+}
+
+/// `Kind name` of a raw document, for error messages.
+fn describe(value: &Value) -> Option<String> {
+    let kind = value.get("kind")?.as_str()?;
+    let name = value.pointer("/metadata/name").and_then(Value::as_str)?;
+    Some(format!("{kind} {name}"))
+}
+
+/// Judges one file's text as `check` does (bytes in, report out): the manifest reader and the
+/// rules without the file system. `file` names the text in locations.
+pub fn check_text(file: &str, text: &str, policy: &Policy) -> Report {
+    let (mut documents, mut errors) = (Vec::new(), Vec::new());
+    manifests::parse(file, text, &mut documents, &mut errors);
+    check_documents(documents, errors, policy)
+}
+
+/// Judges documents as `check` does: the documents are part of a cluster.
+pub fn check_documents(
+    documents: Vec<Document>,
+    errors: Vec<InputError>,
+    policy: &Policy,
+) -> Report {
+    judge(documents, errors, policy, OfflineView::new())
+}
+
+/// Judges documents that are everything a cluster holds (`audit`): an object they do not hold
+/// is absent.
+pub fn audit_documents(
+    documents: Vec<Document>,
+    errors: Vec<InputError>,
+    policy: &Policy,
+) -> Report {
+    judge(documents, errors, policy, OfflineView::complete())
+}
+
+fn judge(
+    documents: Vec<Document>,
+    mut errors: Vec<InputError>,
+    policy: &Policy,
+    view: OfflineView,
+) -> Report {
+    let decoded = decode_all(documents, &mut errors);
+    let view = offline_view(&decoded, view);
+    let context = Context {
+        policy,
+        view: &view,
+        old: None,
+    };
+    let mut findings = Vec::new();
+    for Decoded { document, object } in &decoded {
+        let Some(object) = object else { continue };
+        for finding in rules::evaluate(object, Phase::Validating, &context) {
+            findings.push(report(finding, object, &document.location, policy));
+        }
+    }
+    let summary = summarize(&decoded, policy);
+    Report {
+        findings,
+        errors,
+        summary,
+    }
+}
+
+fn summarize(decoded: &[Decoded], policy: &Policy) -> Summary {
+    let mut summary = Summary::default();
+    let mut seen: HashMap<ObjectRef, Vec<String>> = HashMap::new();
+    let mut order = Vec::new();
+    for Decoded { document, object } in decoded {
+        let Some(object) = object else {
+            let kind = document
+                .value
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("(no kind)");
+            *summary
+                .kind_not_judged
+                .entry(crate::echo::bounded(kind))
+                .or_default() += 1;
+            continue;
+        };
+        let mut reference = object.reference();
+        reference.namespace = Some(objects::namespace_of(object.meta()).to_string());
+        let locations = seen.entry(reference.clone()).or_default();
+        if locations.is_empty() {
+            order.push(reference);
+        }
+        locations.push(document.location.to_string());
+        if object.kind().info().webhooks.is_none() {
+            *summary
+                .kind_not_judged
+                .entry(object.kind().name().to_string())
+                .or_default() += 1;
+            continue;
+        }
+        match policy.judges(object) {
+            Judged::Yes => summary.judged += 1,
+            Judged::ExcludedNamespace => summary.excluded_namespace += 1,
+            Judged::OtherClass => {
+                let class = object
+                    .as_ingress()
+                    .and_then(|i| i.ingress_class())
+                    .unwrap_or_default();
+                *summary
+                    .other_class
+                    .entry(crate::echo::bounded(class))
+                    .or_default() += 1;
+            }
+        }
+    }
+    for reference in order {
+        if let Some(locations) = seen.get(&reference).filter(|l| l.len() > 1) {
+            summary
+                .duplicates
+                .push(format!("{reference} at {}", locations.join(", ")));
+        }
+    }
+    summary
+}
+
+fn report(finding: Finding, object: &Object, location: &Location, policy: &Policy) -> Reported {
+    let hint = match &finding.fix {
+        Some(Fix::SetAnnotation { key, value }) => {
+            format!("`sticky-guard fix` sets {key}: \"{value}\" (so does the mutating webhook)")
+        }
+        Some(Fix::SetBackendName { field, value, .. }) => {
+            format!("`sticky-guard fix` sets {field} to `{value}` (so does the mutating webhook)")
+        }
+        None => rules::find(finding.rule)
+            .map(|r| r.fix.replace("<prefix>", &policy.annotation_prefix))
+            .unwrap_or_default(),
+    };
+    Reported {
+        rule: finding.rule,
+        level: finding.level,
+        object: object.reference(),
+        location: location.clone(),
+        field: finding.field,
+        message: finding.message,
+        hint,
+        fixable: finding.fix.is_some(),
+    }
+}
+
+/// The result of `fix` on a set of documents.
+pub struct Fixed {
+    /// Every document, patched where a patch applies, in input order.
+    pub documents: Vec<Value>,
+    /// What is left after patching: findings no patch fixes.
+    pub remaining: Report,
+}
+
+/// Applies the mutating webhook's patches to each document, then judges the result.
+pub fn fix_documents(
+    documents: Vec<Document>,
+    mut errors: Vec<InputError>,
+    policy: &Policy,
+) -> Fixed {
+    let decoded = decode_all(documents, &mut errors);
+    let view = offline_view(&decoded, OfflineView::new());
+    let context = Context {
+        policy,
+        view: &view,
+        old: None,
+    };
+    let mut out = Vec::new();
+    let mut patched_documents = Vec::new();
+    for Decoded {
+        mut document,
+        object,
+    } in decoded
+    {
+        if let Some(object) = &object {
+            let findings = rules::evaluate(object, Phase::Mutating, &context);
+            let patch = rules::json_patch(
+                findings.iter().filter_map(|f| f.fix.as_ref()),
+                object.meta().annotations.as_ref(),
+            );
+            if let Err(e) = json_patch::patch(&mut document.value, &patch) {
+                errors.push(InputError {
+                    location: document.location.to_string(),
+                    message: format!("the patch does not apply: {e}"),
+                });
+            }
+        }
+        out.push(document.value.clone());
+        patched_documents.push(document);
+    }
+    let remaining = check_documents(patched_documents, errors, policy);
+    Fixed {
+        documents: out,
+        remaining,
+    }
+}

@@ -1,0 +1,289 @@
+//! The kinds sticky-guard judges or reads: one table, [`KINDS`], that every part reads.
+//!
+//! - the manifest reader and the admission glue decode an object through its entry
+//!   ([`KindInfo::versions`], each with its decoder shape);
+//! - the live cluster view watches the entries with [`Watch::Always`], and those with
+//!   [`Watch::WhenInstalled`] once discovery finds their CRD;
+//! - the webhook configurations' `rules` and the view ClusterRole in `manifests/base/` are
+//!   generated from it ([`KindInfo::webhook_rule`], [`KindInfo::view_rule`]); a test keeps
+//!   `manifests/` in step;
+//! - the cluster view keeps one cache per kind, indexed by [`KindInfo::index_keys`].
+//!
+//! Adding a kind: an entry here, a variant of [`crate::objects::Object`] with its decoder, and
+//! the rules that judge or read it (README, "Adding a rule, a kind or a controller family").
+
+use super::{DecodeError, Object, Shape};
+use serde::Serialize;
+
+/// A kind sticky-guard knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Kind {
+    /// `networking.k8s.io` Ingress.
+    Ingress,
+    /// Core Service.
+    Service,
+    /// GKE `cloud.google.com` BackendConfig (a CRD).
+    BackendConfig,
+}
+
+/// Whether and when the live view watches a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watch {
+    /// Always (a built-in kind).
+    Always,
+    /// Once discovery finds the kind's CRD; until then lookups are unknown, and after
+    /// discovery says it is not installed they are absent.
+    WhenInstalled,
+}
+
+/// Which webhooks receive objects of a kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Webhooks {
+    /// The mutating webhook (`/mutate`).
+    pub mutate: bool,
+    /// The validating webhook (`/validate`).
+    pub validate: bool,
+}
+
+/// A secondary index key of the cluster view.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IndexKey {
+    /// An Ingress with a rule for this host (`""` for rules without a host and for
+    /// `defaultBackend`: both land on the controller's catch-all server).
+    Host(String),
+    /// An object in `namespace` with a backend naming Service `service`.
+    Backend {
+        /// The namespace of the object (an Ingress cannot name another).
+        namespace: String,
+        /// The Service name as written.
+        service: String,
+    },
+}
+
+/// One row of the kinds table.
+#[derive(Debug)]
+pub struct KindInfo {
+    /// The kind.
+    pub kind: Kind,
+    /// `kind` as the API writes it.
+    pub name: &'static str,
+    /// The API group (`""` for core).
+    pub group: &'static str,
+    /// The version the webhooks and the live view use.
+    pub served_version: &'static str,
+    /// Every `apiVersion` (group/version) an object of this kind is read at, with the shape it
+    /// is decoded in; legacy versions the API server no longer serves are read from manifests
+    /// and converted.
+    pub versions: &'static [(&'static str, Shape)],
+    /// The resource (plural) name.
+    pub plural: &'static str,
+    /// The webhooks that judge it (`None`: only read, never judged on admission).
+    pub webhooks: Option<Webhooks>,
+    /// When the live view watches it.
+    pub watch: Watch,
+}
+
+/// Every kind, judged or read.
+pub static KINDS: &[KindInfo] = &[
+    KindInfo {
+        kind: Kind::Ingress,
+        name: "Ingress",
+        group: "networking.k8s.io",
+        served_version: "v1",
+        versions: &[
+            ("networking.k8s.io/v1", Shape::IngressV1),
+            // Removed in Kubernetes 1.22, still in manifests: converted to v1 on decoding.
+            ("networking.k8s.io/v1beta1", Shape::IngressLegacy),
+            ("extensions/v1beta1", Shape::IngressLegacy),
+        ],
+        plural: "ingresses",
+        webhooks: Some(Webhooks {
+            mutate: true,
+            validate: true,
+        }),
+        watch: Watch::Always,
+    },
+    KindInfo {
+        kind: Kind::Service,
+        name: "Service",
+        group: "",
+        served_version: "v1",
+        versions: &[("v1", Shape::ServiceV1)],
+        plural: "services",
+        webhooks: Some(Webhooks {
+            mutate: false,
+            validate: true,
+        }),
+        watch: Watch::Always,
+    },
+    KindInfo {
+        kind: Kind::BackendConfig,
+        name: "BackendConfig",
+        group: "cloud.google.com",
+        served_version: "v1",
+        versions: &[
+            ("cloud.google.com/v1", Shape::BackendConfig),
+            ("cloud.google.com/v1beta1", Shape::BackendConfig),
+        ],
+        plural: "backendconfigs",
+        webhooks: None,
+        watch: Watch::WhenInstalled,
+    },
+];
+
+impl Kind {
+    /// This kind's row of [`KINDS`].
+    pub fn info(self) -> &'static KindInfo {
+        // Every variant has a row (tested), so the fallback is never taken.
+        KINDS.iter().find(|k| k.kind == self).unwrap_or(&KINDS[0])
+    }
+
+    /// `kind` as the API writes it.
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+}
+
+impl KindInfo {
+    /// The entry for `kind` as the API writes it.
+    pub fn named(kind: &str) -> Option<&'static KindInfo> {
+        KINDS.iter().find(|k| k.name == kind)
+    }
+
+    /// `group/version` (or `version` for core) of [`KindInfo::served_version`].
+    pub fn api_version(&self) -> String {
+        match self.group {
+            "" => self.served_version.to_string(),
+            group => format!("{group}/{}", self.served_version),
+        }
+    }
+
+    /// The decoder shape for `api_version`.
+    ///
+    /// # Errors
+    /// [`DecodeError::UnknownApiVersion`] when `api_version` is in this kind's group (or, for
+    /// core, has no group) but is not one of [`KindInfo::versions`].
+    pub fn shape(&self, api_version: &str) -> Result<Option<Shape>, DecodeError> {
+        if let Some((_, shape)) = self.versions.iter().find(|(v, _)| *v == api_version) {
+            return Ok(Some(*shape));
+        }
+        let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        let own_group = self
+            .versions
+            .iter()
+            .any(|(v, _)| v.rsplit_once('/').map_or("", |(g, _)| g) == group);
+        if own_group {
+            return Err(DecodeError::UnknownApiVersion {
+                kind: self.name,
+                api_version: crate::echo::bounded(api_version),
+                known: self.known_versions(),
+            });
+        }
+        Ok(None)
+    }
+
+    /// The known versions, for messages: `networking.k8s.io/v1 (or … )`.
+    fn known_versions(&self) -> &'static str {
+        match self.kind {
+            Kind::Ingress => {
+                "networking.k8s.io/v1 (or the legacy networking.k8s.io/v1beta1, extensions/v1beta1)"
+            }
+            Kind::Service => "v1",
+            Kind::BackendConfig => "cloud.google.com/v1 or cloud.google.com/v1beta1",
+        }
+    }
+
+    /// The secondary index keys of `object` (an object of this kind).
+    pub fn index_keys(&self, object: &Object) -> Vec<IndexKey> {
+        match object {
+            Object::Ingress(ingress) => {
+                let namespace = super::namespace_of(&ingress.meta);
+                let mut keys: Vec<IndexKey> = ingress
+                    .spec
+                    .rules
+                    .iter()
+                    .flatten()
+                    .map(|r| IndexKey::Host(r.host.clone().unwrap_or_default()))
+                    .collect();
+                if ingress.spec.default_backend.is_some() {
+                    keys.push(IndexKey::Host(String::new()));
+                }
+                keys.extend(ingress.backends().iter().map(|b| IndexKey::Backend {
+                    namespace: namespace.to_string(),
+                    service: b.service_name.to_string(),
+                }));
+                keys.sort();
+                keys.dedup();
+                keys
+            }
+            Object::Service(_) | Object::BackendConfig(_) => Vec::new(),
+        }
+    }
+
+    /// The rule of a webhook's `rules` for this kind: the served version, CREATE and UPDATE,
+    /// namespaced (`admissionregistration.k8s.io/v1` RuleWithOperations, as JSON).
+    pub fn webhook_rule(&self) -> serde_json::Value {
+        serde_json::json!({
+            "apiGroups": [self.group],
+            "apiVersions": [self.served_version],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": [self.plural],
+            "scope": "Namespaced",
+        })
+    }
+
+    /// The view ClusterRole's rule for this kind: get, list, watch on its resource.
+    pub fn view_rule(&self) -> serde_json::Value {
+        serde_json::json!({
+            "apiGroups": [self.group],
+            "resources": [self.plural],
+            "verbs": ["get", "list", "watch"],
+        })
+    }
+}
+
+/// The decoder shape for an object's `apiVersion` and `kind`: `Ok(None)` for kinds
+/// sticky-guard neither judges nor reads.
+///
+/// # Errors
+/// [`DecodeError::UnknownApiVersion`] for a known kind at an unknown version of its group.
+pub fn shape_of(api_version: &str, kind: &str) -> Result<Option<Shape>, DecodeError> {
+    match KindInfo::named(kind) {
+        Some(info) => info.shape(api_version),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_row() {
+        for kind in [Kind::Ingress, Kind::Service, Kind::BackendConfig] {
+            assert_eq!(KINDS.iter().filter(|k| k.kind == kind).count(), 1);
+            assert_eq!(kind.info().kind, kind);
+        }
+    }
+
+    #[test]
+    fn shapes_by_version() {
+        assert_eq!(
+            shape_of("networking.k8s.io/v1", "Ingress"),
+            Ok(Some(Shape::IngressV1))
+        );
+        assert_eq!(
+            shape_of("extensions/v1beta1", "Ingress"),
+            Ok(Some(Shape::IngressLegacy))
+        );
+        assert!(shape_of("networking.k8s.io/v2", "Ingress").is_err());
+        assert!(shape_of("v2", "Service").is_err());
+        assert_eq!(
+            shape_of("apps/v1", "Service"),
+            Ok(None),
+            "another group's Service"
+        );
+        assert_eq!(shape_of("apps/v1", "Deployment"), Ok(None));
+        assert!(shape_of("cloud.google.com/v2", "BackendConfig").is_err());
+    }
+}

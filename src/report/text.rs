@@ -1,0 +1,65 @@
+//! The text report: one line per finding and per error, then the summary. Lines carry ANSI
+//! styles (`anstyle`); the command line strips them unless it writes to a colour terminal.
+
+use crate::engine::Report;
+use crate::rules::Level;
+
+/// `error: LOCATION: MESSAGE`, one line per input error.
+pub fn errors(report: &Report) -> String {
+    let style = anstyle::Style::new()
+        .bold()
+        .fg_color(Some(anstyle::AnsiColor::Red.into()));
+    report
+        .errors
+        .iter()
+        .map(|e| format!("{style}error{style:#}: {}: {}\n", e.location, e.message))
+        .collect()
+}
+
+/// `FILE#DOC: LEVEL RULE Kind ns/name: message (fix: hint)`, one line per finding.
+pub fn findings(report: &Report) -> String {
+    let bold = anstyle::Style::new().bold();
+    let mut out = String::new();
+    for f in &report.findings {
+        let colour = match f.level {
+            Level::Deny => anstyle::AnsiColor::Red,
+            Level::Warn => anstyle::AnsiColor::Yellow,
+        };
+        let level = anstyle::Style::new().bold().fg_color(Some(colour.into()));
+        out.push_str(&format!(
+            "{}: {level}{}{level:#} {bold}{}{bold:#} {}: {} (fix: {})\n",
+            f.location,
+            f.level.as_str(),
+            f.rule,
+            f.object,
+            f.message,
+            f.hint
+        ));
+    }
+    out
+}
+
+/// The summary: duplicated objects (one line each), what was judged and skipped, and the
+/// finding counts.
+pub fn summary(report: &Report) -> String {
+    let mut out = String::new();
+    for duplicate in &report.summary.duplicates {
+        out.push_str(&format!(
+            "note: {duplicate}: given more than once; kubectl apply keeps the last\n"
+        ));
+    }
+    let deny = report
+        .findings
+        .iter()
+        .filter(|f| f.level == Level::Deny)
+        .count();
+    let fixable = report.findings.iter().filter(|f| f.fixable).count();
+    out.push_str(&format!("{}\n", report.summary.line()));
+    out.push_str(&format!(
+        "{} finding(s): {deny} deny, {} warn, {fixable} fixable with `sticky-guard fix`; {} error(s)\n",
+        report.findings.len(),
+        report.findings.len() - deny,
+        report.errors.len()
+    ));
+    out
+}

@@ -62,9 +62,9 @@ pub fn run(args: RulesArgs) -> ExitCode {
     }
 }
 
-/// The kind the rule judges: `Ingress` or `Service`.
-pub fn applies(rule: &Rule) -> &'static str {
-    rule.kind().name()
+/// The kinds the rule judges: `Ingress`, `Service` or `Ingress, Service`.
+pub fn applies(rule: &Rule) -> String {
+    rule.kinds_text()
 }
 
 /// `deny`, `warn` or `off`.

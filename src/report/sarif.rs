@@ -31,7 +31,7 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
                 "fullDescription": {"text": rule.why.replace("<prefix>", &policy.annotation_prefix)},
                 "help": {"text": rule.fix.replace("<prefix>", &policy.annotation_prefix)},
                 "defaultConfiguration": {"level": level},
-                "properties": {"source": rule.source, "kind": rule.kind().name()}
+                "properties": {"source": rule.source, "kind": rule.kinds_text()}
             })
         })
         .collect();

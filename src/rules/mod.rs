@@ -37,21 +37,31 @@ pub enum Check {
     Ingress(fn(&IngressObject, &Context<'_>) -> Vec<Finding>),
     /// Judges Services.
     Service(fn(&Service, &Context<'_>) -> Vec<Finding>),
+    /// Judges both sides of an Ingress → Service relation, whichever is written.
+    IngressAndService(
+        fn(&IngressObject, &Context<'_>) -> Vec<Finding>,
+        fn(&Service, &Context<'_>) -> Vec<Finding>,
+    ),
 }
 
 impl Check {
-    /// The kind the check judges.
-    pub fn kind(&self) -> Kind {
+    /// The kinds the check judges.
+    pub fn kinds(&self) -> &'static [Kind] {
         match self {
-            Check::Ingress(_) => Kind::Ingress,
-            Check::Service(_) => Kind::Service,
+            Check::Ingress(_) => &[Kind::Ingress],
+            Check::Service(_) => &[Kind::Service],
+            Check::IngressAndService(..) => &[Kind::Ingress, Kind::Service],
         }
     }
 
     fn run(&self, object: &Object, context: &Context<'_>) -> Vec<Finding> {
         match (self, object) {
-            (Check::Ingress(check), Object::Ingress(ingress)) => check(ingress, context),
-            (Check::Service(check), Object::Service(service)) => check(service, context),
+            (Check::Ingress(check) | Check::IngressAndService(check, _), Object::Ingress(i)) => {
+                check(i, context)
+            }
+            (Check::Service(check) | Check::IngressAndService(_, check), Object::Service(s)) => {
+                check(s, context)
+            }
             _ => Vec::new(),
         }
     }
@@ -59,7 +69,7 @@ impl Check {
 
 impl std::fmt::Debug for Check {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Check::{:?}", self.kind())
+        write!(f, "Check{:?}", self.kinds())
     }
 }
 
@@ -107,6 +117,8 @@ pub struct Rule {
     pub source: &'static str,
     /// A CEL expression over the admission request's `object` and `oldObject` that is true
     /// whenever the rule can fire, or `None` when the rule may fire on any object of its kind.
+    /// A rule that judges several kinds writes one expression for all of them (testing
+    /// `object.kind` where they differ).
     ///
     /// The webhook configurations' `matchConditions` (Kubernetes 1.30+, GA; evaluated by the API
     /// server before it calls the webhook) are generated from these: see [`match_condition`].
@@ -118,9 +130,15 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// The kind of object the rule judges.
-    pub fn kind(&self) -> Kind {
-        self.check.kind()
+    /// Whether the rule judges objects of `kind`.
+    pub fn judges(&self, kind: Kind) -> bool {
+        self.check.kinds().contains(&kind)
+    }
+
+    /// The kinds the rule judges, for docs: `Ingress`, `Ingress, Service`.
+    pub fn kinds_text(&self) -> String {
+        let names: Vec<&str> = self.check.kinds().iter().map(|k| k.name()).collect();
+        names.join(", ")
     }
 }
 
@@ -152,7 +170,7 @@ pub const MATCH_CONDITION_NAME: &str = "a-sticky-guard-rule-can-fire";
 /// (`sticky-guard rules --output match-conditions` prints it; a test keeps them in step).
 pub fn match_condition(kind: Kind) -> Option<String> {
     let mut parts = Vec::new();
-    for rule in CATALOGUE.iter().filter(|r| r.kind() == kind) {
+    for rule in CATALOGUE.iter().filter(|r| r.judges(kind)) {
         parts.push(format!("({})", rule.match_condition?));
     }
     if parts.is_empty() {
@@ -289,7 +307,7 @@ pub fn evaluate(object: &Object, phase: Phase, context: &Context<'_>) -> Vec<Fin
     };
     let mut findings = Vec::new();
     for rule in CATALOGUE {
-        if rule.kind() != object.kind()
+        if !rule.judges(object.kind())
             || (!judged && !rule.any_class)
             || (phase == Phase::Mutating && !rule.mutating)
             || (rule.reads.needs_view && context.view.is_single_object())
@@ -443,7 +461,7 @@ mod tests {
         let service = match_condition(Kind::Service).expect("every Service rule declares one");
         let declared: Vec<&str> = CATALOGUE
             .iter()
-            .filter(|r| r.kind() == Kind::Service)
+            .filter(|r| r.judges(Kind::Service))
             .map(|r| r.match_condition.expect("declared"))
             .collect();
         assert_eq!(declared.len(), 2);

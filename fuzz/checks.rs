@@ -62,4 +62,15 @@ pub fn cookie_path(bytes: &[u8]) {
     assert!(derived.path.starts_with('/'), "{:?}", derived.path);
     assert!(derived.path.len() <= text.len() + 1);
     assert!(derived.path == "/" || !derived.path.ends_with('/'));
+    // ingress-nginx accepts it as session-cookie-path (URLIsValidRegex).
+    let spec = sticky_guard::controllers::nginx::annotations::find("session-cookie-path")
+        .expect("in the annotation table");
+    assert!(
+        matches!(
+            sticky_guard::controllers::nginx::annotations::read(spec, Some(&derived.path)),
+            sticky_guard::controllers::nginx::annotations::Value::Accepted(_)
+        ),
+        "{:?}",
+        derived.path
+    );
 }

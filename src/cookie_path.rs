@@ -115,13 +115,16 @@ pub fn path_prefix(regex: &str) -> Result<String, String> {
     Ok(normalize(kept))
 }
 
-/// Characters a derived cookie path may hold: ASCII letters and digits, and `- . _ ~ / ! & ' = :
-/// @ , %`. Everything else is cut: regex metacharacters a literal may still hold when escaped
-/// (`\(`, `\*`, `\$`, `\+`, which `cookie-path-not-literal` would refuse), `;` and whitespace
-/// (they end the Set-Cookie attribute), and non-ASCII (browsers compare the percent-encoded
-/// request path, nginx matches the decoded one).
+/// Characters a derived cookie path may hold: those ingress-nginx accepts in
+/// `session-cookie-path` (`URLIsValidRegex`, `internal/ingress/annotations/parser/validators.go`
+/// L65: letters, digits and `- . _ ~ / : , ? & =`; a value with any other character is dropped
+/// and the cookie Path falls back to the regex), less `?`, which never appears in a request
+/// path. Everything else is cut: regex metacharacters a literal may still hold when escaped
+/// (`\(`, `\*`, `\$`, `\+`), `! ' @ %`, `;` and whitespace, and non-ASCII (browsers compare
+/// the percent-encoded request path, nginx matches the decoded one). So a derived path always
+/// passes the controller's validator.
 fn is_cookie_path_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._~/!&'=:@,%".contains(c)
+    c != '?' && crate::controllers::nginx::annotations::is_url_valid_char(c)
 }
 
 /// RFC 6265 §5.1.4: whether a cookie with Path `cookie_path` is sent for `request_path`.
@@ -336,6 +339,13 @@ mod tests {
         assert_eq!(path_prefix("/x/café(/|$)").unwrap(), "/x");
         assert_eq!(path_prefix("/x/v1.0(/|$)").unwrap(), "/x");
         assert_eq!(path_prefix(r"/x/v1\.0(/|$)").unwrap(), "/x/v1.0");
+        // Accepted in URLs but not by ingress-nginx's URLIsValidRegex (validators.go L65): a
+        // derived path must pass the controller's validator or the controller drops it.
+        for c in ["!", "'", "@", "%", "+"] {
+            let regex = format!(r"/x/a\{c}b(/|$)");
+            assert_eq!(path_prefix(&regex).unwrap(), "/x", "{regex}");
+        }
+        assert_eq!(path_prefix("/x/a,b:c=d&e(/|$)").unwrap(), "/x/a,b:c=d&e");
     }
 
     #[test]

@@ -236,6 +236,21 @@ fn readme_rule_table_is_generated_from_the_catalogue() {
 }
 
 #[test]
+fn readme_annotation_table_is_generated_from_the_controller_table() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let marker = "<!-- annotations:begin -->\n";
+    let start = readme.find(marker).expect("begin marker") + marker.len();
+    let end = readme.find("<!-- annotations:end -->").expect("end marker");
+    assert_eq!(&readme[start..end], sticky_guard::cli::annotations_table());
+    let out = sticky_guard(&["rules", "--output", "annotations"], None);
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        sticky_guard::cli::annotations_table()
+    );
+}
+
+#[test]
 fn rules_lists_and_explains() {
     let out = sticky_guard(&["rules"], None);
     assert_eq!(out.status.code(), Some(0));

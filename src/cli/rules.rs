@@ -25,6 +25,9 @@ pub enum RulesOutput {
     Markdown,
     /// The `matchConditions` of the Service webhook in `manifests/base/webhooks.yaml`, as YAML.
     MatchConditions,
+    /// The ingress-nginx annotation table (the controller's validators) as the Markdown table
+    /// in README.md.
+    Annotations,
 }
 
 /// Runs `rules`.
@@ -56,6 +59,7 @@ pub fn run(args: RulesArgs) -> ExitCode {
                 }
                 RulesOutput::Markdown => super::out(&markdown_table()),
                 RulesOutput::MatchConditions => super::out(&match_conditions_yaml()),
+                RulesOutput::Annotations => super::out(&annotations_table()),
             }
             ExitCode::SUCCESS
         }
@@ -87,8 +91,27 @@ pub fn explain(rule: &Rule) -> String {
     } else {
         "validating webhook"
     };
+    let reads = if rule.reads.kinds.is_empty() {
+        "nothing but the object".to_string()
+    } else {
+        let kinds: Vec<&str> = rule.reads.kinds.iter().map(|k| k.name()).collect();
+        format!(
+            "other {} from the cluster view{}",
+            kinds.join(", "),
+            if rule.reads.needs_view {
+                " (skipped without one)"
+            } else {
+                ""
+            }
+        )
+    };
+    let classes = if rule.any_class {
+        "\nIngress classes: also those of other controllers (the policy's classes are the subject's opposite)"
+    } else {
+        ""
+    };
     format!(
-        "{id}: {title}\n\nJudges: {applies}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
+        "{id}: {title}\n\nJudges: {applies}{classes}\nReads: {reads}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
         id = rule.id,
         title = rule.title,
         applies = applies(rule),
@@ -97,6 +120,45 @@ pub fn explain(rule: &Rule) -> String {
         fix = rule.fix,
         source = rule.source,
     )
+}
+
+/// The ingress-nginx annotation table ([`crate::controllers::nginx::annotations::TABLE`]) as
+/// Markdown: name, the controller's validator, scope, default, source.
+pub fn annotations_table() -> String {
+    use crate::controllers::nginx::annotations::{TABLE, Validator};
+    let mut out = String::from(
+        "| annotation | validator (the controller's) | scope | when unset or rejected | source |\n\
+         |---|---|---|---|---|\n",
+    );
+    for a in TABLE {
+        let validator = match a.validator {
+            Validator::Options {
+                options,
+                case_sensitive,
+                trim_space,
+            } => format!(
+                "one of {}{}{}",
+                options.join(", "),
+                if case_sensitive { "" } else { ", any case" },
+                if trim_space { ", trimmed" } else { "" }
+            ),
+            Validator::Regex {
+                pattern,
+                remove_space,
+            } => format!(
+                "`{}`{}",
+                pattern.replace('|', "\\|"),
+                if remove_space { ", spaces removed" } else { "" }
+            ),
+            Validator::Bool => "Go `strconv.ParseBool`".into(),
+            Validator::Int => "Go `strconv.Atoi`".into(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | `{}` |\n",
+            a.name, validator, a.scope, a.default, a.source
+        ));
+    }
+    out
 }
 
 /// The `matchConditions` list of the webhook that judges Services, generated from the rules'

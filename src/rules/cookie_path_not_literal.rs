@@ -1,7 +1,7 @@
 //! `cookie-path-not-literal`: `session-cookie-path` must be a literal absolute path.
 
 use super::{Check, Context, Finding, Reads, Rule};
-use crate::controllers::nginx::{Annotations, annotation};
+use crate::controllers::nginx::{self, Annotations, annotation, annotations};
 use crate::objects::IngressObject;
 use crate::policy::Action;
 
@@ -13,13 +13,17 @@ pub static RULE: Rule = Rule {
     reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: true,
-    why: "ingress-nginx copies session-cookie-path verbatim into the cookie's Path attribute. \
-Browsers compare it literally with the request path (no regex), and only send the cookie when \
-it is a prefix ending on a segment boundary, so a regex, a relative path or a `;` means the \
-cookie is never sent back, or the Set-Cookie header is cut short.",
+    why: "ingress-nginx validates session-cookie-path with URLIsValidRegex (letters, digits and \
+`- . _ ~ / : , ? & =`, spaces removed first) and drops any other value, so the cookie Path falls \
+back to the Ingress path, a regex in regex mode. A value it accepts is copied verbatim into the \
+cookie's Path attribute. Browsers compare it literally with the request path (no regex), and \
+only send the cookie when it is a prefix ending on a segment boundary, so a relative path, a \
+space or a `?` means the cookie is never sent back.",
     fix: "Set <prefix>/session-cookie-path to a literal absolute path, such as the literal part \
 of the Ingress paths (`/mysite` for `/mysite(/|$)(.*)`).",
-    source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
+    source: "ingress-nginx internal/ingress/annotations/parser/validators.go L65 \
+(URLIsValidRegex), internal/ingress/annotations/sessionaffinity/main.go L119-124, L219-232; \
+docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
 paths do not support regex\"); RFC 6265 §4.1.1 (path-value), §5.1.4 (path-match)",
     match_condition: None,
     check: Check::Ingress(check),
@@ -42,28 +46,48 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
         Finding::deny(
             &RULE,
             format!(
-                "annotation {key} is `{value}`, which {problem}; browsers compare cookie paths \
-                 literally, so set it to a literal absolute path such as \"{suggestion}\""
+                "annotation {key} is `{value}`, which {problem}; set it to a literal absolute \
+                 path such as \"{suggestion}\""
             ),
         )
         .at(format!("metadata.annotations[\"{key}\"]")),
     ]
 }
 
-/// Why `value` is not a literal absolute cookie path, or `None` if it is one.
+/// Why `value` is not a literal absolute cookie path that ingress-nginx uses as written, or
+/// `None` if it is one.
+///
+/// In order: not absolute; a character the controller's validator refuses (`URLIsValidRegex`,
+/// `internal/ingress/annotations/parser/validators.go` L65, after removing spaces; the
+/// controller then drops the value and the cookie Path falls back to the Ingress path,
+/// `sessionaffinity/main.go` L219-232); whitespace or a control character (the validator
+/// removes spaces before matching, but the cookie gets the value with them); `?`, which the
+/// validator allows but a request path never contains.
 fn literal_problem(value: &str) -> Option<String> {
     if !value.starts_with('/') {
         return Some("does not start with `/`".into());
     }
     if let Some(c) = value
         .chars()
-        .find(|c| *c == ';' || c.is_whitespace() || c.is_control())
+        .find(|c| *c != ' ' && !annotations::is_url_valid_char(*c))
     {
+        let what = match nginx::regex_tell(value) {
+            Some(tell) => format!("contains {tell}"),
+            None => format!("contains {c:?}"),
+        };
+        return Some(format!(
+            "{what}: ingress-nginx accepts only letters, digits and - . _ ~ / : , ? & = there, \
+             drops the value and sets the cookie Path to the Ingress path"
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_whitespace() || c.is_control()) {
         return Some(format!(
             "contains {c:?}, which ends the cookie's Path attribute"
         ));
     }
-    crate::controllers::nginx::regex_tell(value).map(|tell| format!("contains {tell}"))
+    value
+        .contains('?')
+        .then(|| "contains `?`, which no request path holds, so the cookie is never sent".into())
 }
 
 #[cfg(test)]
@@ -95,8 +119,9 @@ mod tests {
         assert_eq!(
             findings[0].message,
             "annotation nginx.ingress.kubernetes.io/session-cookie-path is `/mysite(/|$)(.*)`, \
-             which contains the regex metacharacter `(`; browsers compare cookie paths literally, \
-             so set it to a literal absolute path such as \"/mysite\""
+             which contains the regex metacharacter `(`: ingress-nginx accepts only letters, \
+             digits and - . _ ~ / : , ? & = there, drops the value and sets the cookie Path to \
+             the Ingress path; set it to a literal absolute path such as \"/mysite\""
         );
         assert!(
             findings[0].fix.is_none(),
@@ -108,6 +133,8 @@ mod tests {
     fn fires_on_relative_and_broken_paths() {
         for bad in [
             "mysite", "/a;b", "/api/.*", "/api$", "/a b", "/a?b", "/a[0-9]",
+            // Refused by URLIsValidRegex (validators.go L65): the controller drops them.
+            "/a+b", "/~user!", "/it's", "/a@b", "/a%20b",
         ] {
             assert_eq!(
                 of(ID, run(sticky_with_path(bad), Phase::Validating)).len(),
@@ -119,7 +146,7 @@ mod tests {
 
     #[test]
     fn does_not_fire_on_literal_paths() {
-        for good in ["/", "/mysite", "/v1.0/api", "/a+b", "/~user"] {
+        for good in ["/", "/mysite", "/v1.0/api", "/~user", "/a-b_c:d,e=f&g"] {
             assert_eq!(literal_problem(good), None, "{good}");
             assert!(of(ID, run(sticky_with_path(good), Phase::Validating)).is_empty());
         }

@@ -349,3 +349,69 @@ pub fn fix_documents(
         remaining,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BUNDLE: &str = "\
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: a, namespace: app}
+spec: {ingressClassName: nginx}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: g, namespace: app}
+spec: {ingressClassName: gce}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s, namespace: kube-system}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d}
+---
+apiVersion: cloud.google.com/v1
+kind: BackendConfig
+metadata: {name: bc}
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: {name: a, namespace: app}
+spec: {ingressClassName: nginx}
+";
+
+    #[test]
+    fn the_summary_counts_judged_and_skipped_with_why() {
+        let policy = Policy {
+            excluded_namespaces: vec!["kube-system".into()],
+            ..Policy::default()
+        };
+        let report = check_text("b.yaml", BUNDLE, &policy);
+        let summary = &report.summary;
+        assert_eq!(summary.judged, 2, "both copies of Ingress a");
+        assert_eq!(summary.other_class.get("gce"), Some(&1));
+        assert_eq!(summary.excluded_namespace, 1);
+        assert_eq!(summary.kind_not_judged.get("Deployment"), Some(&1));
+        assert_eq!(summary.kind_not_judged.get("BackendConfig"), Some(&1));
+        assert_eq!(summary.duplicates, ["Ingress app/a at b.yaml#1, b.yaml#6"]);
+        assert_eq!(
+            summary.line(),
+            "judged 2 object(s); skipped 4: 1 Ingress(es) of class gce (only other-controller \
+             rules ran), 1 in excluded namespaces, 1 BackendConfig (kind not judged), \
+             1 Deployment (kind not judged)"
+        );
+    }
+
+    #[test]
+    fn nothing_skipped_says_so_briefly() {
+        let report = check_text(
+            "b.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
+            &Policy::default(),
+        );
+        assert_eq!(report.summary.line(), "judged 1 object(s)");
+    }
+}

@@ -19,8 +19,8 @@ pub static RULE: Rule = Rule {
 request is sticky, which is the opposite of what their presence says was meant.",
     fix: "Add <prefix>/affinity: \"cookie\", or remove the session-cookie-* and affinity-mode \
 annotations.",
-    source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go (settings are \
-parsed only for affinity type cookie); docs/user-guide/nginx-configuration/annotations.md \
+    source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go L281-283 \
+(settings are parsed only for affinity type cookie); docs/user-guide/nginx-configuration/annotations.md \
 #session-affinity",
     match_condition: None,
     check: Check::Ingress(check),
@@ -68,6 +68,8 @@ mod tests {
 
     const ID: &str = "affinity-settings-without-affinity";
 
+    /// sessionaffinity/main.go L281-283: the cookie settings are parsed only when the affinity is
+    /// `cookie`; otherwise they are never read.
     #[test]
     fn fires_when_affinity_is_missing() {
         let value = ingress(

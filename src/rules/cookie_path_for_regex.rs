@@ -28,8 +28,9 @@ covered by the cookie.",
     fix: "Set <prefix>/session-cookie-path to the literal part of the paths; the mutating webhook \
 adds it, and `sticky-guard fix` writes it into the manifest.",
     source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
-paths do not support regex\"); rootfs/etc/nginx/lua/balancer/sticky.lua; nginx.tmpl \
-`set $location_path`; RFC 6265 §5.1.4",
+paths do not support regex\"); internal/ingress/controller/controller.go L883-897; \
+rootfs/etc/nginx/lua/balancer/sticky.lua L75-77; rootfs/etc/nginx/template/nginx.tmpl L1156 \
+(`set $location_path`); RFC 6265 §5.1.4",
     match_condition: None,
     check: Check::Ingress(check),
 };
@@ -104,6 +105,10 @@ mod tests {
         )
     }
 
+    /// ingress-nginx controller.go L883-897: without session-cookie-path the upstream's cookie Path
+    /// is empty (and the controller logs "session-cookie-path should be set when use-regex is true",
+    /// L886); sticky.lua L75-77 then uses `ngx.var.location_path`, the Ingress path as written
+    /// (nginx.tmpl L1156).
     #[test]
     fn fires_on_sticky_regex_paths_without_cookie_path() {
         let findings = of(
@@ -119,6 +124,8 @@ mod tests {
         );
     }
 
+    /// template.go L497-502 (`needsRewrite`) and L506-519 (`enforceRegexModifier`): a rewrite-target
+    /// that differs from the path turns regex mode on for the server.
     #[test]
     fn fires_when_rewrite_target_turns_regex_mode_on() {
         let value = ingress(
@@ -230,6 +237,7 @@ mod tests {
         );
     }
 
+    /// template.go L523-538 (`buildLocation`): regex mode is checked before `pathType: Exact`.
     #[test]
     fn exact_paths_are_regexes_in_regex_mode() {
         let mut value = sticky_regex(&["/shop/(cart|checkout)"]);

@@ -28,7 +28,7 @@ denial (apply order varies).",
     fix: "Put the Ingress in the namespace of the Service that has the pods and route to it \
 directly (an Ingress cannot route across namespaces; an ExternalName \"proxy\" is no way round \
 for sticky sessions).",
-    source: "ingress-nginx internal/ingress/controller/endpointslices.go, \
+    source: "ingress-nginx internal/ingress/controller/endpointslices.go L58-80, \
 rootfs/etc/nginx/lua/balancer.lua; docs/user-guide/nginx-configuration/annotations.md \
 #service-upstream (\"Sticky Sessions will not work\")",
     match_condition: None,
@@ -105,6 +105,8 @@ mod tests {
         )
     }
 
+    /// ingress-nginx endpointslices.go L58-80: an ExternalName Service becomes one endpoint, its
+    /// external name and port; the sticky balancer has nothing but that one server to pin.
     #[test]
     fn fires_on_a_sticky_ingress_and_names_the_namespace() {
         let findings = of(ID, run_among(sticky(), &[proxy()], Phase::Validating));

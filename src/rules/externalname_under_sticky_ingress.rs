@@ -25,7 +25,7 @@ sticky Ingress that routes to it loses its endpoints and with them cookie affini
 that already was ExternalName before the update is left to externalname-backend.",
     fix: "Keep the Service a selector-based Service with endpoints, or move the sticky Ingress to \
 the namespace of the Service that has the pods.",
-    source: "ingress-nginx internal/ingress/controller/endpointslices.go; \
+    source: "ingress-nginx internal/ingress/controller/endpointslices.go L58-80; \
 docs/user-guide/nginx-configuration/annotations.md#service-upstream",
     match_condition: Some(
         "has(object.spec.type) && object.spec.type == 'ExternalName' && !(oldObject != null && \
@@ -100,6 +100,8 @@ mod tests {
         )
     }
 
+    /// endpointslices.go L58-80: once the Service is ExternalName, the sticky Ingress's upstream is
+    /// one DNS name.
     #[test]
     fn fires_when_a_sticky_ingress_routes_to_it() {
         let findings = of(

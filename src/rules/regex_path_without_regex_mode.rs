@@ -27,7 +27,8 @@ with `/api/(.*)`, i.e. none that were meant.",
     fix: "Set <prefix>/use-regex: \"true\" (it applies to every path of the host), or write the \
 path as a literal prefix with pathType Prefix.",
     source: "ingress-nginx docs/user-guide/ingress-path-matching.md; \
-internal/ingress/controller/template/template.go (enforceRegexModifier, buildLocation)",
+internal/ingress/controller/template/template.go L497-538 (needsRewrite, enforceRegexModifier, \
+buildLocation)",
     match_condition: None,
     check: Check::Ingress(check),
 };
@@ -63,6 +64,8 @@ mod tests {
 
     const ID: &str = "regex-path-without-regex-mode";
 
+    /// template.go L523-538 (`buildLocation`): without regex mode a path is a literal prefix
+    /// location (`"%s"`), or `= "%s"` for Exact; regex mode (L506-519) is what makes it `~*`.
     #[test]
     fn fires_on_a_regex_path_without_regex_mode() {
         let findings = of(

@@ -166,6 +166,7 @@ mod tests {
 
     const P: &str = "nginx.ingress.kubernetes.io";
 
+    /// rewrite/main.go L67-71: use-regex is a `ValidateBool` (validators.go L161-164).
     #[test]
     fn use_regex_follows_go_parse_bool() {
         for v in ["true", "True", "1", "t"] {
@@ -178,6 +179,8 @@ mod tests {
         }
     }
 
+    /// template.go L497-502: `needsRewrite` is true only for a target that differs from the
+    /// location's path.
     #[test]
     fn rewrite_target_equal_to_path_does_not_turn_on_regex_mode() {
         let same = ingress(
@@ -205,6 +208,7 @@ mod tests {
         );
     }
 
+    /// sessionaffinity/main.go L73-78: `ValidateOptions(["cookie"], caseSensitive, trimSpace)`.
     #[test]
     fn affinity_is_only_cookie_under_the_configured_prefix() {
         let i = ingress(

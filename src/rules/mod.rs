@@ -8,6 +8,7 @@
 //! findings into a response or a report.
 
 mod affinity_settings_without_affinity;
+mod affinity_with_service_upstream;
 mod conflicting_cookie_settings;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
@@ -155,6 +156,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &regex_path_without_regex_mode::RULE,
     &conflicting_cookie_settings::RULE,
     &generated_cookie_without_neg::RULE,
+    &affinity_with_service_upstream::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -559,6 +561,13 @@ mod tests {
                     "metadata": {"name": "bc", "namespace": "app"},
                     "spec": {"sessionAffinity": {"affinityType": "GENERATED_COOKIE"}}}),
                 ],
+            ),
+            "affinity-with-service-upstream" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/service-upstream": "true"}),
+                    &["/"],
+                ),
+                vec![],
             ),
             other => panic!("no trigger for rule {other}: add one"),
         }

@@ -9,6 +9,7 @@
 
 mod affinity_settings_without_affinity;
 mod affinity_with_service_upstream;
+mod affinity_with_ssl_passthrough;
 mod conflicting_cookie_settings;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
@@ -157,6 +158,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &conflicting_cookie_settings::RULE,
     &generated_cookie_without_neg::RULE,
     &affinity_with_service_upstream::RULE,
+    &affinity_with_ssl_passthrough::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -565,6 +567,13 @@ mod tests {
             "affinity-with-service-upstream" => (
                 sticky(
                     json!({"nginx.ingress.kubernetes.io/service-upstream": "true"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "affinity-with-ssl-passthrough" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/ssl-passthrough": "true"}),
                     &["/"],
                 ),
                 vec![],

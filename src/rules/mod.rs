@@ -7,6 +7,7 @@
 //! Rules never format HTTP and never decide the verdict: the admission glue and the CLI turn
 //! findings into a response or a report.
 
+mod affinity_overrides_load_balancing;
 mod affinity_settings_without_affinity;
 mod affinity_with_service_upstream;
 mod affinity_with_ssl_passthrough;
@@ -159,6 +160,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &generated_cookie_without_neg::RULE,
     &affinity_with_service_upstream::RULE,
     &affinity_with_ssl_passthrough::RULE,
+    &affinity_overrides_load_balancing::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -574,6 +576,14 @@ mod tests {
             "affinity-with-ssl-passthrough" => (
                 sticky(
                     json!({"nginx.ingress.kubernetes.io/ssl-passthrough": "true"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "affinity-overrides-load-balancing" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/upstream-hash-by": "$request_uri",
+                           "nginx.ingress.kubernetes.io/load-balance": "sticky_persistent"}),
                     &["/"],
                 ),
                 vec![],

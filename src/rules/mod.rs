@@ -23,6 +23,7 @@ mod ignored_annotation;
 mod invalid_affinity_value;
 mod regex_mode;
 mod regex_path_without_regex_mode;
+mod samesite_none_without_secure;
 
 pub use fix::{Fix, json_patch};
 
@@ -161,6 +162,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &affinity_with_service_upstream::RULE,
     &affinity_with_ssl_passthrough::RULE,
     &affinity_overrides_load_balancing::RULE,
+    &samesite_none_without_secure::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -584,6 +586,13 @@ mod tests {
                 sticky(
                     json!({"nginx.ingress.kubernetes.io/upstream-hash-by": "$request_uri",
                            "nginx.ingress.kubernetes.io/load-balance": "sticky_persistent"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "samesite-none-without-secure" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/session-cookie-samesite": "none"}),
                     &["/"],
                 ),
                 vec![],

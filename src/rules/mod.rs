@@ -11,6 +11,7 @@ mod affinity_overrides_load_balancing;
 mod affinity_settings_without_affinity;
 mod affinity_with_service_upstream;
 mod affinity_with_ssl_passthrough;
+mod canary_affinity;
 mod conflicting_cookie_settings;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
@@ -163,6 +164,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &affinity_with_ssl_passthrough::RULE,
     &affinity_overrides_load_balancing::RULE,
     &samesite_none_without_secure::RULE,
+    &canary_affinity::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -593,6 +595,13 @@ mod tests {
             "samesite-none-without-secure" => (
                 sticky(
                     json!({"nginx.ingress.kubernetes.io/session-cookie-samesite": "none"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "canary-affinity" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/canary": "true"}),
                     &["/"],
                 ),
                 vec![],

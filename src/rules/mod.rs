@@ -7,6 +7,7 @@
 //! Rules never format HTTP and never decide the verdict: the admission glue and the CLI turn
 //! findings into a response or a report.
 
+mod affinity_annotations_on_other_controller;
 mod affinity_overrides_load_balancing;
 mod affinity_settings_without_affinity;
 mod affinity_with_service_upstream;
@@ -165,6 +166,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &affinity_overrides_load_balancing::RULE,
     &samesite_none_without_secure::RULE,
     &canary_affinity::RULE,
+    &affinity_annotations_on_other_controller::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -486,7 +488,16 @@ mod tests {
     fn other_ingress_classes_are_not_judged() {
         let mut value = sticky_regex();
         value["spec"]["ingressClassName"] = json!("gce");
+        // Only the rule about other controllers' Ingresses speaks (it is `any_class`).
+        let rules: Vec<&str> = run(value.clone(), Phase::Validating)
+            .iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(rules, ["affinity-annotations-on-other-controller"]);
+        value["metadata"]["annotations"] = json!({"nginx.ingress.kubernetes.io/use-regex": "true"});
         assert!(run(value.clone(), Phase::Validating).is_empty());
+        value["metadata"]["annotations"] = json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+            "nginx.ingress.kubernetes.io/use-regex": "true"});
         value["spec"]
             .as_object_mut()
             .unwrap()
@@ -606,6 +617,11 @@ mod tests {
                 ),
                 vec![],
             ),
+            "affinity-annotations-on-other-controller" => {
+                let mut v = sticky(json!({}), &["/"]);
+                v["spec"]["ingressClassName"] = json!("gce");
+                (v, vec![])
+            }
             other => panic!("no trigger for rule {other}: add one"),
         }
     }

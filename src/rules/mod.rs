@@ -7,7 +7,12 @@
 //! Rules never format HTTP and never decide the verdict: the admission glue and the CLI turn
 //! findings into a response or a report.
 
+mod affinity_annotations_on_other_controller;
+mod affinity_overrides_load_balancing;
 mod affinity_settings_without_affinity;
+mod affinity_with_service_upstream;
+mod affinity_with_ssl_passthrough;
+mod canary_affinity;
 mod conflicting_cookie_settings;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
@@ -20,6 +25,7 @@ mod ignored_annotation;
 mod invalid_affinity_value;
 mod regex_mode;
 mod regex_path_without_regex_mode;
+mod samesite_none_without_secure;
 
 pub use fix::{Fix, json_patch};
 
@@ -155,6 +161,12 @@ pub static CATALOGUE: &[&Rule] = &[
     &regex_path_without_regex_mode::RULE,
     &conflicting_cookie_settings::RULE,
     &generated_cookie_without_neg::RULE,
+    &affinity_with_service_upstream::RULE,
+    &affinity_with_ssl_passthrough::RULE,
+    &affinity_overrides_load_balancing::RULE,
+    &samesite_none_without_secure::RULE,
+    &canary_affinity::RULE,
+    &affinity_annotations_on_other_controller::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -476,7 +488,16 @@ mod tests {
     fn other_ingress_classes_are_not_judged() {
         let mut value = sticky_regex();
         value["spec"]["ingressClassName"] = json!("gce");
+        // Only the rule about other controllers' Ingresses speaks (it is `any_class`).
+        let rules: Vec<&str> = run(value.clone(), Phase::Validating)
+            .iter()
+            .map(|f| f.rule)
+            .collect();
+        assert_eq!(rules, ["affinity-annotations-on-other-controller"]);
+        value["metadata"]["annotations"] = json!({"nginx.ingress.kubernetes.io/use-regex": "true"});
         assert!(run(value.clone(), Phase::Validating).is_empty());
+        value["metadata"]["annotations"] = json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+            "nginx.ingress.kubernetes.io/use-regex": "true"});
         value["spec"]
             .as_object_mut()
             .unwrap()
@@ -560,6 +581,47 @@ mod tests {
                     "spec": {"sessionAffinity": {"affinityType": "GENERATED_COOKIE"}}}),
                 ],
             ),
+            "affinity-with-service-upstream" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/service-upstream": "true"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "affinity-with-ssl-passthrough" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/ssl-passthrough": "true"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "affinity-overrides-load-balancing" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/upstream-hash-by": "$request_uri",
+                           "nginx.ingress.kubernetes.io/load-balance": "sticky_persistent"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "samesite-none-without-secure" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/session-cookie-samesite": "none"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "canary-affinity" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/canary": "true"}),
+                    &["/"],
+                ),
+                vec![],
+            ),
+            "affinity-annotations-on-other-controller" => {
+                let mut v = sticky(json!({}), &["/"]);
+                v["spec"]["ingressClassName"] = json!("gce");
+                (v, vec![])
+            }
             other => panic!("no trigger for rule {other}: add one"),
         }
     }

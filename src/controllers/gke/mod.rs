@@ -19,6 +19,11 @@ pub const BACKEND_CONFIG_ANNOTATIONS: [&str; 2] = [
     "beta.cloud.google.com/backend-config",
 ];
 
+/// The ingress classes of the GKE Ingress controller (external and internal Application Load
+/// Balancers). It reads no session affinity annotation: affinity is a BackendConfig setting
+/// (`sessionAffinity.affinityType`, e.g. `GENERATED_COOKIE`).
+pub const INGRESS_CLASSES: [&str; 2] = ["gce", "gce-internal"];
+
 /// The container-native load balancing annotation.
 pub const NEG_ANNOTATION: &str = "cloud.google.com/neg";
 

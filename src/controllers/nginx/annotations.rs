@@ -281,7 +281,7 @@ pub static TABLE: &[Annotation] = &[
             trim_space: true,
         },
         scope: "Location",
-        default: "round_robin",
+        default: "round_robin (ConfigMap load-balance; controller.go L1108-1111)",
         doc: "Load balancing algorithm of the upstream",
         source: "internal/ingress/annotations/loadbalancing/main.go L32-43",
         group: Group::Upstream,
@@ -304,7 +304,7 @@ pub static TABLE: &[Annotation] = &[
         scope: "Ingress",
         default: "false",
         doc: "TLS is passed through to the backend (layer 4); every other annotation is ignored",
-        source: "internal/ingress/annotations/sslpassthrough/main.go L28-36; \
+        source: "internal/ingress/annotations/sslpassthrough/main.go L28-41; \
                  docs/user-guide/nginx-configuration/annotations.md L598-600",
         group: Group::Upstream,
     },

@@ -103,6 +103,21 @@ impl<'a> Annotations<'a> {
     pub fn use_regex(&self) -> bool {
         self.flag(annotation::USE_REGEX)
     }
+
+    /// The session affinity family annotations set under the prefix (see
+    /// [`annotation::is_affinity_family`]; empty values count as unset), as `(name, full key)`
+    /// in key order.
+    pub fn affinity_family(&self) -> Vec<(&'a str, &'a str)> {
+        let prefix = format!("{}/", self.prefix);
+        object_annotations(&self.ingress.meta)
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .filter_map(|(key, _)| {
+                let name = key.strip_prefix(&prefix)?;
+                annotation::is_affinity_family(name).then_some((name, key.as_str()))
+            })
+            .collect()
+    }
 }
 
 /// Whether this Ingress, on its own, turns regex mode on for `host` (`""` for rules without a

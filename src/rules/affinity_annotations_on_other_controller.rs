@@ -1,0 +1,268 @@
+//! `affinity-annotations-on-other-controller`: ingress-nginx affinity annotations on an Ingress
+//! another controller serves, and NGINX Plus's sticky annotation on one ingress-nginx serves.
+
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::controllers::gke;
+use crate::controllers::nginx::Annotations;
+use crate::objects::{IngressObject, annotations};
+use crate::policy::Action;
+
+/// The prefix ingress-nginx used before 0.9 and 2017-era guides still show
+/// (`ingress.kubernetes.io/affinity`). Counted only on GKE classes: other controllers
+/// (haproxy-ingress) read affinity annotations under this prefix themselves.
+const LEGACY_PREFIX: &str = "ingress.kubernetes.io";
+
+/// NGINX Inc's session persistence annotation (NGINX Plus only): nginxinc/kubernetes-ingress
+/// `examples/session-persistence`. ingress-nginx reads only its own prefix.
+const NGINX_PLUS_STICKY: &str = "nginx.com/sticky-cookie-services";
+
+/// The longest class name that keeps the message within kubectl's 120 characters.
+const MAX_CLASS_IN_MESSAGE: usize = 14;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "affinity-annotations-on-other-controller",
+    title: "Session affinity annotations for a controller that does not serve the Ingress",
+    any_class: true,
+    reads: Reads::NOTHING,
+    default_action: Action::Warn,
+    mutating: false,
+    why: "This rule also looks at Ingresses outside the judged ingress classes. ingress-nginx \
+ignores an Ingress of another class altogether, so its affinity annotations (`<prefix>/affinity`, \
+`<prefix>/session-cookie-*`) do nothing there: the controller of that class (GKE's `gce`, \
+Traefik, …) has its own way to stick sessions, and requests are spread over the pods. On the \
+GKE classes (`gce`, `gce-internal`), which read no affinity annotation at all, the old \
+`ingress.kubernetes.io/` prefix counts too. Conversely, on an Ingress that ingress-nginx \
+serves, NGINX Inc's `nginx.com/sticky-cookie-services` (an NGINX Plus feature of a different \
+controller) does nothing. A controller that reads ingress-nginx's annotations under another \
+class (a compatibility provider) should have that class added to the judged classes.",
+    fix: "Use the serving controller's own session affinity: on GKE a BackendConfig with \
+`sessionAffinity.affinityType: GENERATED_COOKIE` on the Service (and NEGs). Or give the Ingress \
+the ingress-nginx class if that is the controller meant to serve it. On an Ingress ingress-nginx \
+serves, replace nginx.com/sticky-cookie-services by <prefix>/affinity: cookie (or give the \
+Ingress the class of the NGINX Inc controller meant to serve it).",
+    source: "ingress-nginx internal/ingress/controller/store/store.go L404-407 and L1066-1090 \
+(Ingresses of other classes are ignored); pkg/flags/flags.go L159 (--annotations-prefix); GKE \
+\"Configuring Ingress features through BackendConfig\" (sessionAffinity); nginxinc/kubernetes-ingress \
+examples/session-persistence (nginx.com/sticky-cookie-services, NGINX Plus)",
+    match_condition: None,
+    check: Check::Ingress(check),
+};
+
+fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
+    let policy = context.policy;
+    if policy.judges_ingress_class(ingress) {
+        return nginx_plus_annotation(ingress);
+    }
+    // Not judged, so the Ingress names a class.
+    let class = ingress.ingress_class().unwrap_or_default();
+    let on_gke = gke::INGRESS_CLASSES.contains(&class);
+    let mut keys: Vec<&str> = Annotations::new(ingress, &policy.annotation_prefix)
+        .affinity_family()
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    if on_gke && policy.annotation_prefix != LEGACY_PREFIX {
+        keys.extend(
+            Annotations::new(ingress, LEGACY_PREFIX)
+                .affinity_family()
+                .into_iter()
+                .map(|(_, key)| key),
+        );
+    }
+    keys.sort_unstable();
+    let Some(first) = keys.first() else {
+        return Vec::new();
+    };
+    let message = if on_gke {
+        "GKE Ingress ignores affinity annotations: use BackendConfig GENERATED_COOKIE".to_string()
+    } else if class.chars().count() <= MAX_CLASS_IN_MESSAGE {
+        format!("class {class} ignores affinity annotations: use its own sticky sessions")
+    } else {
+        "its ingress class ignores affinity annotations: use its own sticky sessions".to_string()
+    };
+    vec![Finding::warn(&RULE, message).at(format!("metadata.annotations[\"{first}\"]"))]
+}
+
+/// NGINX Plus's sticky annotation on an Ingress that ingress-nginx serves.
+fn nginx_plus_annotation(ingress: &IngressObject) -> Vec<Finding> {
+    match annotations(&ingress.meta).get(NGINX_PLUS_STICKY) {
+        Some(value) if !value.is_empty() => vec![
+            Finding::warn(
+                &RULE,
+                format!("ingress-nginx ignores {NGINX_PLUS_STICKY}: use affinity: cookie"),
+            )
+            .at(format!("metadata.annotations[\"{NGINX_PLUS_STICKY}\"]")),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase};
+    use crate::policy::Policy;
+    use serde_json::{Value, json};
+
+    const ID: &str = "affinity-annotations-on-other-controller";
+
+    fn with_class(class: &str, annotations: Value) -> Value {
+        let mut value = ingress(annotations, &["/"]);
+        value["spec"]["ingressClassName"] = json!(class);
+        value
+    }
+
+    fn one(value: Value) -> (String, Option<String>) {
+        let findings = of(ID, run(value, Phase::Validating));
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].level, Level::Warn);
+        assert!(findings[0].fix.is_none());
+        (findings[0].message.clone(), findings[0].field.clone())
+    }
+
+    /// store.go L404-407, L1066-1090: ingress-nginx ignores an Ingress of another class.
+    #[test]
+    fn fires_on_a_gce_ingress_with_nginx_affinity() {
+        let (message, field) = one(with_class(
+            "gce",
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/session-cookie-name": "route"}),
+        ));
+        assert_eq!(
+            message,
+            "GKE Ingress ignores affinity annotations: use BackendConfig GENERATED_COOKIE"
+        );
+        assert_eq!(
+            field.as_deref(),
+            Some("metadata.annotations[\"nginx.ingress.kubernetes.io/affinity\"]")
+        );
+    }
+
+    /// The shape of real-world 058 (kubernetes/contrib#2631): `kubernetes.io/ingress.class:
+    /// gce` with the old `ingress.kubernetes.io/` affinity annotations.
+    #[test]
+    fn fires_on_a_gce_ingress_with_the_old_prefix() {
+        let value = json!({"apiVersion": "extensions/v1beta1", "kind": "Ingress",
+            "metadata": {"name": "lb", "namespace": "app", "annotations": {
+                "kubernetes.io/ingress.class": "gce",
+                "ingress.kubernetes.io/affinity": "cookie",
+                "ingress.kubernetes.io/session-cookie-name": "route",
+                "ingress.kubernetes.io/session-cookie-hash": "sha1"}},
+            "spec": {"rules": [{"http": {"paths": [{"path": "/",
+                "backend": {"serviceName": "red", "servicePort": 80}}]}}]}});
+        let (message, field) = one(value);
+        assert_eq!(
+            message,
+            "GKE Ingress ignores affinity annotations: use BackendConfig GENERATED_COOKIE"
+        );
+        assert_eq!(
+            field.as_deref(),
+            Some("metadata.annotations[\"ingress.kubernetes.io/affinity\"]")
+        );
+    }
+
+    #[test]
+    fn names_another_class_when_it_fits() {
+        let (message, _) = one(with_class(
+            "nginx-example",
+            json!({"nginx.ingress.kubernetes.io/affinity-mode": "persistent"}),
+        ));
+        assert_eq!(
+            message,
+            "class nginx-example ignores affinity annotations: use its own sticky sessions"
+        );
+        let (message, _) = one(with_class(
+            "azure-application-gateway",
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+        ));
+        assert_eq!(
+            message,
+            "its ingress class ignores affinity annotations: use its own sticky sessions"
+        );
+    }
+
+    /// NGINX Plus's annotation (nginxinc/kubernetes-ingress examples/session-persistence) on
+    /// an Ingress ingress-nginx serves (class nginx, or none).
+    #[test]
+    fn fires_on_nginx_plus_sticky_on_a_judged_ingress() {
+        let plus = json!({"nginx.com/sticky-cookie-services": "serviceName=web srv_id expires=1h"});
+        for value in [ingress(plus.clone(), &["/"]), {
+            let mut v = ingress(plus.clone(), &["/"]);
+            v["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("ingressClassName");
+            v
+        }] {
+            let (message, field) = one(value);
+            assert_eq!(
+                message,
+                "ingress-nginx ignores nginx.com/sticky-cookie-services: use affinity: cookie"
+            );
+            assert_eq!(
+                field.as_deref(),
+                Some("metadata.annotations[\"nginx.com/sticky-cookie-services\"]")
+            );
+        }
+    }
+
+    #[test]
+    fn does_not_fire() {
+        for value in [
+            // A judged nginx Ingress: its affinity annotations are read.
+            ingress(
+                json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+                &["/"],
+            ),
+            // Another class without ingress-nginx affinity annotations.
+            with_class(
+                "gce",
+                json!({"kubernetes.io/ingress.global-static-ip-name": "ip"}),
+            ),
+            // haproxy-ingress reads `ingress.kubernetes.io/affinity` itself: the old prefix
+            // counts only on the GKE classes.
+            with_class(
+                "haproxy",
+                json!({"ingress.kubernetes.io/affinity": "cookie"}),
+            ),
+            // Other ingress-nginx annotations are not this rule's.
+            with_class(
+                "traefik",
+                json!({"nginx.ingress.kubernetes.io/ssl-redirect": "false"}),
+            ),
+            // An empty value is unset.
+            with_class("gce", json!({"nginx.ingress.kubernetes.io/affinity": ""})),
+            // NGINX Plus's annotation on another class is that controller's business.
+            with_class(
+                "nginx-plus",
+                json!({"nginx.com/sticky-cookie-services": "serviceName=web srv_id"}),
+            ),
+        ] {
+            assert!(
+                of(ID, run(value.clone(), Phase::Validating)).is_empty(),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn follows_the_policy() {
+        let gce = with_class(
+            "gce",
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+        );
+        // gce judged: the annotations are read, nothing to say.
+        let judged = Policy {
+            ingress_classes: vec!["nginx".into(), "gce".into()],
+            ..Policy::default()
+        };
+        assert!(of(ID, run_with(gce.clone(), Phase::Validating, &judged)).is_empty());
+        // Excluded namespaces stay excluded.
+        let excluded = Policy {
+            excluded_namespaces: vec!["app".into()],
+            ..Policy::default()
+        };
+        assert!(of(ID, run_with(gce, Phase::Validating, &excluded)).is_empty());
+    }
+}

@@ -1,5 +1,5 @@
 //! `affinity-annotations-on-other-controller`: ingress-nginx affinity annotations on an Ingress
-//! another controller serves, and NGINX Plus's sticky annotation on one ingress-nginx serves.
+//! another controller serves: one of another class, or one written for NGINX Inc's controller.
 
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::gke;
@@ -13,8 +13,12 @@ use crate::policy::Action;
 const LEGACY_PREFIX: &str = "ingress.kubernetes.io";
 
 /// NGINX Inc's session persistence annotation (NGINX Plus only): nginxinc/kubernetes-ingress
-/// `examples/session-persistence`. ingress-nginx reads only its own prefix.
+/// `examples/session-persistence`.
 const NGINX_PLUS_STICKY: &str = "nginx.com/sticky-cookie-services";
+
+/// The annotation prefixes of NGINX Inc's controller (nginxinc/kubernetes-ingress), whose
+/// default class is also `nginx`: an Ingress carrying them is written for that controller.
+const NGINX_INC_PREFIXES: [&str; 2] = ["nginx.org/", "nginx.com/"];
 
 /// The longest class name that keeps the message within kubectl's 120 characters.
 const MAX_CLASS_IN_MESSAGE: usize = 14;
@@ -32,15 +36,16 @@ ignores an Ingress of another class altogether, so its affinity annotations (`<p
 `<prefix>/session-cookie-*`) do nothing there: the controller of that class (GKE's `gce`, \
 Traefik, …) has its own way to stick sessions, and requests are spread over the pods. On the \
 GKE classes (`gce`, `gce-internal`), which read no affinity annotation at all, the old \
-`ingress.kubernetes.io/` prefix counts too. Conversely, on an Ingress that ingress-nginx \
-serves, NGINX Inc's `nginx.com/sticky-cookie-services` (an NGINX Plus feature of a different \
-controller) does nothing. A controller that reads ingress-nginx's annotations under another \
+`ingress.kubernetes.io/` prefix counts too. An Ingress of a judged class (or none) that also \
+carries NGINX Inc's `nginx.org/` or `nginx.com/` annotations is written for NGINX Inc's \
+controller (whose default class is also `nginx`), which ignores ingress-nginx's affinity \
+annotations: its sticky sessions are `nginx.com/sticky-cookie-services` (NGINX Plus). A controller that reads ingress-nginx's annotations under another \
 class (a compatibility provider) should have that class added to the judged classes.",
     fix: "Use the serving controller's own session affinity: on GKE a BackendConfig with \
 `sessionAffinity.affinityType: GENERATED_COOKIE` on the Service (and NEGs). Or give the Ingress \
 the ingress-nginx class if that is the controller meant to serve it. On an Ingress ingress-nginx \
-serves, replace nginx.com/sticky-cookie-services by <prefix>/affinity: cookie (or give the \
-Ingress the class of the NGINX Inc controller meant to serve it).",
+serves for NGINX Inc's controller, use nginx.com/sticky-cookie-services; if ingress-nginx \
+serves it, remove the nginx.org/nginx.com annotations.",
     source: "ingress-nginx internal/ingress/controller/store/store.go L404-407 and L1066-1090 \
 (Ingresses of other classes are ignored); pkg/flags/flags.go L159 (--annotations-prefix); GKE \
 \"Configuring Ingress features through BackendConfig\" (sessionAffinity); nginxinc/kubernetes-ingress \
@@ -52,7 +57,7 @@ examples/session-persistence (nginx.com/sticky-cookie-services, NGINX Plus)",
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let policy = context.policy;
     if policy.judges_ingress_class(ingress) {
-        return nginx_plus_annotation(ingress);
+        return for_nginx_inc(ingress, &policy.annotation_prefix);
     }
     // Not judged, so the Ingress names a class.
     let class = ingress.ingress_class().unwrap_or_default();
@@ -84,18 +89,31 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     vec![Finding::warn(&RULE, message).at(format!("metadata.annotations[\"{first}\"]"))]
 }
 
-/// NGINX Plus's sticky annotation on an Ingress that ingress-nginx serves.
-fn nginx_plus_annotation(ingress: &IngressObject) -> Vec<Finding> {
-    match annotations(&ingress.meta).get(NGINX_PLUS_STICKY) {
-        Some(value) if !value.is_empty() => vec![
-            Finding::warn(
-                &RULE,
-                format!("ingress-nginx ignores {NGINX_PLUS_STICKY}: use affinity: cookie"),
-            )
-            .at(format!("metadata.annotations[\"{NGINX_PLUS_STICKY}\"]")),
-        ],
-        _ => Vec::new(),
+/// ingress-nginx affinity annotations on an Ingress written for NGINX Inc's controller (it
+/// carries `nginx.org/` or `nginx.com/` annotations).
+fn for_nginx_inc(ingress: &IngressObject, prefix: &str) -> Vec<Finding> {
+    let nginx_inc = annotations(&ingress.meta)
+        .keys()
+        .any(|k| NGINX_INC_PREFIXES.iter().any(|p| k.starts_with(p)));
+    if !nginx_inc {
+        return Vec::new();
     }
+    let mut keys: Vec<&str> = Annotations::new(ingress, prefix)
+        .affinity_family()
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    keys.sort_unstable();
+    let Some(first) = keys.first() else {
+        return Vec::new();
+    };
+    vec![
+        Finding::warn(
+            &RULE,
+            format!("NGINX Inc's controller ignores these; use {NGINX_PLUS_STICKY}"),
+        )
+        .at(format!("metadata.annotations[\"{first}\"]")),
+    ]
 }
 
 #[cfg(test)]
@@ -182,13 +200,14 @@ mod tests {
         );
     }
 
-    /// NGINX Plus's annotation (nginxinc/kubernetes-ingress examples/session-persistence) on
-    /// an Ingress ingress-nginx serves (class nginx, or none).
+    /// An Ingress written for NGINX Inc's controller (nginxinc/kubernetes-ingress, default class
+    /// also `nginx`; examples/session-persistence) with ingress-nginx affinity annotations.
     #[test]
-    fn fires_on_nginx_plus_sticky_on_a_judged_ingress() {
-        let plus = json!({"nginx.com/sticky-cookie-services": "serviceName=web srv_id expires=1h"});
-        for value in [ingress(plus.clone(), &["/"]), {
-            let mut v = ingress(plus.clone(), &["/"]);
+    fn fires_on_nginx_affinity_next_to_nginx_inc_annotations() {
+        let both = json!({"nginx.org/lb-method": "round_robin",
+                          "nginx.ingress.kubernetes.io/affinity": "cookie"});
+        for value in [ingress(both.clone(), &["/"]), {
+            let mut v = ingress(both.clone(), &["/"]);
             v["spec"]
                 .as_object_mut()
                 .unwrap()
@@ -198,11 +217,11 @@ mod tests {
             let (message, field) = one(value);
             assert_eq!(
                 message,
-                "ingress-nginx ignores nginx.com/sticky-cookie-services: use affinity: cookie"
+                "NGINX Inc's controller ignores these; use nginx.com/sticky-cookie-services"
             );
             assert_eq!(
                 field.as_deref(),
-                Some("metadata.annotations[\"nginx.com/sticky-cookie-services\"]")
+                Some("metadata.annotations[\"nginx.ingress.kubernetes.io/affinity\"]")
             );
         }
     }
@@ -237,6 +256,12 @@ mod tests {
             with_class(
                 "nginx-plus",
                 json!({"nginx.com/sticky-cookie-services": "serviceName=web srv_id"}),
+            ),
+            // NGINX Inc's own sticky annotation alone (real-world 016): no ingress-nginx
+            // affinity annotation to warn about.
+            ingress(
+                json!({"nginx.com/sticky-cookie-services": "serviceName=web srv_id"}),
+                &["/"],
             ),
         ] {
             assert!(

@@ -7,10 +7,9 @@
 //! built. A failed decode is decoded a second time with path tracking, so the message names
 //! the field at fault while the success path pays nothing for it.
 
-use super::ingress::{IngressObject, LegacySpec};
+use super::ingress::{IngressObject, LegacySpec, WrittenSpec};
 use super::{BackendConfigObject, Object};
 use k8s_openapi::api::core::v1::{Service, ServiceSpec};
-use k8s_openapi::api::networking::v1::IngressSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::de::{self, DeserializeOwned, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
@@ -119,7 +118,10 @@ pub enum Input<'a> {
 /// manifest bundle can hold anything. Judged kinds are those of [`Shape::of`]; the legacy
 /// Ingress versions are converted to v1 (`serviceName`/`servicePort` →
 /// `service.name`/`port`, `backend` → `defaultBackend`, missing `pathType` →
-/// `ImplementationSpecific`), the way the API server converts them.
+/// `ImplementationSpecific`), the way the API server converts them. Ingress backends written
+/// with the other version's fields are recorded in
+/// [`IngressObject::backend_shape_errors`](crate::objects::IngressObject) (and taken in where
+/// unambiguous), whichever [`Input`] the object comes from.
 ///
 /// # Errors
 /// [`DecodeError`] when the value is not an object with `apiVersion` and `kind`, when a judged
@@ -214,12 +216,12 @@ fn read(shape: Shape, input: Input<'_>) -> Result<(Object, Declared), DecodeErro
     }
     Ok(match shape {
         Shape::IngressV1 => {
-            let (declared, meta, spec) = typed::<Doc<IngressSpec>>(kind, input)?.into_parts();
-            let object = Object::Ingress(Box::new(IngressObject {
-                meta: meta.into_meta()?,
-                spec: spec.unwrap_or_default(),
-                legacy: false,
-            }));
+            let (declared, meta, spec) = typed::<Doc<WrittenSpec>>(kind, input)?.into_parts();
+            let object = Object::Ingress(Box::new(IngressObject::from_written(
+                meta.into_meta()?,
+                spec.unwrap_or_default(),
+                false,
+            )));
             (object, declared)
         }
         Shape::IngressLegacy => {
@@ -480,6 +482,7 @@ fn type_name(value: &Value) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use k8s_openapi::api::networking::v1::IngressSpec;
     use serde_json::json;
 
     #[test]
@@ -512,6 +515,37 @@ mod tests {
         );
         assert_eq!(backends[1].port.and_then(|p| p.number), Some(80));
         assert_eq!(ingress.paths()[0].path_type, "ImplementationSpecific");
+    }
+
+    /// v1 specs are read by sticky-guard's own both-versions decoder (to see v1beta1 fields
+    /// written into v1 objects); what it builds is what k8s-openapi's `IngressSpec` reads.
+    #[test]
+    fn v1_spec_reads_as_k8s_openapi_reads_it() {
+        let spec = json!({
+            "ingressClassName": "nginx",
+            "defaultBackend": {"service": {"name": "fallback", "port": {"name": "http"}}},
+            "rules": [
+                {"host": "a.io", "http": {"paths": [
+                    {"path": "/x", "pathType": "Prefix",
+                     "backend": {"service": {"name": "web", "port": {"number": 80}}}},
+                    {"path": "/r", "pathType": "ImplementationSpecific",
+                     "backend": {"resource": {"apiGroup": "k8s.example.com", "kind": "B", "name": "b"}}},
+                    {"path": "/n"}
+                ]}},
+                {"host": "b.io"},
+                {"http": null}
+            ],
+            "tls": [{"hosts": ["a.io"], "secretName": "tls"}],
+            "unknownField": {"ignored": true}
+        });
+        let value = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": "w"}, "spec": spec.clone()});
+        let Some(Object::Ingress(ingress)) = decode(&value).unwrap() else {
+            panic!("not an Ingress")
+        };
+        let expected: IngressSpec = serde_json::from_value(spec).unwrap();
+        assert_eq!(ingress.spec, expected);
+        assert!(ingress.backend_shape_errors.is_empty());
     }
 
     #[test]

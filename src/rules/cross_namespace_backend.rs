@@ -1,6 +1,6 @@
 //! `cross-namespace-backend`: an Ingress backend must name a Service in the Ingress's namespace.
 
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Finding, Fix, Reads, Rule};
 use crate::objects::IngressObject;
 use crate::objects::{is_dns1035_label, service_and_namespace};
 use crate::policy::Action;
@@ -39,10 +39,23 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
         .map(|b| {
             let name = b.service_name;
             let message = match service_and_namespace(name, &context.policy.cluster_domain) {
-                Some((service, namespace)) if Some(namespace) == own_namespace => format!(
-                    "backend `{name}` is Service `{service}` in this Ingress's own namespace, but \
-                     backend names must be plain Service names: set the backend to `{service}`"
-                ),
+                // Only with the namespace written in the object: a manifest without one may be
+                // applied anywhere (`kubectl -n`), and the name may then mean another namespace.
+                Some((service, namespace)) if Some(namespace) == own_namespace => {
+                    return Finding::deny(
+                        &RULE,
+                        format!(
+                            "backend `{name}` names this Ingress's own namespace: sticky-guard \
+                             rewrites it to the bare name `{service}`"
+                        ),
+                    )
+                    .at(b.field.clone())
+                    .with_fix(Fix::SetBackendName {
+                        field: b.field,
+                        pointer: b.pointer,
+                        value: service.to_string(),
+                    });
+                }
                 Some((service, namespace)) => format!(
                     "backend `{name}` names Service `{service}` in namespace `{namespace}`, but an \
                      Ingress can only route to Services in its own namespace ({here}): put this \
@@ -69,7 +82,8 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::super::testing::*;
-    use super::super::{Level, Phase};
+    use super::super::{Fix, Level, Phase, json_patch};
+    use crate::admission::Verdict;
     use crate::objects::{is_dns1035_label, service_and_namespace};
     use serde_json::json;
 
@@ -111,7 +125,7 @@ mod tests {
             ("mysvc.otherns.svc", "namespace `otherns`"),
             (
                 "mysvc.ingress-shared.svc.cluster.local",
-                "set the backend to `mysvc`",
+                "rewrites it to the bare name `mysvc`",
             ),
             ("api.example.com", "looks like a host name"),
             ("MySvc", "not a valid Service name"),
@@ -140,6 +154,112 @@ mod tests {
             findings[0].field.as_deref(),
             Some("spec.backend.serviceName")
         );
+    }
+
+    /// A dotted name of the Ingress's own namespace can only mean the bare Service name:
+    /// the finding carries the rewrite, which the mutating webhook applies (and then only
+    /// warns: admission/verdict.rs).
+    #[test]
+    fn own_namespace_is_rewritten_to_the_bare_name() {
+        let value = with_backend("mysvc.ingress-shared.svc.cluster.local");
+        let findings = of(ID, run(value.clone(), Phase::Mutating));
+        assert_eq!(findings.len(), 1);
+        let finding = &findings[0];
+        assert_eq!(finding.level, Level::Deny);
+        assert_eq!(
+            finding.message,
+            "backend `mysvc.ingress-shared.svc.cluster.local` names this Ingress's own namespace: \
+             sticky-guard rewrites it to the bare name `mysvc`"
+        );
+        let field = "spec.rules[0].http.paths[0].backend.service.name";
+        assert_eq!(finding.field.as_deref(), Some(field));
+        assert_eq!(
+            finding.fix,
+            Some(Fix::SetBackendName {
+                field: field.into(),
+                pointer: "/spec/rules/0/http/paths/0/backend/service/name".into(),
+                value: "mysvc".into(),
+            })
+        );
+        let patch = json_patch(finding.fix.as_ref(), None);
+        assert_eq!(
+            serde_json::to_value(&patch).unwrap(),
+            json!([{"op": "replace", "path": "/spec/rules/0/http/paths/0/backend/service/name",
+                    "value": "mysvc"}])
+        );
+        let mut fixed = value;
+        json_patch::patch(&mut fixed, &patch).unwrap();
+        assert_eq!(
+            fixed["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+            "mysvc"
+        );
+        // Idempotent: the fixed object has nothing to fix.
+        assert!(of(ID, run(fixed, Phase::Mutating)).is_empty());
+
+        // The mutating webhook admits with the patch and a warning.
+        let verdict = Verdict::decide(&findings, Phase::Mutating, None, "Ingress x");
+        assert!(verdict.allowed);
+        assert_eq!(patch, verdict.patch);
+        assert_eq!(
+            verdict.warnings,
+            ["cross-namespace-backend: sticky-guard set \
+              spec.rules[0].http.paths[0].backend.service.name to mysvc"]
+        );
+        // Unpatched in the validating webhook (the mutating one failed open): denied.
+        assert!(!Verdict::decide(&findings, Phase::Validating, None, "Ingress x").allowed);
+    }
+
+    #[test]
+    fn own_namespace_rewrite_on_a_legacy_ingress_points_at_service_name() {
+        let value = json!({
+            "apiVersion": "networking.k8s.io/v1beta1", "kind": "Ingress",
+            "metadata": {"name": "x", "namespace": "a"},
+            "spec": {"rules": [{"http": {"paths": [
+                {"path": "/", "backend": {"serviceName": "web.a.svc", "servicePort": 80}}]}}]}
+        });
+        let findings = of(ID, run(value.clone(), Phase::Mutating));
+        assert_eq!(
+            findings[0].fix,
+            Some(Fix::SetBackendName {
+                field: "spec.rules[0].http.paths[0].backend.serviceName".into(),
+                pointer: "/spec/rules/0/http/paths/0/backend/serviceName".into(),
+                value: "web".into(),
+            })
+        );
+        let mut fixed = value;
+        json_patch::patch(&mut fixed, &json_patch(findings[0].fix.as_ref(), None)).unwrap();
+        assert_eq!(
+            fixed["spec"]["rules"][0]["http"]["paths"][0]["backend"]["serviceName"],
+            "web"
+        );
+        assert!(of(ID, run(fixed, Phase::Mutating)).is_empty());
+    }
+
+    #[test]
+    fn other_namespaces_and_unknown_namespaces_are_denied_without_fix() {
+        let findings = of(
+            ID,
+            run(
+                with_backend("mysvc.otherns.svc.cluster.local"),
+                Phase::Mutating,
+            ),
+        );
+        assert_eq!(findings[0].fix, None);
+        assert!(
+            !Verdict::decide(&findings, Phase::Mutating, None, "Ingress x").allowed,
+            "denied in the mutating webhook"
+        );
+        // A manifest without a namespace may be applied into any (`kubectl -n`): `mysvc.default`
+        // is not known to be its own namespace, so no rewrite.
+        let mut value = with_backend("mysvc.default");
+        value["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("namespace");
+        let findings = of(ID, run(value, Phase::Mutating));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].fix, None);
+        assert!(findings[0].message.contains("in namespace `default`"));
     }
 
     #[test]

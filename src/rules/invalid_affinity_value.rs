@@ -1,9 +1,9 @@
-//! `invalid-affinity-value`: affinity annotations with values the controller rejects.
+//! `invalid-affinity-value`: affinity annotations with values the controller rejects, or
+//! accepts only to fail on them later.
 
 use super::{Check, Context, Finding, Reads, Rule};
-use crate::controllers::nginx::annotation;
+use crate::controllers::nginx::affinity::Affinity;
 use crate::objects::IngressObject;
-use crate::objects::annotations;
 use crate::policy::Action;
 
 /// The rule's declaration.
@@ -14,96 +14,104 @@ pub static RULE: Rule = Rule {
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
-    why: "ingress-nginx validates each session affinity annotation and drops a value it does not \
-accept, silently falling back to the default (or to no affinity at all): `affinity` must be \
-`cookie`; `affinity-mode` `balanced` or `persistent`; `affinity-canary-behavior` `sticky` or \
-`legacy`; `session-cookie-expires`/`-max-age` whole seconds (`^(0|-?[1-9]\\d*)$`); \
-`session-cookie-samesite` `None`, `Lax` or `Strict`; the boolean flags (secure, \
-change-on-failure, conditional-samesite-none, partitioned) a Go boolean; the \
-cookie name an RFC 6265 token.",
-    fix: "Write the value the controller accepts (the message names it).",
-    source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go (annotation \
-validators); docs/user-guide/nginx-configuration/annotations.md#session-affinity; RFC 6265 §4.1.1",
+    why: "ingress-nginx validates each session affinity annotation with its own validators and \
+drops a value that fails, silently (logged at verbosity 3), falling back to the default or to no \
+affinity at all: `affinity` must be `cookie`; `affinity-mode` `balanced` or `persistent`; \
+`affinity-canary-behavior` `sticky` or `legacy` (all case-sensitive, trimmed); \
+`session-cookie-samesite` None, Lax or Strict; the flags a Go boolean (untrimmed); cookie name \
+and domain only letters, digits and `- . _ ~ / :`; the cookie path also `, ? & =`; expires and \
+max-age must match the controller's regex `(^0|-?[1-9]\\d*$)`. That regex is mis-anchored: it \
+also accepts `abc123` or `0abc`, which sticky.lua then cannot read as a number: for expires the \
+Lua arithmetic fails when the cookie is set, for max-age the attribute is dropped.",
+    fix: "Write the value the controller accepts (the message names it); expires and max-age in \
+whole seconds.",
+    source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go L73-154 \
+(validators), L196-250 (fallbacks); internal/ingress/annotations/parser/validators.go L44-85, \
+L111-170; rootfs/etc/nginx/lua/balancer/sticky.lua L104-111 (tonumber)",
     match_condition: None,
     check: Check::Ingress(check),
 };
 
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
-    let prefix = format!("{}/", context.policy.annotation_prefix);
-    annotations(&ingress.meta)
+    let affinity = Affinity::of(ingress, &context.policy.annotation_prefix);
+    let mut findings: Vec<Finding> = affinity
+        .rejected
         .iter()
-        .filter_map(|(key, value)| {
-            let name = key.strip_prefix(&prefix)?;
-            let expected = problem(name, value)?;
-            Some(
-                Finding::warn(
-                    &RULE,
-                    format!("{name} `{value}` is invalid: use {expected}"),
-                )
-                .at(format!("metadata.annotations[\"{key}\"]")),
+        .map(|r| {
+            let expected = match r.name {
+                // The validator lowercases (sessionaffinity/main.go L131-137), but sticky.lua's
+                // lua-resty-cookie drops any value other than exactly None, Lax or Strict.
+                "session-cookie-samesite" => "None, Lax or Strict",
+                _ => r.expected.as_str(),
+            };
+            Finding::warn(
+                &RULE,
+                format!(
+                    "{} `{}` rejected ({} applies): use {expected}",
+                    r.name, r.value, r.default
+                ),
             )
+            .at(format!("metadata.annotations[\"{}\"]", r.key))
         })
-        .collect()
-}
-
-/// What the value should be, if `value` is not acceptable for annotation `name`.
-fn problem(name: &str, value: &str) -> Option<&'static str> {
-    let ok = match name {
-        annotation::AFFINITY => value == "cookie",
-        "affinity-mode" => matches!(value, "balanced" | "persistent"),
-        "affinity-canary-behavior" => matches!(value, "sticky" | "legacy"),
-        "session-cookie-expires" | "session-cookie-max-age" => is_seconds(value),
-        "session-cookie-samesite" => {
-            let v = value.trim();
-            ["none", "lax", "strict"]
-                .iter()
-                .any(|o| v.eq_ignore_ascii_case(o))
+        .collect();
+    let prefix = &context.policy.annotation_prefix;
+    let settings = &affinity.cookie_settings;
+    for (name, value) in [
+        ("session-cookie-expires", &settings.expires),
+        ("session-cookie-max-age", &settings.max_age),
+    ] {
+        let Some(value) = value else { continue };
+        if is_whole_seconds(value) {
+            continue;
         }
-        "session-cookie-secure"
-        | "session-cookie-change-on-failure"
-        | "session-cookie-conditional-samesite-none"
-        | "session-cookie-partitioned" => is_go_bool(value),
-        "session-cookie-name" => is_token(value),
-        _ => return None,
-    };
-    if ok {
-        return None;
+        let what = match (lua_number(value), name) {
+            // sticky.lua L104-106: `ngx.time() + tonumber(expires)` is arithmetic on nil.
+            (false, "session-cookie-expires") => "is not a number: sticky.lua errors",
+            // sticky.lua L109-110: `max_age = tonumber(maxage)` is nil: no Max-Age.
+            (false, _) => "is not a number: sticky.lua drops it",
+            (true, _) => "is not whole seconds: use e.g. \"3600\"",
+        };
+        findings.push(
+            Finding::warn(
+                &RULE,
+                format!("{name} `{value}` passes the controller but {what}"),
+            )
+            .at(format!("metadata.annotations[\"{prefix}/{name}\"]")),
+        );
     }
-    Some(match name {
-        annotation::AFFINITY => "\"cookie\" (the only value)",
-        "affinity-mode" => "\"balanced\" or \"persistent\"",
-        "affinity-canary-behavior" => "\"sticky\" or \"legacy\"",
-        "session-cookie-expires" | "session-cookie-max-age" => "whole seconds, e.g. \"3600\"",
-        "session-cookie-samesite" => "\"None\", \"Lax\" or \"Strict\"",
-        "session-cookie-name" => "letters, digits and !#$%&'*+-.^_`|~",
-        _ => "\"true\" or \"false\"",
-    })
+    findings
 }
 
-/// `^(0|-?[1-9]\d*)$`, the controller's validator for expires and max-age.
-fn is_seconds(value: &str) -> bool {
-    if value == "0" {
-        return true;
-    }
+/// An optional `-` and ASCII digits: seconds as sticky.lua and browsers read them.
+fn is_whole_seconds(value: &str) -> bool {
     let digits = value.strip_prefix('-').unwrap_or(value);
-    let mut chars = digits.chars();
-    matches!(chars.next(), Some('1'..='9')) && chars.all(|c| c.is_ascii_digit())
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// Go's `strconv.ParseBool`.
-fn is_go_bool(value: &str) -> bool {
-    matches!(
-        value,
-        "1" | "t" | "T" | "TRUE" | "true" | "True" | "0" | "f" | "F" | "FALSE" | "false" | "False"
-    )
-}
-
-/// RFC 6265 §4.1.1 cookie-name = token (RFC 2616): visible ASCII except separators.
-fn is_token(value: &str) -> bool {
-    !value.is_empty()
-        && value
+/// Whether OpenResty's `tonumber` (LuaJIT's `lj_strscan_scan`) reads `value` as a number:
+/// surrounding spaces, an optional sign, then decimal digits with optional fraction and
+/// exponent, `0x` and hexadecimal digits, or `0b` and binary digits. (Its `inf`/`nan` never
+/// pass the controller's regex, so they are not modelled.)
+fn lua_number(value: &str) -> bool {
+    let v = value.trim_matches(|c: char| c.is_ascii_whitespace());
+    let unsigned = v.strip_prefix(['-', '+']).unwrap_or(v);
+    let prefixed = |lower: &str, upper: &str| {
+        unsigned
+            .strip_prefix(lower)
+            .or_else(|| unsigned.strip_prefix(upper))
+    };
+    if let Some(hex) = prefixed("0x", "0X") {
+        return !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    }
+    if let Some(binary) = prefixed("0b", "0B") {
+        return !binary.is_empty() && binary.bytes().all(|b| b == b'0' || b == b'1');
+    }
+    // Rust's float syntax without its words (`inf`, `NaN`): digits, `.`, `e`, signs.
+    unsigned.bytes().any(|b| b.is_ascii_digit())
+        && unsigned
             .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b))
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+        && unsigned.parse::<f64>().is_ok()
 }
 
 #[cfg(test)]
@@ -121,43 +129,103 @@ mod tests {
         ingress(annotations, &["/"])
     }
 
+    fn messages(value: serde_json::Value) -> Vec<String> {
+        let findings = of(ID, run(value, Phase::Validating));
+        assert!(findings.iter().all(|f| f.level == Level::Warn));
+        findings.into_iter().map(|f| f.message).collect()
+    }
+
     #[test]
-    fn fires_on_each_kind_of_bad_value() {
-        for (name, value) in [
-            ("affinity-mode", "sticky"),
-            ("affinity-canary-behavior", "always"),
-            ("session-cookie-max-age", "60s"),
-            ("session-cookie-expires", "01"),
-            ("session-cookie-samesite", "Sometimes"),
-            ("session-cookie-secure", "yes"),
-            ("session-cookie-change-on-failure", "on"),
-            ("session-cookie-name", "my cookie"),
-            ("session-cookie-name", "a=b"),
+    fn fires_on_values_the_controller_rejects() {
+        for (name, value, message) in [
+            // sessionaffinity/main.go L79-86: ValidateOptions({"balanced","persistent"}, true, true).
+            (
+                "affinity-mode",
+                "sticky",
+                "affinity-mode `sticky` rejected (balanced applies): use \"balanced\" or \
+                 \"persistent\"",
+            ),
+            // L87-94.
+            (
+                "affinity-canary-behavior",
+                "always",
+                "affinity-canary-behavior `always` rejected (sticky applies): use \"sticky\" or \
+                 \"legacy\"",
+            ),
+            // L113-118 + L154: `(^0|-?[1-9]\d*$)`, searched; `60s` neither starts with 0 nor
+            // ends in digits.
+            (
+                "session-cookie-max-age",
+                "60s",
+                "session-cookie-max-age `60s` rejected (no Max-Age applies): use whole seconds, \
+                 e.g. \"3600\"",
+            ),
+            // L107-112 then L207-211: spaces removed for the validator, kept for the second check.
+            (
+                "session-cookie-expires",
+                "36 00",
+                "session-cookie-expires `36 00` rejected (no Expires applies): use whole seconds, \
+                 e.g. \"3600\"",
+            ),
+            // L131-137: lowercased then compared; sticky.lua wants None, Lax or Strict.
+            (
+                "session-cookie-samesite",
+                "Sometimes",
+                "session-cookie-samesite `Sometimes` rejected (no SameSite applies): use None, \
+                 Lax or Strict",
+            ),
+            // L101-106: ValidateBool = strconv.ParseBool (validators.go L161-164).
+            (
+                "session-cookie-secure",
+                "yes",
+                "session-cookie-secure `yes` rejected (Secure if nginx ends TLS applies): use \
+                 \"true\" or \"false\"",
+            ),
+            (
+                "session-cookie-change-on-failure",
+                "on",
+                "session-cookie-change-on-failure `on` rejected (false applies): use \"true\" or \
+                 \"false\"",
+            ),
+            // L95-100: ValidateRegex(BasicCharsRegex, true); validators.go L68 has no `$`.
+            (
+                "session-cookie-name",
+                "SESS$ID",
+                "session-cookie-name `SESS$ID` rejected (INGRESSCOOKIE applies): use only \
+                 [A-Za-z0-9._~/:-]",
+            ),
+            (
+                "session-cookie-name",
+                "a=b",
+                "session-cookie-name `a=b` rejected (INGRESSCOOKIE applies): use only \
+                 [A-Za-z0-9._~/:-]",
+            ),
+            // L119-124: ValidateRegex(URLIsValidRegex, true); validators.go L65 has no `(`.
+            (
+                "session-cookie-path",
+                "/a(b)",
+                "session-cookie-path `/a(b)` rejected (the Ingress path applies): use only \
+                 [A-Za-z0-9._~/:,?&=-]",
+            ),
         ] {
-            let findings = of(ID, run(with(name, value), Phase::Validating));
-            assert_eq!(findings.len(), 1, "{name}={value}");
-            assert_eq!(findings[0].level, Level::Warn);
-            assert!(
-                findings[0]
-                    .message
-                    .starts_with(&format!("{name} `{value}` is invalid"))
-            );
+            assert_eq!(messages(with(name, value)), [message], "{name}={value}");
         }
+        // L73-78: ValidateOptions({"cookie"}, true, true): case-sensitive.
         let bad_affinity = ingress(
-            json!({"nginx.ingress.kubernetes.io/affinity": "ip"}),
+            json!({"nginx.ingress.kubernetes.io/affinity": "Cookie"}),
             &["/"],
         );
-        let findings = of(ID, run(bad_affinity, Phase::Validating));
         assert_eq!(
-            findings[0].message,
-            "affinity `ip` is invalid: use \"cookie\" (the only value)"
+            messages(bad_affinity),
+            ["affinity `Cookie` rejected (no affinity applies): use \"cookie\" (the only value)"]
         );
     }
 
     #[test]
-    fn does_not_fire_on_accepted_values() {
+    fn does_not_fire_on_values_the_controller_accepts() {
         for (name, value) in [
             ("affinity-mode", "persistent"),
+            ("affinity-mode", " balanced "),
             ("affinity-canary-behavior", "legacy"),
             ("session-cookie-max-age", "172800"),
             ("session-cookie-expires", "-1"),
@@ -166,18 +234,93 @@ mod tests {
             ("session-cookie-secure", "True"),
             ("session-cookie-name", "INGRESSCOOKIE"),
             ("session-cookie-name", "lb_sticky-1.x"),
-            ("session-cookie-domain", "anything goes"),
+            // BasicCharsRegex (validators.go L68) holds `/` and `:` (alphaNumericChars, L45).
+            ("session-cookie-name", "ns/name"),
+            ("session-cookie-name", "a:b"),
+            // ValidateRegex removes spaces before matching (validators.go L113-114).
+            ("session-cookie-name", "my cookie"),
+            ("session-cookie-domain", ".example.com"),
         ] {
+            assert!(messages(with(name, value)).is_empty(), "{name}={value}");
+        }
+        // ValidateOptions trims (validators.go L145), and so does normalizeString for the
+        // consumer (parser/main.go L228-235): " cookie" is cookie affinity.
+        let spaced = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": " cookie"}),
+            &["/"],
+        );
+        assert!(messages(spaced).is_empty());
+    }
+
+    /// sessionaffinity/main.go L154: `(^0|-?[1-9]\d*$)` is searched, so `abc123` (digits at the
+    /// end) and `0abc` (0 at the start) pass, also the second check (L207-217). sticky.lua
+    /// L104-111 then reads them with `tonumber`, which gives nil.
+    #[test]
+    fn values_the_controller_passes_but_sticky_lua_cannot_read() {
+        assert_eq!(
+            messages(with("session-cookie-max-age", "abc123")),
+            [
+                "session-cookie-max-age `abc123` passes the controller but is not a number: \
+              sticky.lua drops it"
+            ]
+        );
+        assert_eq!(
+            messages(with("session-cookie-expires", "0abc")),
+            [
+                "session-cookie-expires `0abc` passes the controller but is not a number: \
+              sticky.lua errors"
+            ]
+        );
+        // `1 2`: the expires validator sees `12`, the second check finds `2` at the end.
+        assert_eq!(
+            messages(with("session-cookie-expires", "1 2")),
+            [
+                "session-cookie-expires `1 2` passes the controller but is not a number: \
+              sticky.lua errors"
+            ]
+        );
+        // A number to Lua, but not whole seconds (a browser ignores `Max-Age=1.5`).
+        assert_eq!(
+            messages(with("session-cookie-max-age", "1.5")),
+            [
+                "session-cookie-max-age `1.5` passes the controller but is not whole seconds: use \
+              e.g. \"3600\""
+            ]
+        );
+        for value in ["1e3", "+5", "0x10", "00"] {
+            let found = messages(with("session-cookie-max-age", value));
             assert!(
-                of(ID, run(with(name, value), Phase::Validating)).is_empty(),
-                "{name}={value}"
+                found.iter().all(|m| !m.contains("not a number")),
+                "{value}: {found:?}"
             );
         }
     }
 
     #[test]
-    fn seconds_validator() {
-        assert!(is_seconds("0") && is_seconds("10") && is_seconds("-5"));
-        assert!(!is_seconds("-0") && !is_seconds("") && !is_seconds("1.5") && !is_seconds("+1"));
+    fn lua_numbers() {
+        for yes in ["1", "-1", "+5", "1.5", "1e3", ".5", "0x1F", "0b101", " 7 "] {
+            assert!(lua_number(yes), "{yes}");
+        }
+        for no in [
+            "abc123", "0abc", "1 2", "", "-", "inf", "NaN", "0x", "0b2", "1e",
+        ] {
+            assert!(!lua_number(no), "{no}");
+        }
+        assert!(is_whole_seconds("0") && is_whole_seconds("-5") && is_whole_seconds("00"));
+        assert!(!is_whole_seconds("-") && !is_whole_seconds("1.0") && !is_whole_seconds(""));
+    }
+
+    #[test]
+    fn messages_fit_kubectl_warnings() {
+        for (name, value) in [
+            ("session-cookie-conditional-samesite-none", "yes"),
+            ("session-cookie-domain", "*.example.com"),
+            ("session-cookie-max-age", "abc123"),
+        ] {
+            for m in messages(with(name, value)) {
+                let n = format!("{ID}: {m}").chars().count();
+                assert!(n <= 120, "{n}: {m}");
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ mod fix;
 mod generated_cookie_without_neg;
 mod ignored_annotation;
 mod invalid_affinity_value;
+mod invalid_backend;
 mod regex_mode;
 mod regex_path_without_regex_mode;
 mod samesite_none_without_secure;
@@ -153,6 +154,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &cookie_path_for_regex::RULE,
     &cookie_path_not_literal::RULE,
     &cross_namespace_backend::RULE,
+    &invalid_backend::RULE,
     &externalname_backend::RULE,
     &externalname_under_sticky_ingress::RULE,
     &affinity_settings_without_affinity::RULE,
@@ -539,6 +541,12 @@ mod tests {
                 let mut v = ingress(json!({}), &["/"]);
                 v["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
                     json!("web.other");
+                (v, vec![])
+            }
+            "invalid-backend" => {
+                let mut v = ingress(json!({}), &["/"]);
+                v["spec"]["rules"][0]["http"]["paths"][0]["backend"] =
+                    json!({"serviceName": "web", "servicePort": 80});
                 (v, vec![])
             }
             "externalname-backend" => (sticky(json!({}), &["/"]), vec![external]),

@@ -76,7 +76,20 @@ impl Affinity {
         let mut rejected = Vec::new();
         let mut read = |name: &'static str| -> Option<String> {
             let spec = annotations::find(name)?;
-            match annotations::read(spec, annotations.get(name)) {
+            let value = match annotations::read(spec, annotations.get(name)) {
+                // cookieAffinityParse checks expires and max-age again, on the normalized value
+                // and without removing spaces (sessionaffinity/main.go L207-217).
+                Value::Accepted(v)
+                    if matches!(name, "session-cookie-expires" | "session-cookie-max-age")
+                        && !annotations::cookie_expires_regex_matches(&v) =>
+                {
+                    Value::Rejected {
+                        expected: "whole seconds, e.g. \"3600\"".into(),
+                    }
+                }
+                value => value,
+            };
+            match value {
                 Value::Accepted(v) => Some(v),
                 Value::Unset => None,
                 Value::Rejected { expected } => {
@@ -191,5 +204,20 @@ mod tests {
         assert_eq!(a.canary_behavior, "sticky");
         let names: Vec<&str> = a.rejected.iter().map(|r| r.name).collect();
         assert_eq!(names, ["session-cookie-name", "session-cookie-path"]);
+    }
+
+    /// sessionaffinity/main.go L107-112: the expires validator removes spaces, so `36 00`
+    /// passes; L207-211 then matches the normalized value, spaces kept, and drops it.
+    #[test]
+    fn expires_is_checked_twice() {
+        let a = of(json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+            "nginx.ingress.kubernetes.io/session-cookie-expires": "36 00"}));
+        assert_eq!(a.cookie_settings.expires, None);
+        assert_eq!(a.rejected.len(), 1);
+        assert_eq!(a.rejected[0].name, "session-cookie-expires");
+        // `1 2` passes both (the second check finds `2` at the end).
+        let a = of(json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+            "nginx.ingress.kubernetes.io/session-cookie-expires": "1 2"}));
+        assert_eq!(a.cookie_settings.expires.as_deref(), Some("1 2"));
     }
 }

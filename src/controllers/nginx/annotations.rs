@@ -46,6 +46,14 @@ pub const HASH_BY_REGEX: &str = r"^[A-Za-z0-9\-_\$\{\}]*$";
 /// `MaliciousRegex` (validators.go L84): a value matching it fails every `ValidateRegex`.
 const MALICIOUS_REGEX: &str = r"\r|\n";
 
+/// Whether `value` matches `affinityCookieExpiresRegex` as Go's `MatchString` does. The
+/// controller checks the normalized value of expires and max-age against it a second time, after
+/// the validator (sessionaffinity/main.go L207-217), without removing spaces: `36 00` passes the
+/// expires validator (spaces removed) and is then dropped.
+pub fn cookie_expires_regex_matches(value: &str) -> bool {
+    compiled(COOKIE_EXPIRES_REGEX).is_match(value)
+}
+
 /// The characters of `alphaNumericChars` and `urlEnabledChars`: what a `session-cookie-path` may
 /// hold (spaces aside).
 pub fn is_url_valid_char(c: char) -> bool {
@@ -102,7 +110,7 @@ pub struct Annotation {
     pub validator: Validator,
     /// `Ingress` or `Location` (`parser.AnnotationScope`).
     pub scope: &'static str,
-    /// What applies when it is unset or rejected.
+    /// What applies when it is unset or rejected, in a few words (messages quote it).
     pub default: &'static str,
     /// The controller's documentation string, shortened.
     pub doc: &'static str,
@@ -171,7 +179,7 @@ pub static TABLE: &[Annotation] = &[
         name: "session-cookie-secure",
         validator: Validator::Bool,
         scope: "Ingress",
-        default: "Secure only when nginx itself terminated TLS",
+        default: "Secure if nginx ends TLS",
         doc: "Set the cookie as secure regardless the protocol of the incoming request",
         source: "internal/ingress/annotations/sessionaffinity/main.go L101-106",
         group: Group::Affinity,
@@ -183,7 +191,7 @@ pub static TABLE: &[Annotation] = &[
             remove_space: true,
         },
         scope: "Ingress",
-        default: "a session cookie (no Expires)",
+        default: "no Expires",
         doc: "Legacy version of session-cookie-max-age: an Expires attribute, in seconds from now",
         source: "internal/ingress/annotations/sessionaffinity/main.go L107-112, L154",
         group: Group::Affinity,
@@ -195,7 +203,7 @@ pub static TABLE: &[Annotation] = &[
             remove_space: false,
         },
         scope: "Ingress",
-        default: "a session cookie (no Max-Age)",
+        default: "no Max-Age",
         doc: "Time until the cookie expires, in seconds (Max-Age)",
         source: "internal/ingress/annotations/sessionaffinity/main.go L113-118, L154",
         group: Group::Affinity,
@@ -207,7 +215,7 @@ pub static TABLE: &[Annotation] = &[
             remove_space: true,
         },
         scope: "Ingress",
-        default: "the Ingress path as written (a regex in regex mode)",
+        default: "the Ingress path",
         doc: "Path that will be set on the cookie (required if your Ingress paths use regular \
               expressions)",
         source: "internal/ingress/annotations/sessionaffinity/main.go L119-124",
@@ -220,7 +228,7 @@ pub static TABLE: &[Annotation] = &[
             remove_space: true,
         },
         scope: "Ingress",
-        default: "no Domain (host-only cookie)",
+        default: "no Domain",
         doc: "Domain attribute of the sticky cookie",
         source: "internal/ingress/annotations/sessionaffinity/main.go L125-130",
         group: Group::Affinity,
@@ -233,7 +241,7 @@ pub static TABLE: &[Annotation] = &[
             trim_space: true,
         },
         scope: "Ingress",
-        default: "no SameSite attribute",
+        default: "no SameSite",
         doc: "SameSite attribute of the cookie; browser accepted values are None, Lax and Strict",
         source: "internal/ingress/annotations/sessionaffinity/main.go L131-137",
         group: Group::Affinity,
@@ -447,10 +455,10 @@ pub fn validate(validator: Validator, value: &str) -> Option<String> {
             }
         }
         Validator::Regex { pattern, .. } if pattern == URL_IS_VALID_REGEX => {
-            "only letters, digits and - . _ ~ / : , ? & =".into()
+            "only [A-Za-z0-9._~/:,?&=-]".into()
         }
         Validator::Regex { pattern, .. } if pattern == BASIC_CHARS_REGEX => {
-            "only letters, digits and - . _ ~ / :".into()
+            "only [A-Za-z0-9._~/:-]".into()
         }
         Validator::Regex { pattern, .. } if pattern == COOKIE_EXPIRES_REGEX => {
             "whole seconds, e.g. \"3600\"".into()

@@ -46,9 +46,10 @@ pub fn run(args: RulesArgs) -> ExitCode {
             match args.output {
                 RulesOutput::Human => {
                     let mut text = String::new();
+                    let width = CATALOGUE.iter().map(|r| r.id.len()).max().unwrap_or(0);
                     for rule in CATALOGUE {
                         text.push_str(&format!(
-                            "{:<36} {:<8} {:<6} {}\n",
+                            "{:<width$} {:<8} {:<6} {}\n",
                             rule.id,
                             applies(rule),
                             default_action(rule),

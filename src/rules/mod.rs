@@ -19,6 +19,7 @@ mod generated_cookie_without_neg;
 mod ignored_annotation;
 mod invalid_affinity_value;
 mod regex_mode;
+mod regex_path_with_exact_or_prefix;
 mod regex_path_without_regex_mode;
 
 pub use fix::{Fix, json_patch};
@@ -153,6 +154,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &invalid_affinity_value::RULE,
     &ignored_annotation::RULE,
     &regex_path_without_regex_mode::RULE,
+    &regex_path_with_exact_or_prefix::RULE,
     &conflicting_cookie_settings::RULE,
     &generated_cookie_without_neg::RULE,
 ];
@@ -541,6 +543,11 @@ mod tests {
                 vec![],
             ),
             "regex-path-without-regex-mode" => (ingress(json!({}), &["/api/(.*)"]), vec![]),
+            "regex-path-with-exact-or-prefix" => {
+                let mut v = ingress(json!({}), &["/api/(.*)"]);
+                v["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = json!("Prefix");
+                (v, vec![])
+            }
             "conflicting-cookie-settings" => {
                 let mut other = sticky(
                     json!({"nginx.ingress.kubernetes.io/session-cookie-name": "b"}),

@@ -51,7 +51,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
 }
 
 /// Why `value` is not a literal absolute cookie path, or `None` if it is one.
-fn literal_problem(value: &str) -> Option<String> {
+pub(super) fn literal_problem(value: &str) -> Option<String> {
     if !value.starts_with('/') {
         return Some("does not start with `/`".into());
     }

@@ -9,6 +9,7 @@
 
 mod affinity_settings_without_affinity;
 mod conflicting_cookie_settings;
+mod cookie_path_does_not_cover_paths;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
 mod cross_namespace_backend;
@@ -147,6 +148,7 @@ impl Rule {
 pub static CATALOGUE: &[&Rule] = &[
     &cookie_path_for_regex::RULE,
     &cookie_path_not_literal::RULE,
+    &cookie_path_does_not_cover_paths::RULE,
     &cross_namespace_backend::RULE,
     &externalname_backend::RULE,
     &externalname_under_sticky_ingress::RULE,
@@ -513,6 +515,13 @@ mod tests {
                 sticky(
                     json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/a(.*)"}),
                     &["/a"],
+                ),
+                vec![],
+            ),
+            "cookie-path-does-not-cover-paths" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/app"}),
+                    &["/app", "/api"],
                 ),
                 vec![],
             ),

@@ -8,6 +8,7 @@
 //! findings into a response or a report.
 
 mod affinity_settings_without_affinity;
+mod client_ip_affinity_behind_ingress;
 mod conflicting_cookie_settings;
 mod cookie_path_does_not_cover_paths;
 mod cookie_path_for_regex;
@@ -159,6 +160,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &regex_path_with_exact_or_prefix::RULE,
     &conflicting_cookie_settings::RULE,
     &generated_cookie_without_neg::RULE,
+    &client_ip_affinity_behind_ingress::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -468,10 +470,13 @@ mod tests {
             .filter(|r| r.judges(Kind::Service))
             .map(|r| r.match_condition.expect("declared"))
             .collect();
-        assert_eq!(declared.len(), 2);
+        assert_eq!(declared.len(), 3);
         assert_eq!(
             service,
-            format!("({}) || ({})", declared[0], declared[1]),
+            format!(
+                "({}) || ({}) || ({})",
+                declared[0], declared[1], declared[2]
+            ),
             "one disjunct per Service rule, in catalogue order"
         );
     }
@@ -575,6 +580,12 @@ mod tests {
                     "metadata": {"name": "bc", "namespace": "app"},
                     "spec": {"sessionAffinity": {"affinityType": "GENERATED_COOKIE"}}}),
                 ],
+            ),
+            "client-ip-affinity-behind-ingress" => (
+                ingress(json!({}), &["/"]),
+                vec![json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "web", "namespace": "app"},
+                    "spec": {"sessionAffinity": "ClientIP"}})],
             ),
             other => panic!("no trigger for rule {other}: add one"),
         }

@@ -137,6 +137,20 @@ pub fn path_matches(cookie_path: &str, request_path: &str) -> bool {
             && (cookie_path.ends_with('/') || request_path[cookie_path.len()..].starts_with('/')))
 }
 
+/// Step 3 of [`derive`] for paths that are already literal: the longest common prefix of
+/// `paths` that ends on a path-segment boundary, without a trailing `/`; `/` when nothing else
+/// is common, or when there are no paths. Each path is taken as absolute (one that is not counts
+/// as `/`).
+///
+/// Example: `{/a/b, /a/c/, /a}` → `/a`; `{/app, /apple}` → `/`.
+pub fn common_path<'a>(paths: impl IntoIterator<Item = &'a str>) -> String {
+    paths
+        .into_iter()
+        .map(normalize)
+        .reduce(|a, b| common_segments(&a, &b))
+        .unwrap_or_else(|| "/".to_string())
+}
+
 /// The longest common prefix of two absolute paths that ends on a segment boundary.
 fn common_segments(a: &str, b: &str) -> String {
     let common: Vec<&str> = a
@@ -262,6 +276,15 @@ mod tests {
 
     fn regex_paths(paths: &[&'static str]) -> Derived {
         derive(paths.iter().copied())
+    }
+
+    #[test]
+    fn common_path_of_literal_paths() {
+        assert_eq!(common_path(["/a/b", "/a/c/", "/a"]), "/a");
+        assert_eq!(common_path(["/app", "/apple"]), "/");
+        assert_eq!(common_path(["/shop/"]), "/shop");
+        assert_eq!(common_path([]), "/");
+        assert_eq!(common_path(["relative"]), "/");
     }
 
     #[test]

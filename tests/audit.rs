@@ -79,6 +79,10 @@ async fn audit_reports_what_already_runs() {
     assert_eq!(
         found,
         vec![
+            // Both sticky Ingresses on example.com use cookie lbsticky for different upstreams,
+            // on overlapping paths (`/` and `/mysite`): one finding on each.
+            "conflicting-cookie-settings Ingress mysite",
+            "conflicting-cookie-settings Ingress mysite",
             "cookie-path-for-regex Ingress mysite",
             "externalname-backend Ingress mysite",
             "externalname-under-sticky-ingress Service mysvc-proxy",

@@ -79,6 +79,10 @@ fn services() -> Vec<Value> {
     other_annotations["metadata"]["annotations"] = json!({"team": "shop"});
     let mut load_balancer = base.clone();
     load_balancer["spec"]["type"] = json!("LoadBalancer");
+    let mut client_ip = base.clone();
+    client_ip["spec"]["sessionAffinity"] = json!("ClientIP");
+    let mut no_affinity = base.clone();
+    no_affinity["spec"]["sessionAffinity"] = json!("None");
     services.extend([
         base,
         external,
@@ -86,13 +90,15 @@ fn services() -> Vec<Value> {
         gke_beta,
         other_annotations,
         load_balancer,
+        client_ip,
+        no_affinity,
     ]);
     services
 }
 
-/// A cluster in which every Service rule that can fire on `service` does: a sticky Ingress
-/// routing to it, and a GENERATED_COOKIE BackendConfig (with an out-of-range TTL) under every
-/// name its annotations mention.
+/// A cluster in which every Service rule that can fire on `service` does: a sticky Ingress and
+/// a plain (not sticky) one routing to it, and a GENERATED_COOKIE BackendConfig (with an
+/// out-of-range TTL) under every name its annotations mention.
 fn hostile_view(service: &Value) -> OfflineView {
     let namespace = service["metadata"]["namespace"]
         .as_str()
@@ -106,6 +112,12 @@ fn hostile_view(service: &Value) -> OfflineView {
         "spec": {"ingressClassName": "nginx", "defaultBackend": {"service": {"name": name, "port": {"number": 80}}}},
     });
     view.add(&objects::decode(&ingress).unwrap().unwrap());
+    let plain = json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": "plain", "namespace": namespace},
+        "spec": {"ingressClassName": "nginx", "defaultBackend": {"service": {"name": name, "port": {"number": 80}}}},
+    });
+    view.add(&objects::decode(&plain).unwrap().unwrap());
     let mut names = Vec::new();
     if let Some(annotations) = service["metadata"]["annotations"].as_object() {
         for value in annotations.values().filter_map(Value::as_str) {

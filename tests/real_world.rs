@@ -30,6 +30,18 @@ const NEWER_RULES: &[(&str, &str, &str)] = &[
         "ingress-nginx affinity annotations on a gce-class Ingress do nothing; EXPECTED.tsv's \
          reason names this missing rule",
     ),
+    (
+        "051-ticketing-ingress-srv.yaml",
+        "regex-path-with-exact-or-prefix",
+        "regex paths (`/api/users/?(.*)`) with pathType Prefix: ingress-nginx 1.12+'s admission \
+         webhook refuses them (strict-validate-path-type, default true since v1.12.0; \
+         internal/ingress/inspector/rules.go L37)",
+    ),
+    (
+        "052-blog-ingress-srv.yaml",
+        "regex-path-with-exact-or-prefix",
+        "regex paths with pathType Prefix, refused by ingress-nginx 1.12+ as in 051",
+    ),
 ];
 
 struct Expected {

@@ -1,18 +1,23 @@
-//! `conflicting-cookie-settings`: sticky Ingresses sharing an upstream disagree on the cookie.
+//! `conflicting-cookie-settings`: sticky Ingresses sharing an upstream disagree on the cookie,
+//! or sticky Ingresses on one host send the same cookie to different upstreams.
 
-use super::regex_mode::{same_controller, same_object};
+use super::cookie_path_not_literal::literal_problem;
+use super::regex_mode::{regex_mode, same_controller, same_object};
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
+use crate::controllers::nginx::{self, Annotations, annotation};
+use crate::cookie_path::{path_matches, path_prefix};
 use crate::objects::kinds::Kind;
-use crate::objects::{IngressObject, ObjectRef, is_dns1035_label, namespace_of};
+use crate::objects::{IngressObject, ObjectRef, PathRef, is_dns1035_label, namespace_of};
 use crate::policy::Action;
 use crate::view::Lookup;
-use k8s_openapi::api::networking::v1::ServiceBackendPort;
+use k8s_openapi::api::networking::v1::{IngressServiceBackend, ServiceBackendPort};
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
     id: "conflicting-cookie-settings",
-    title: "Sticky Ingresses share a backend Service:port with different cookie settings",
+    title: "Sticky Ingresses conflict over the session cookie (one Service:port, or one cookie \
+name on one host)",
     any_class: false,
     reads: Reads {
         kinds: &[Kind::Ingress, Kind::Service],
@@ -23,12 +28,25 @@ pub static RULE: Rule = Rule {
     why: "ingress-nginx keeps session affinity settings per upstream (Service:port), not per \
 Ingress. When several sticky Ingresses point at the same Service:port with different \
 session-cookie-* or affinity-mode values, the last one the controller reads wins for all of \
-them, so one Ingress's cookie name, path or lifetime silently applies to the others.",
+them, so one Ingress's cookie name, path or lifetime silently applies to the others \
+(ingress-nginx #14042: two session-cookie-paths on one host and Service, and requests are \
+balanced at random). Sticky Ingresses on one host that route overlapping paths to different \
+upstreams under the same cookie name conflict too: with different cookie Paths the browser \
+sends both cookies on the deeper path and ingress-nginx reads the last one (the shorter \
+Path's); with one Path each upstream overwrites the other's cookie. The upstream then gets a \
+key that is not its own: with affinity-mode persistent it picks a new pod on every such \
+request; a balanced upstream maps the foreign key onto one of its pods, so the session moves \
+once (with one Path, not at all: that case is left alone).",
     fix: "Give every sticky Ingress of the same Service:port the same cookie settings, or point \
-them at different Service ports.",
-    source: "ingress-nginx internal/ingress/controller/controller.go (upstream SessionAffinity \
-is taken from the first/last Ingress that sets it); \
-docs/user-guide/nginx-configuration/annotations.md#session-affinity",
+them at different Service ports; give sticky Ingresses of different upstreams on one host \
+different session-cookie-names.",
+    source: "ingress-nginx internal/ingress/controller/controller.go L875-897 (type and mode \
+from the first Ingress, cookie fields from the last); \
+https://github.com/kubernetes/ingress-nginx/issues/14042; rootfs/etc/nginx/lua/balancer/\
+sticky.lua L47 and L176-196 (one cookie read by name), sticky_balanced.lua L29, \
+sticky_persistent.lua L15-19 with util/nodemap.lua L19 and L93-95 (own keys only); \
+lua-resty-cookie (pinned f418d77) lib/resty/cookie.lua L75 (a repeated name: the last \
+wins); RFC 6265 §5.4 (longer Paths are sent first)",
     match_condition: None,
     check: Check::Ingress(check),
 };
@@ -39,6 +57,19 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     if !mine.cookie {
         return Vec::new();
     }
+    let (mut findings, reported) = shared_upstreams(ingress, &mine, context);
+    findings.extend(same_cookie_on_one_host(ingress, &mine, &reported, context));
+    findings
+}
+
+/// Sticky Ingresses that share a Service:port with this one and disagree on the settings
+/// (controller.go L875-897), with the Ingresses reported.
+fn shared_upstreams(
+    ingress: &IngressObject,
+    mine: &Affinity,
+    context: &Context<'_>,
+) -> (Vec<Finding>, Vec<(String, String)>) {
+    let prefix = &context.policy.annotation_prefix;
     let namespace = namespace_of(&ingress.meta);
     let mut reported = Vec::new();
     let mut findings = Vec::new();
@@ -78,6 +109,145 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                     ),
                 )
                 .at(backend.field.clone()),
+            );
+        }
+    }
+    (findings, reported)
+}
+
+/// One path of a sticky Ingress as the browser and the controller see it.
+struct Routed<'a> {
+    path: PathRef<'a>,
+    /// `(namespace, Service, port)`: the upstream.
+    upstream: (String, &'a str, String),
+    /// The literal every request the path serves starts with.
+    reach: String,
+    /// The sticky cookie's Path there: `session-cookie-path`, else the path itself
+    /// (sticky.lua L75-78), a regex path by its literal prefix.
+    cookie_path: String,
+}
+
+/// The paths of a sticky Ingress on `host` with their upstreams and cookie Paths. Paths with
+/// no Service backend, and regex paths that do not parse, are left out.
+fn routed<'a>(
+    ingress: &'a IngressObject,
+    affinity: &Affinity,
+    host: &str,
+    regex_host: bool,
+    context: &Context<'_>,
+) -> Vec<Routed<'a>> {
+    let namespace = namespace_of(&ingress.meta);
+    let services = ingress
+        .spec
+        .rules
+        .iter()
+        .flatten()
+        .filter_map(|rule| rule.http.as_ref())
+        .flat_map(|http| http.paths.iter().map(|p| p.backend.service.as_ref()));
+    let explicit = affinity
+        .cookie_settings
+        .path
+        .as_deref()
+        .filter(|p| literal_problem(p).is_none());
+    ingress
+        .paths()
+        .into_iter()
+        .zip(services)
+        .filter(|(p, _)| p.host.unwrap_or("") == host)
+        .filter_map(
+            |(path, service): (PathRef<'a>, Option<&'a IngressServiceBackend>)| {
+                let service = service?;
+                let reach = if regex_host && nginx::regex_tell(path.path).is_some() {
+                    path_prefix(path.path).ok()?
+                } else {
+                    path.path.to_string()
+                };
+                let port = port_key(context, namespace, &service.name, service.port.as_ref());
+                Some(Routed {
+                    upstream: (namespace.to_string(), service.name.as_str(), port),
+                    cookie_path: explicit.map_or_else(|| reach.clone(), str::to_string),
+                    reach,
+                    path,
+                })
+            },
+        )
+        .collect()
+}
+
+/// Whether two `(namespace, Service, port)` are surely different upstreams: a port name that
+/// could not be resolved to a number (see [`port_key`]) may be the other's number.
+fn other_upstream(a: &(String, &str, String), b: &(String, &str, String)) -> bool {
+    let number = |port: &str| port.parse::<i32>().is_ok();
+    a.0 != b.0 || a.1 != b.1 || (a.2 != b.2 && number(&a.2) && number(&b.2))
+}
+
+/// Whether one of two paths is the other, or a prefix of it on a segment boundary.
+fn overlap(a: &str, b: &str) -> bool {
+    path_matches(a, b) || path_matches(b, a)
+}
+
+/// Sticky Ingresses on the same host (same controller, not canaries) that route overlapping
+/// paths to other upstreams under the same cookie name, with different cookie Paths or a
+/// persistent affinity mode: the browser sends both cookies on the deeper path (RFC 6265 §5.4,
+/// longer Path first), lua-resty-cookie keeps the last (cookie.lua L75), and the upstream
+/// gets a key that is not its own (sticky.lua L176-196). Ingresses in `reported` already have
+/// a finding.
+fn same_cookie_on_one_host(
+    ingress: &IngressObject,
+    mine: &Affinity,
+    reported: &[(String, String)],
+    context: &Context<'_>,
+) -> Vec<Finding> {
+    let prefix = &context.policy.annotation_prefix;
+    // A canary's own affinity annotations are never used: the primary's are copied into its
+    // upstream (controller.go L807, L1597-1598).
+    let canary = |i: &IngressObject| Annotations::new(i, prefix).flag(annotation::CANARY);
+    if canary(ingress) {
+        return Vec::new();
+    }
+    let mut hosts: Vec<&str> = ingress
+        .paths()
+        .iter()
+        .map(|p| p.host.unwrap_or(""))
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let mut done: Vec<(String, String)> = reported.to_vec();
+    let mut findings = Vec::new();
+    for host in hosts {
+        let regex_host = regex_mode(ingress, host, context).is_some();
+        let my_paths = routed(ingress, mine, host, regex_host, context);
+        for other in context.view.ingresses_on_host(host).ingresses() {
+            if !same_controller(ingress, other, context)
+                || done.contains(&same_object(other))
+                || canary(other)
+            {
+                continue;
+            }
+            let theirs = Affinity::of(other, prefix);
+            if !theirs.cookie || theirs.cookie_settings.name != mine.cookie_settings.name {
+                continue;
+            }
+            let persistent = mine.mode == "persistent" || theirs.mode == "persistent";
+            let their_paths = routed(other, &theirs, host, regex_host, context);
+            let clash = my_paths.iter().find(|a| {
+                their_paths.iter().any(|b| {
+                    other_upstream(&a.upstream, &b.upstream)
+                        && (a.cookie_path != b.cookie_path || persistent)
+                        && (overlap(&a.cookie_path, &b.reach) || overlap(&b.cookie_path, &a.reach))
+                })
+            });
+            let Some(clash) = clash else { continue };
+            done.push(same_object(other));
+            findings.push(
+                Finding::warn(
+                    &RULE,
+                    format!(
+                        "use another session-cookie-name than {}: their paths overlap",
+                        ObjectRef::ingress(other)
+                    ),
+                )
+                .at(clash.path.field.clone()),
             );
         }
     }
@@ -166,6 +336,167 @@ mod tests {
                 run_among(sticky("a", "one"), &[named], Phase::Validating)
             )
             .is_empty()
+        );
+    }
+
+    /// Two sticky Ingresses on one host, `a` routing `a_path` to Service `a_svc` and `b`
+    /// routing `b_path` to `b_svc`, with extra annotations each.
+    fn pair(a: (&str, &str, Value), b: (&str, &str, Value)) -> (Value, Value) {
+        let make = |name: &str, (path, svc, extra): (&str, &str, Value)| {
+            let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
+            for (k, v) in extra.as_object().unwrap() {
+                annotations[format!("nginx.ingress.kubernetes.io/{k}")] = v.clone();
+            }
+            let mut v = ingress(annotations, &[path]);
+            v["metadata"]["name"] = json!(name);
+            v["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] = json!(svc);
+            v
+        };
+        (make("a", a), make("b", b))
+    }
+
+    /// The browser sends both INGRESSCOOKIEs on `/api` (RFC 6265 §5.4: the longer Path first),
+    /// lua-resty-cookie keeps the last (cookie.lua L75), and api's balancer gets web's key
+    /// (sticky.lua L47, L176-178).
+    #[test]
+    fn fires_on_one_cookie_name_for_two_upstreams_on_overlapping_paths() {
+        let (a, b) = pair(("/", "web", json!({})), ("/api", "api", json!({})));
+        let findings = of(
+            ID,
+            run_among(a.clone(), std::slice::from_ref(&b), Phase::Validating),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Warn);
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("spec.rules[0].http.paths[0].path")
+        );
+        assert_eq!(
+            findings[0].message,
+            "use another session-cookie-name than Ingress app/b: their paths overlap"
+        );
+        // And from the other side.
+        let findings = of(ID, run_among(b, &[a], Phase::Validating));
+        assert_eq!(
+            findings[0].message,
+            "use another session-cookie-name than Ingress app/a: their paths overlap"
+        );
+    }
+
+    /// ingress-nginx #14042's cookie Paths, on two upstreams: `/path` and `/path/sub`.
+    #[test]
+    fn fires_on_explicit_cookie_paths_that_nest() {
+        let (a, b) = pair(
+            ("/path", "one", json!({"session-cookie-path": "/path"})),
+            (
+                "/path/sub",
+                "two",
+                json!({"session-cookie-path": "/path/sub"}),
+            ),
+        );
+        assert_eq!(of(ID, run_among(a, &[b], Phase::Validating)).len(), 1);
+        // A cookie Path of `/` reaches every path of the host, whatever the locations.
+        let (a, b) = pair(
+            ("/a", "one", json!({"session-cookie-path": "/"})),
+            ("/b", "two", json!({})),
+        );
+        assert_eq!(of(ID, run_among(a, &[b], Phase::Validating)).len(), 1);
+    }
+
+    /// One cookie, one Path, two upstreams: a balanced upstream hashes any key onto one of its
+    /// pods (a consistent-hash ring, sticky_balanced.lua L29, searched at sticky.lua L178); a
+    /// persistent one knows only its own pods' keys, salted with its name
+    /// (sticky_persistent.lua L15-19, util/nodemap.lua L19 and L93-95), and picks anew.
+    #[test]
+    fn the_same_cookie_path_conflicts_only_when_persistent() {
+        let (a, b) = pair(
+            ("/a", "one", json!({"session-cookie-path": "/"})),
+            ("/b", "two", json!({"session-cookie-path": "/"})),
+        );
+        assert!(of(ID, run_among(a, &[b], Phase::Validating)).is_empty());
+        let (a, b) = pair(
+            ("/a", "one", json!({"session-cookie-path": "/"})),
+            (
+                "/b",
+                "two",
+                json!({"session-cookie-path": "/", "affinity-mode": "persistent"}),
+            ),
+        );
+        assert_eq!(of(ID, run_among(a, &[b], Phase::Validating)).len(), 1);
+    }
+
+    #[test]
+    fn one_host_does_not_fire() {
+        let quiet = |a: Value, b: Value| of(ID, run_among(a, &[b], Phase::Validating)).is_empty();
+        // Different cookie names: each upstream reads its own cookie.
+        let (a, b) = pair(
+            ("/", "web", json!({})),
+            ("/api", "api", json!({"session-cookie-name": "API"})),
+        );
+        assert!(quiet(a, b));
+        // Paths that do not overlap, each cookie on its own location path (sticky.lua L75-78).
+        let (a, b) = pair(("/app", "web", json!({})), ("/apple", "api", json!({})));
+        assert!(quiet(a, b));
+        // Other hosts.
+        let (a, mut b) = pair(("/", "web", json!({})), ("/api", "api", json!({})));
+        b["spec"]["rules"][0]["host"] = json!("other.example.com");
+        assert!(quiet(a, b));
+        // One upstream with the same settings: the cookie key is valid on both paths.
+        let (a, b) = pair(("/", "web", json!({})), ("/api", "web", json!({})));
+        assert!(quiet(a, b));
+        // A port name the view cannot resolve may be the other's number: no claim.
+        let (a, mut b) = pair(("/", "web", json!({})), ("/api", "web", json!({})));
+        b["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] =
+            json!({"name": "http"});
+        assert!(quiet(a, b));
+        // A canary's own affinity annotations are never used (controller.go L807, L1597-1598).
+        let (a, b) = pair(
+            ("/", "web", json!({})),
+            ("/", "api", json!({"canary": "true"})),
+        );
+        assert!(quiet(a, b));
+        // The other one is not sticky.
+        let (a, mut b) = pair(("/", "web", json!({})), ("/api", "api", json!({})));
+        b["metadata"]["annotations"]
+            .as_object_mut()
+            .unwrap()
+            .remove("nginx.ingress.kubernetes.io/affinity");
+        assert!(quiet(a, b));
+    }
+
+    /// In regex mode a regex path counts by its literal prefix (cookie_path::path_prefix).
+    #[test]
+    fn regex_paths_count_by_their_literal_prefix() {
+        let (a, b) = pair(
+            ("/shop(/|$)(.*)", "web", json!({"use-regex": "true"})),
+            ("/shop/admin", "admin", json!({})),
+        );
+        assert_eq!(of(ID, run_among(a, &[b], Phase::Validating)).len(), 1);
+        let (a, b) = pair(
+            ("/shop(/|$)(.*)", "web", json!({"use-regex": "true"})),
+            ("/shopping", "admin", json!({})),
+        );
+        assert!(of(ID, run_among(a, &[b], Phase::Validating)).is_empty());
+    }
+
+    /// A pair reported for a shared upstream is not reported again for the host.
+    #[test]
+    fn a_pair_is_reported_once() {
+        let (a, mut b) = pair(
+            ("/", "web", json!({})),
+            ("/", "web", json!({"affinity-mode": "persistent"})),
+        );
+        let api = json!({"path": "/api", "pathType": "ImplementationSpecific",
+            "backend": {"service": {"name": "api", "port": {"number": 80}}}});
+        b["spec"]["rules"][0]["http"]["paths"]
+            .as_array_mut()
+            .unwrap()
+            .push(api);
+        let findings = of(ID, run_among(a, &[b], Phase::Validating));
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].message,
+            "make affinity-mode match Ingress app/b: both pin web:80, the last read wins"
         );
     }
 

@@ -63,7 +63,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
 /// `sessionaffinity/main.go` L219-232); whitespace or a control character (the validator
 /// removes spaces before matching, but the cookie gets the value with them); `?`, which the
 /// validator allows but a request path never contains.
-fn literal_problem(value: &str) -> Option<String> {
+pub(super) fn literal_problem(value: &str) -> Option<String> {
     if !value.starts_with('/') {
         return Some("does not start with `/`".into());
     }

@@ -13,7 +13,9 @@ mod affinity_settings_without_affinity;
 mod affinity_with_service_upstream;
 mod affinity_with_ssl_passthrough;
 mod canary_affinity;
+mod client_ip_affinity_behind_ingress;
 mod conflicting_cookie_settings;
+mod cookie_path_does_not_cover_paths;
 mod cookie_path_for_regex;
 mod cookie_path_not_literal;
 mod cross_namespace_backend;
@@ -25,6 +27,7 @@ mod ignored_annotation;
 mod invalid_affinity_value;
 mod invalid_backend;
 mod regex_mode;
+mod regex_path_with_exact_or_prefix;
 mod regex_path_without_regex_mode;
 mod samesite_none_without_secure;
 
@@ -157,18 +160,21 @@ pub static CATALOGUE: &[&Rule] = &[
     &invalid_backend::RULE,
     &externalname_backend::RULE,
     &externalname_under_sticky_ingress::RULE,
+    &affinity_with_service_upstream::RULE,
     &affinity_settings_without_affinity::RULE,
     &invalid_affinity_value::RULE,
     &ignored_annotation::RULE,
-    &regex_path_without_regex_mode::RULE,
-    &conflicting_cookie_settings::RULE,
-    &generated_cookie_without_neg::RULE,
-    &affinity_with_service_upstream::RULE,
+    &cookie_path_does_not_cover_paths::RULE,
+    &samesite_none_without_secure::RULE,
     &affinity_with_ssl_passthrough::RULE,
     &affinity_overrides_load_balancing::RULE,
-    &samesite_none_without_secure::RULE,
     &canary_affinity::RULE,
+    &regex_path_without_regex_mode::RULE,
+    &regex_path_with_exact_or_prefix::RULE,
+    &conflicting_cookie_settings::RULE,
     &affinity_annotations_on_other_controller::RULE,
+    &generated_cookie_without_neg::RULE,
+    &client_ip_affinity_behind_ingress::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -478,10 +484,13 @@ mod tests {
             .filter(|r| r.judges(Kind::Service))
             .map(|r| r.match_condition.expect("declared"))
             .collect();
-        assert_eq!(declared.len(), 2);
+        assert_eq!(declared.len(), 3);
         assert_eq!(
             service,
-            format!("({}) || ({})", declared[0], declared[1]),
+            format!(
+                "({}) || ({}) || ({})",
+                declared[0], declared[1], declared[2]
+            ),
             "one disjunct per Service rule, in catalogue order"
         );
     }
@@ -537,6 +546,13 @@ mod tests {
                 ),
                 vec![],
             ),
+            "cookie-path-does-not-cover-paths" => (
+                sticky(
+                    json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/app"}),
+                    &["/app", "/api"],
+                ),
+                vec![],
+            ),
             "cross-namespace-backend" => {
                 let mut v = ingress(json!({}), &["/"]);
                 v["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
@@ -570,6 +586,11 @@ mod tests {
                 vec![],
             ),
             "regex-path-without-regex-mode" => (ingress(json!({}), &["/api/(.*)"]), vec![]),
+            "regex-path-with-exact-or-prefix" => {
+                let mut v = ingress(json!({}), &["/api/(.*)"]);
+                v["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = json!("Prefix");
+                (v, vec![])
+            }
             "conflicting-cookie-settings" => {
                 let mut other = sticky(
                     json!({"nginx.ingress.kubernetes.io/session-cookie-name": "b"}),
@@ -630,6 +651,12 @@ mod tests {
                 v["spec"]["ingressClassName"] = json!("gce");
                 (v, vec![])
             }
+            "client-ip-affinity-behind-ingress" => (
+                ingress(json!({}), &["/"]),
+                vec![json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "web", "namespace": "app"},
+                    "spec": {"sessionAffinity": "ClientIP"}})],
+            ),
             other => panic!("no trigger for rule {other}: add one"),
         }
     }

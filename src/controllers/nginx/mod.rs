@@ -5,6 +5,7 @@
 //! - [`affinity`]: an Ingress's session affinity settings as the controller parses them;
 //! - [`upstream`]: per backend (Service:port), whether it is sticky and how the controller
 //!   reaches it (endpoints, ClusterIP, DNS name);
+//! - [`paths`]: which paths the controller's admission webhook accepts for each `pathType`;
 //! - here: reading annotations under the configured prefix, and regex mode.
 //!
 //! Sources (ingress-nginx, final release line): `docs/user-guide/nginx-configuration/annotations.md`,
@@ -14,6 +15,7 @@
 
 pub mod affinity;
 pub mod annotations;
+pub mod paths;
 pub mod upstream;
 
 use crate::objects::{IngressObject, annotations as object_annotations};

@@ -114,3 +114,16 @@ pub fn external_name(service: &Service) -> Option<String> {
     (spec.type_.as_deref() == Some("ExternalName"))
         .then(|| spec.external_name.clone().unwrap_or_default())
 }
+
+/// Whether the Service asks kube-proxy for ClientIP session affinity
+/// (`spec.sessionAffinity: ClientIP`). kube-proxy applies it to connections to the Service's
+/// ClusterIP; ingress-nginx reaches a Service through its endpoints
+/// ([`Reach::Endpoints`]), past kube-proxy, so it does not apply to traffic through the
+/// controller.
+pub fn client_ip_affinity(service: &Service) -> bool {
+    service
+        .spec
+        .as_ref()
+        .and_then(|s| s.session_affinity.as_deref())
+        == Some("ClientIP")
+}

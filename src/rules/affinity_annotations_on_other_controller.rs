@@ -86,7 +86,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     } else {
         "its ingress class ignores affinity annotations: use its own sticky sessions".to_string()
     };
-    vec![Finding::warn(&RULE, message).at(format!("metadata.annotations[\"{first}\"]"))]
+    vec![Finding::warn(&RULE, message).at_annotation(first)]
 }
 
 /// ingress-nginx affinity annotations on an Ingress written for NGINX Inc's controller (it
@@ -112,7 +112,7 @@ fn for_nginx_inc(ingress: &IngressObject, prefix: &str) -> Vec<Finding> {
             &RULE,
             format!("NGINX Inc's controller ignores these; use {NGINX_PLUS_STICKY}"),
         )
-        .at(format!("metadata.annotations[\"{first}\"]")),
+        .at_annotation(first),
     ]
 }
 

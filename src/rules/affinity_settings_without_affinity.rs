@@ -53,10 +53,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
             &RULE,
             format!("set affinity: \"cookie\"{not} or drop {what}: without it nothing is sticky"),
         )
-        .at(format!(
-            "metadata.annotations[\"{}\"]",
-            nginx.key(annotation::AFFINITY)
-        )),
+        .at_annotation(&nginx.key(annotation::AFFINITY)),
     ]
 }
 

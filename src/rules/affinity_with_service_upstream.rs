@@ -44,10 +44,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
              picks the pod and cookie affinity pins nothing: remove service-upstream (or set it \
              to \"false\") to keep affinity, or drop affinity",
         )
-        .at(format!(
-            "metadata.annotations[\"{}\"]",
-            annotations.key(annotation::SERVICE_UPSTREAM)
-        )),
+        .at_annotation(&annotations.key(annotation::SERVICE_UPSTREAM)),
     ]
 }
 

@@ -39,10 +39,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
             &RULE,
             "ssl-passthrough bypasses nginx (layer 4), so no cookie affinity: terminate TLS at nginx",
         )
-        .at(format!(
-            "metadata.annotations[\"{}\"]",
-            annotations.key(annotation::SSL_PASSTHROUGH)
-        )),
+        .at_annotation(&annotations.key(annotation::SSL_PASSTHROUGH)),
     ]
 }
 

@@ -59,7 +59,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
             &RULE,
             format!("{count} ignored on a canary: set affinity on the primary Ingress"),
         )
-        .at(format!("metadata.annotations[\"{first}\"]")),
+        .at_annotation(first),
     ]
 }
 

@@ -90,7 +90,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                 uncovered.path
             ),
         )
-        .at(format!("metadata.annotations[\"{key}\"]")),
+        .at_annotation(&key),
     ]
 }
 

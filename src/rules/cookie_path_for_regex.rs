@@ -69,7 +69,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                 regex_path.path, derived.path
             ),
         )
-        .at(format!("metadata.annotations[\"{key}\"]"))
+        .at_annotation(&key)
         .with_fix(Fix::SetAnnotation {
             key,
             value: derived.path.clone(),

@@ -50,7 +50,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                  path such as \"{suggestion}\""
             ),
         )
-        .at(format!("metadata.annotations[\"{key}\"]")),
+        .at_annotation(&key),
     ]
 }
 

@@ -73,7 +73,7 @@ fn check(service: &Service, context: &Context<'_>) -> Vec<Finding> {
                             "add {NEG_ANNOTATION}: '{{\"ingress\": true}}': GENERATED_COOKIE needs NEGs to pin pods"
                         ),
                     )
-                    .at(format!("metadata.annotations[\"{NEG_ANNOTATION}\"]")),
+                    .at_annotation(NEG_ANNOTATION),
                 );
             }
             if let Some(ttl) = affinity.and_then(|a| a.get("affinityCookieTtlSec"))
@@ -84,7 +84,7 @@ fn check(service: &Service, context: &Context<'_>) -> Vec<Finding> {
                         &RULE,
                         format!("set affinityCookieTtlSec of BackendConfig `{name}` within 0..86400 (it is {ttl})"),
                     )
-                    .at(format!("metadata.annotations[\"{key}\"]")),
+                    .at_annotation(key),
                 );
             }
         }

@@ -49,9 +49,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
         if prefix != ours {
             foreign.entry(prefix).or_default().push(name);
         } else if name != annotation::SESSION_COOKIE_HASH && table::find(name).is_none() {
-            findings.push(
-                Finding::warn(&RULE, unknown(name)).at(format!("metadata.annotations[\"{key}\"]")),
-            );
+            findings.push(Finding::warn(&RULE, unknown(name)).at_annotation(key));
         }
         if name == annotation::SESSION_COOKIE_HASH {
             findings.push(
@@ -59,7 +57,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                     &RULE,
                     "session-cookie-hash was removed in ingress-nginx 0.24.0 and is ignored: delete it",
                 )
-                .at(format!("metadata.annotations[\"{key}\"]")),
+                .at_annotation(key),
             );
         }
     }

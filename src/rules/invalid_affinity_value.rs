@@ -54,7 +54,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                     r.name, r.value, r.default
                 ),
             )
-            .at(format!("metadata.annotations[\"{}\"]", r.key))
+            .at_annotation(&r.key)
         })
         .collect();
     let prefix = &context.policy.annotation_prefix;

@@ -305,6 +305,11 @@ impl Finding {
         self
     }
 
+    /// Names the annotation at fault: `metadata.annotations["<key>"]`.
+    pub fn at_annotation(self, key: &str) -> Self {
+        self.at(format!("metadata.annotations[\"{key}\"]"))
+    }
+
     /// Attaches the change that fixes the finding.
     pub fn with_fix(mut self, fix: Fix) -> Self {
         self.fix = Some(fix);

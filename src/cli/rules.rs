@@ -28,6 +28,9 @@ pub enum RulesOutput {
     /// The ingress-nginx annotation table (the controller's validators) as the Markdown table
     /// in README.md.
     Annotations,
+    /// What the kinds table asks of `manifests/base/`: each webhook's `rules` and the view
+    /// ClusterRole's `rules`, as YAML (a test keeps the manifests equal to them).
+    Kinds,
 }
 
 /// Runs `rules`.
@@ -61,6 +64,10 @@ pub fn run(args: RulesArgs) -> ExitCode {
                 RulesOutput::Markdown => super::out(&markdown_table()),
                 RulesOutput::MatchConditions => super::out(&match_conditions_yaml()),
                 RulesOutput::Annotations => super::out(&annotations_table()),
+                RulesOutput::Kinds => match kinds_yaml() {
+                    Ok(text) => super::out(&text),
+                    Err(e) => return super::fail(format!("cannot write YAML: {e}")),
+                },
             }
             ExitCode::SUCCESS
         }
@@ -121,6 +128,28 @@ pub fn explain(rule: &Rule) -> String {
         fix = rule.fix,
         source = rule.source,
     )
+}
+
+/// The webhook `rules` and the view ClusterRole `rules` the kinds table asks of
+/// `manifests/base/` (webhooks.yaml, rbac.yaml), as one YAML mapping.
+///
+/// # Errors
+/// The YAML writer's, which a mapping of strings never produces.
+pub fn kinds_yaml() -> Result<String, serde_norway::Error> {
+    use crate::objects::kinds::KINDS;
+    let webhook = |wants: fn(&crate::objects::kinds::Webhooks) -> bool| -> Vec<serde_json::Value> {
+        KINDS
+            .iter()
+            .filter(|k| k.webhooks.as_ref().is_some_and(wants))
+            .map(|k| k.webhook_rule())
+            .collect()
+    };
+    let value = serde_json::json!({
+        "mutatingWebhookRules": webhook(|w| w.mutate),
+        "validatingWebhookRules": webhook(|w| w.validate),
+        "viewClusterRoleRules": KINDS.iter().map(|k| k.view_rule()).collect::<Vec<_>>(),
+    });
+    serde_norway::to_string(&value)
 }
 
 /// The ingress-nginx annotation table ([`crate::controllers::nginx::annotations::TABLE`]) as

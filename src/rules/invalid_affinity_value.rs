@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     default_action: Action::Warn,
     mutating: false,
     why: "ingress-nginx validates each session affinity annotation with its own validators and \
-drops a value that fails, silently (logged at verbosity 3), falling back to the default or to no \
+drops a value that fails (a warning in its log, validators.go L244), falling back to the default or to no \
 affinity at all: `affinity` must be `cookie`; `affinity-mode` `balanced` or `persistent`; \
 `affinity-canary-behavior` `sticky` or `legacy` (all case-sensitive, trimmed); \
 `session-cookie-samesite` None, Lax or Strict; the flags a Go boolean (untrimmed); cookie name \
@@ -120,7 +120,7 @@ fn lua_number(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     /// A bad session-cookie-path on a sticky Ingress is reported once, by
-    /// cookie-path-not-literal (a denial); without affinity it is this rule's.
+    /// cookie-path-not-literal (a denial); without affinity it is never validated.
     #[test]
     fn a_sticky_cookie_path_is_left_to_cookie_path_not_literal() {
         use super::super::Phase;
@@ -138,10 +138,11 @@ mod tests {
             json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/a(b)"}),
             &["/a"],
         );
-        assert_eq!(
-            of("invalid-affinity-value", run(plain, Phase::Validating)).len(),
-            1
-        );
+        // sessionaffinity/main.go L281-283: without cookie affinity the cookie settings are
+        // never validated; affinity-settings-without-affinity says they do nothing.
+        let findings = run(plain, Phase::Validating);
+        let rules: Vec<&str> = findings.iter().map(|f| f.rule).collect();
+        assert_eq!(rules, ["affinity-settings-without-affinity"]);
     }
 
     use super::super::testing::*;

@@ -3,9 +3,10 @@
 //! `sessionaffinity.Parse` (`internal/ingress/annotations/sessionaffinity/main.go` L262-294)
 //! reads `affinity`, `affinity-mode` and `affinity-canary-behavior`, and the cookie settings
 //! only when the affinity is `cookie` (`cookieAffinityParse`, L196-250). Every value that is
-//! missing or fails its validator falls back to the default, silently (logged at V(3)); the
-//! function never returns an error, so an affinity annotation never makes the controller
-//! reject or skip an Ingress.
+//! missing or fails its validator falls back to the default (a failed validation is logged as a
+//! warning by `checkAnnotation`, validators.go L244; the fallback at V(3)); the function never
+//! returns an error, so an affinity annotation never makes the controller reject or skip an
+//! Ingress.
 
 use super::annotations::{self, Value, go_parse_bool};
 use super::{Annotations, annotation};
@@ -34,13 +35,17 @@ pub struct Rejected {
 /// Session affinity settings of one Ingress, as the controller ends up using them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Affinity {
-    /// Cookie affinity is on (`affinity: cookie`, trimmed).
+    /// Cookie affinity is on for this Ingress's own upstreams: `affinity: cookie` (trimmed),
+    /// and not a canary (a canary follows its primary Ingress's affinity).
     pub cookie: bool,
+    /// The Ingress is a canary (`canary: "true"`).
+    pub canary: bool,
     /// `affinity-mode`: `balanced` (also for unset or rejected) or `persistent`.
     pub mode: String,
     /// `affinity-canary-behavior`: `sticky` (also for unset or rejected) or `legacy`.
     pub canary_behavior: String,
-    /// The cookie settings (parsed only when [`Affinity::cookie`]; the defaults otherwise).
+    /// The cookie settings, parsed (and validated) only when `affinity` is `cookie`, as the
+    /// controller does; the defaults otherwise.
     pub cookie_settings: CookieSettings,
     /// Affinity annotations that were set but are rejected, in table order.
     pub rejected: Vec<Rejected>,
@@ -104,10 +109,26 @@ impl Affinity {
                 }
             }
         };
-        let cookie = read(annotation::AFFINITY).as_deref() == Some("cookie");
+        let canary = annotations.flag(annotation::CANARY);
+        let cookie_annotation = read(annotation::AFFINITY).as_deref() == Some("cookie");
         let mode = read("affinity-mode").unwrap_or_else(|| "balanced".into());
         let canary_behavior = read("affinity-canary-behavior").unwrap_or_else(|| "sticky".into());
         let flag = |v: Option<String>| v.and_then(|v| go_parse_bool(&v)).unwrap_or(false);
+        // cookieAffinityParse runs only for affinity `cookie` (sessionaffinity/main.go
+        // L281-283): otherwise the cookie settings are never read, nor validated.
+        if !cookie_annotation {
+            return Affinity {
+                cookie: false,
+                canary,
+                mode,
+                canary_behavior,
+                cookie_settings: CookieSettings {
+                    name: DEFAULT_COOKIE_NAME.into(),
+                    ..CookieSettings::default()
+                },
+                rejected,
+            };
+        }
         let cookie_settings = CookieSettings {
             name: read("session-cookie-name").unwrap_or_else(|| DEFAULT_COOKIE_NAME.into()),
             path: read(annotation::SESSION_COOKIE_PATH),
@@ -120,7 +141,11 @@ impl Affinity {
             change_on_failure: flag(read("session-cookie-change-on-failure")),
         };
         Affinity {
-            cookie,
+            // A canary's own affinity is never used: its upstream is NoServer
+            // (controller.go L1126-1128, skipped by the affinity block at L807) and takes the
+            // primary's SessionAffinity (mergeAlternativeBackend, L1597-1598).
+            cookie: !canary,
+            canary,
             mode,
             canary_behavior,
             cookie_settings,

@@ -388,6 +388,31 @@ pub fn read(spec: &Annotation, raw: Option<&str>) -> Value {
     match spec.validator {
         // parseBool / parseInt read the raw value; validation already proved it parses.
         Validator::Bool | Validator::Int => Value::Accepted(raw.to_string()),
+        // ValidateOptions trims the whole value, but the consumer gets it with each line
+        // trimmed (normalizeString): "cookie\n" passes and is used as "cookie\n", which is no
+        // option at all, so the default applies.
+        Validator::Options {
+            options,
+            case_sensitive,
+            ..
+        } => {
+            let normalized = normalize(raw);
+            let compared = if case_sensitive {
+                normalized.clone()
+            } else {
+                normalized.to_lowercase()
+            };
+            if options.contains(&compared.as_str()) {
+                Value::Accepted(normalized)
+            } else {
+                Value::Rejected {
+                    expected: format!(
+                        "{}, on one line",
+                        validate(spec.validator, "\u{0}").unwrap_or_default()
+                    ),
+                }
+            }
+        }
         _ => {
             let normalized = normalize(raw);
             if normalized.is_empty() {
@@ -632,6 +657,20 @@ mod tests {
 
     /// validators.go L241: empty values are not validated; the getter reports them, and the
     /// default applies.
+    /// validators.go L145 trims the whole value; parser/main.go L228-235 keeps the line break:
+    /// the controller's affinity type becomes "cookie\n", which is not cookie.
+    #[test]
+    fn an_option_with_a_line_break_passes_but_is_no_option() {
+        let affinity = find("affinity").unwrap();
+        assert_eq!(validate(affinity.validator, "cookie\n"), None);
+        assert_eq!(
+            read(affinity, Some("cookie\n")),
+            Value::Rejected {
+                expected: "\"cookie\" (the only value), on one line".into()
+            }
+        );
+    }
+
     #[test]
     fn empty_is_unset() {
         assert_eq!(read(find("affinity").unwrap(), Some("")), Value::Unset);

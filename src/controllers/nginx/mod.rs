@@ -95,10 +95,13 @@ impl<'a> Annotations<'a> {
             .unwrap_or(false)
     }
 
-    /// Cookie affinity is on: `<prefix>/affinity` passes the controller's validator (`cookie`,
-    /// case-sensitive, after trimming) — `sessionaffinity/main.go` L73-78, L262-283.
+    /// Cookie affinity is on for this Ingress's own upstreams: `<prefix>/affinity` passes the
+    /// controller's validator (`cookie`, case-sensitive, after trimming; `sessionaffinity/main.go`
+    /// L73-78, L262-283), and the Ingress is not a canary, whose own affinity is never used
+    /// (controller.go L807, L1126-1128, L1597-1598: it follows its primary).
     pub fn cookie_affinity(&self) -> bool {
         self.accepted(annotation::AFFINITY).as_deref() == Some("cookie")
+            && !self.flag(annotation::CANARY)
     }
 
     /// `<prefix>/use-regex` parses as true.
@@ -239,6 +242,13 @@ mod tests {
             "/",
         );
         assert!(!Annotations::new(&other, P).cookie_affinity());
+        // controller.go L807, L1126-1128, L1597-1598: a canary follows its primary.
+        let canary = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/canary": "true"}),
+            "/",
+        );
+        assert!(!Annotations::new(&canary, P).cookie_affinity());
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! `affinity-settings-without-affinity`: cookie settings without `affinity: cookie` do nothing.
 
 use super::{Check, Context, Finding, Reads, Rule};
-use crate::controllers::nginx::{Annotations, annotation};
+use crate::controllers::nginx::{Annotations, annotation, annotations as nginx_annotations};
 use crate::objects::IngressObject;
-use crate::objects::annotations;
 use crate::policy::Action;
 
 /// The rule's declaration.
@@ -14,13 +13,16 @@ pub static RULE: Rule = Rule {
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
-    why: "ingress-nginx reads session-cookie-* and affinity-mode only when <prefix>/affinity is \
-`cookie`. Without it (missing, or another value) the settings are silently ignored and no \
-request is sticky, which is the opposite of what their presence says was meant.",
+    why: "ingress-nginx reads the session-cookie-* settings only when <prefix>/affinity is \
+`cookie`, and affinity-mode only matters with it (the balancer picks the sticky algorithm by \
+affinity first). Without it (missing, or another value) the settings are silently ignored and \
+no request is sticky, which is the opposite of what their presence says was meant. \
+affinity-canary-behavior is left alone: it is read with or without affinity.",
     fix: "Add <prefix>/affinity: \"cookie\", or remove the session-cookie-* and affinity-mode \
 annotations.",
     source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go L281-283 \
-(settings are parsed only for affinity type cookie); docs/user-guide/nginx-configuration/annotations.md \
+(settings are parsed only for affinity type cookie), L271-276; rootfs/etc/nginx/lua/balancer.lua \
+L45-73 (get_implementation); docs/user-guide/nginx-configuration/annotations.md \
 #session-affinity",
     match_condition: None,
     check: Check::Ingress(check),
@@ -28,14 +30,21 @@ annotations.",
 
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let nginx = Annotations::new(ingress, &context.policy.annotation_prefix);
-    if nginx.cookie_affinity() {
+    // A canary's affinity annotations are canary-affinity's (it follows its primary).
+    if nginx.cookie_affinity() || nginx.flag(annotation::CANARY) {
         return Vec::new();
     }
-    let prefix = format!("{}/", context.policy.annotation_prefix);
-    let settings: Vec<&str> = annotations(&ingress.meta)
-        .keys()
-        .filter_map(|key| key.strip_prefix(&prefix))
-        .filter(|name| annotation::is_affinity_family(name) && *name != annotation::AFFINITY)
+    // Known settings only (unknown names are ignored-annotation's); affinity-canary-behavior is
+    // read with or without affinity (sessionaffinity/main.go L276, controller.go L1597).
+    let settings: Vec<&str> = nginx
+        .affinity_family()
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| {
+            *name != annotation::AFFINITY
+                && *name != "affinity-canary-behavior"
+                && nginx_annotations::find(name).is_some()
+        })
         .collect();
     if settings.is_empty() {
         return Vec::new();
@@ -96,6 +105,26 @@ mod tests {
             findings[0].message,
             "set affinity: \"cookie\" (not `Cookie`) or drop session-cookie-name: without it nothing is sticky"
         );
+    }
+
+    /// sessionaffinity/main.go L276 and controller.go L1597: affinity-canary-behavior is read
+    /// without affinity; a canary's own affinity is canary-affinity's; unknown names are
+    /// ignored-annotation's.
+    #[test]
+    fn leaves_canary_behaviour_canaries_and_unknown_names_alone() {
+        for annotations in [
+            json!({"nginx.ingress.kubernetes.io/affinity-canary-behavior": "legacy"}),
+            json!({"nginx.ingress.kubernetes.io/canary": "true",
+                   "nginx.ingress.kubernetes.io/session-cookie-name": "r"}),
+            json!({"nginx.ingress.kubernetes.io/session-cookie-age": "60"}),
+            json!({"nginx.ingress.kubernetes.io/session-cookie-name": ""}),
+        ] {
+            let value = ingress(annotations.clone(), &["/"]);
+            assert!(
+                of(ID, run(value, Phase::Validating)).is_empty(),
+                "{annotations}"
+            );
+        }
     }
 
     #[test]

@@ -37,7 +37,13 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let Some(value) = annotations.get(annotation::SESSION_COOKIE_PATH) else {
         return Vec::new();
     };
-    let Some(problem) = literal_problem(value) else {
+    // What the cookie gets: an accepted value with each line trimmed (parser/main.go
+    // L228-235), so `" /app"` is `/app`; a rejected one is judged as written.
+    let used = match annotations.value(annotation::SESSION_COOKIE_PATH) {
+        annotations::Value::Accepted(used) => used,
+        _ => value.to_string(),
+    };
+    let Some(problem) = literal_problem(&used) else {
         return Vec::new();
     };
     let key = annotations.key(annotation::SESSION_COOKIE_PATH);
@@ -140,6 +146,18 @@ mod tests {
                 of(ID, run(sticky_with_path(bad), Phase::Validating)).len(),
                 1,
                 "{bad}"
+            );
+        }
+    }
+
+    /// parser/main.go L228-235: the value is used with each line trimmed, so surrounding
+    /// spaces do not reach the cookie.
+    #[test]
+    fn surrounding_spaces_are_trimmed_by_the_controller() {
+        for good in [" /app", "/app ", " /app "] {
+            assert!(
+                of(ID, run(sticky_with_path(good), Phase::Validating)).is_empty(),
+                "{good:?}"
             );
         }
     }

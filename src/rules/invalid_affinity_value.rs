@@ -15,19 +15,22 @@ pub static RULE: Rule = Rule {
     default_action: Action::Warn,
     mutating: false,
     why: "ingress-nginx validates each session affinity annotation with its own validators and \
-drops a value that fails (a warning in its log, validators.go L244), falling back to the default or to no \
-affinity at all: `affinity` must be `cookie`; `affinity-mode` `balanced` or `persistent`; \
+drops a value that fails (a warning in its log, validators.go L244), falling back to the \
+default or to no affinity at all (the cookie settings are validated only with cookie affinity): `affinity` must be `cookie`; `affinity-mode` `balanced` or `persistent`; \
 `affinity-canary-behavior` `sticky` or `legacy` (all case-sensitive, trimmed); \
 `session-cookie-samesite` None, Lax or Strict; the flags a Go boolean (untrimmed); cookie name \
 and domain only letters, digits and `- . _ ~ / :`; the cookie path also `, ? & =`; expires and \
 max-age must match the controller's regex `(^0|-?[1-9]\\d*$)`. That regex is mis-anchored: it \
 also accepts `abc123` or `0abc`, which sticky.lua then cannot read as a number: for expires the \
-Lua arithmetic fails when the cookie is set, for max-age the attribute is dropped.",
+Lua arithmetic fails when the cookie is set, for max-age the attribute is dropped. Accepted \
+values can still end stickiness: expires or max-age of 0 or less expire the cookie at once, and \
+lua-resty-cookie drops a SameSite spelled other than exactly Strict, Lax or None.",
     fix: "Write the value the controller accepts (the message names it); expires and max-age in \
 whole seconds.",
     source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go L73-154 \
 (validators), L196-250 (fallbacks); internal/ingress/annotations/parser/validators.go L44-85, \
-L111-170; rootfs/etc/nginx/lua/balancer/sticky.lua L104-111 (tonumber)",
+L111-170; rootfs/etc/nginx/lua/balancer/sticky.lua L104-111 (tonumber); lua-resty-cookie \
+f418d77 lib/resty/cookie.lua L149-157 (SameSite); RFC 6265 §5.2.1-5.2.2",
     match_condition: None,
     check: Check::Ingress(check),
 };
@@ -65,6 +68,17 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     ] {
         let Some(value) = value else { continue };
         if is_whole_seconds(value) {
+            // sticky.lua L104-110 sets Expires to now + value, or Max-Age to value: at 0 or
+            // less the browser drops the cookie at once (RFC 6265 §5.2.1-5.2.2).
+            if value.starts_with('-') || value.bytes().all(|b| b == b'0') {
+                findings.push(
+                    Finding::warn(
+                        &RULE,
+                        format!("{name} `{value}` expires the cookie at once: omit it or use > 0"),
+                    )
+                    .at_annotation(&format!("{prefix}/{name}")),
+                );
+            }
             continue;
         }
         let what = match (lua_number(value), name) {
@@ -79,7 +93,26 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                 &RULE,
                 format!("{name} `{value}` passes the controller but {what}"),
             )
-            .at(format!("metadata.annotations[\"{prefix}/{name}\"]")),
+            .at_annotation(&format!("{prefix}/{name}")),
+        );
+    }
+    // lua-resty-cookie (pinned f418d77, lib/resty/cookie.lua L149-157) drops any SameSite other
+    // than exactly Strict, Lax or None; `none` is samesite-none-without-secure's.
+    if let Some(samesite) = &settings.samesite
+        && !matches!(samesite.as_str(), "Strict" | "Lax" | "None")
+        && !samesite.eq_ignore_ascii_case("none")
+    {
+        let fixed = if samesite.eq_ignore_ascii_case("lax") {
+            "Lax"
+        } else {
+            "Strict"
+        };
+        findings.push(
+            Finding::warn(
+                &RULE,
+                format!("session-cookie-samesite `{samesite}` is never sent: write {fixed}"),
+            )
+            .at_annotation(&format!("{prefix}/session-cookie-samesite")),
         );
     }
     findings
@@ -119,6 +152,46 @@ fn lua_number(value: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    /// sticky.lua L104-110 with RFC 6265 §5.2.1-5.2.2: 0 or less expires the cookie at once;
+    /// lua-resty-cookie f418d77 cookie.lua L149-157 drops `lax` and `strict` spelled otherwise.
+    #[test]
+    fn values_that_end_stickiness_quietly() {
+        use super::super::Phase;
+        use super::super::testing::*;
+        use serde_json::json;
+        let messages = |extra: serde_json::Value| -> Vec<String> {
+            let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
+            for (k, v) in extra.as_object().unwrap() {
+                annotations[k] = v.clone();
+            }
+            of(
+                "invalid-affinity-value",
+                run(ingress(annotations, &["/"]), Phase::Validating),
+            )
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
+        };
+        assert_eq!(
+            messages(json!({"nginx.ingress.kubernetes.io/session-cookie-max-age": "0"})),
+            ["session-cookie-max-age `0` expires the cookie at once: omit it or use > 0"]
+        );
+        assert_eq!(
+            messages(json!({"nginx.ingress.kubernetes.io/session-cookie-expires": "-1"})),
+            ["session-cookie-expires `-1` expires the cookie at once: omit it or use > 0"]
+        );
+        assert_eq!(
+            messages(json!({"nginx.ingress.kubernetes.io/session-cookie-samesite": "lax"})),
+            ["session-cookie-samesite `lax` is never sent: write Lax"]
+        );
+        for fine in [
+            json!({"nginx.ingress.kubernetes.io/session-cookie-max-age": "3600"}),
+            json!({"nginx.ingress.kubernetes.io/session-cookie-samesite": "Strict"}),
+        ] {
+            assert!(messages(fine.clone()).is_empty(), "{fine}");
+        }
+    }
+
     /// A bad session-cookie-path on a sticky Ingress is reported once, by
     /// cookie-path-not-literal (a denial); without affinity it is never validated.
     #[test]
@@ -250,9 +323,8 @@ mod tests {
             ("affinity-mode", " balanced "),
             ("affinity-canary-behavior", "legacy"),
             ("session-cookie-max-age", "172800"),
-            ("session-cookie-expires", "-1"),
-            ("session-cookie-max-age", "0"),
-            ("session-cookie-samesite", "lax"),
+            ("session-cookie-expires", "86400"),
+            ("session-cookie-samesite", "Lax"),
             ("session-cookie-secure", "True"),
             ("session-cookie-name", "INGRESSCOOKIE"),
             ("session-cookie-name", "lb_sticky-1.x"),

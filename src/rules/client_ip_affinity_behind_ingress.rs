@@ -27,7 +27,8 @@ see is the controller's anyway. Requests through the Ingress are spread over the
 the Service had no affinity. Only Ingresses that reach the pods directly count: with \
 service-upstream or ssl-passthrough the controller does use the ClusterIP, and cookie affinity \
 would not work there either. An Ingress that is already sticky (affinity: cookie) or is a \
-canary (its own affinity annotations are never used) is left alone.",
+canary (its own affinity annotations are never used) and one that hashes requests with \
+upstream-hash-by (e.g. `$remote_addr`: client-IP stickiness in the controller) are left alone.",
     fix: "Set <prefix>/affinity: \"cookie\" on the Ingress (ingress-nginx's own sticky sessions); \
 keep or drop the Service's ClientIP affinity for in-cluster clients as you see fit.",
     source: "ingress-nginx internal/ingress/controller/controller.go createUpstreams \
@@ -42,10 +43,14 @@ has(object.spec.sessionAffinity) && object.spec.sessionAffinity == 'ClientIP')",
 
 /// Whether the Ingress is one whose stickiness this rule can speak for: not sticky already,
 /// not a canary (controller.go L807 skips canary upstreams before the affinity block, and
-/// L1597-1598 copies the primary's affinity into them).
+/// L1597-1598 copies the primary's affinity into them), and not hashing requests with
+/// `upstream-hash-by` (e.g. `$remote_addr`, ingress-nginx's own client-IP stickiness, which
+/// cookie affinity would override: balancer.lua L45-73).
 fn could_be_sticky(ingress: &IngressObject, prefix: &str) -> bool {
     let annotations = Annotations::new(ingress, prefix);
-    !annotations.cookie_affinity() && !annotations.flag(annotation::CANARY)
+    !annotations.cookie_affinity()
+        && !annotations.flag(annotation::CANARY)
+        && annotations.accepted("upstream-hash-by").is_none()
 }
 
 fn on_ingress(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
@@ -240,6 +245,19 @@ mod tests {
             of(
                 ID,
                 run_among(service("ClientIP"), &[canary], Phase::Validating)
+            )
+            .is_empty()
+        );
+        // Client-IP hashing in the controller (balancer.lua L45-73): cookie affinity would
+        // override it, so the advice would be wrong.
+        let hashed = ingress(
+            json!({"nginx.ingress.kubernetes.io/upstream-hash-by": "$remote_addr"}),
+            &["/"],
+        );
+        assert!(
+            of(
+                ID,
+                run_among(service("ClientIP"), &[hashed], Phase::Validating)
             )
             .is_empty()
         );

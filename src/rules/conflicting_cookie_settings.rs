@@ -10,7 +10,6 @@ use crate::cookie_path::{path_matches, path_prefix};
 use crate::objects::kinds::Kind;
 use crate::objects::{IngressObject, ObjectRef, PathRef, is_dns1035_label, namespace_of};
 use crate::policy::Action;
-use crate::view::Lookup;
 use k8s_openapi::api::networking::v1::{IngressServiceBackend, ServiceBackendPort};
 
 /// The rule's declaration.
@@ -20,7 +19,7 @@ pub static RULE: Rule = Rule {
 name on one host)",
     any_class: false,
     reads: Reads {
-        kinds: &[Kind::Ingress, Kind::Service],
+        kinds: &[Kind::Ingress],
         needs_view: true,
     },
     default_action: Action::Warn,
@@ -77,7 +76,7 @@ fn shared_upstreams(
         if !is_dns1035_label(backend.service_name) {
             continue;
         }
-        let port = port_key(context, namespace, backend.service_name, backend.port);
+        let port = port_key(backend.port);
         let listing = context
             .view
             .ingresses_with_backend(namespace, backend.service_name);
@@ -89,10 +88,10 @@ fn shared_upstreams(
             if !theirs.cookie {
                 continue;
             }
-            let shares_port = other.backends().iter().any(|b| {
-                b.service_name == backend.service_name
-                    && port_key(context, namespace, b.service_name, b.port) == port
-            });
+            let shares_port = other
+                .backends()
+                .iter()
+                .any(|b| b.service_name == backend.service_name && port_key(b.port) == port);
             let differing = mine.differences(&theirs);
             if !shares_port || differing.is_empty() {
                 continue;
@@ -102,7 +101,7 @@ fn shared_upstreams(
                 Finding::warn(
                     &RULE,
                     format!(
-                        "make {} match {}: both pin {}:{port}, the last read wins",
+                        "make {} match {}: both set upstream {}:{port}",
                         differing.join(", "),
                         ObjectRef::ingress(other),
                         backend.service_name,
@@ -134,7 +133,6 @@ fn routed<'a>(
     affinity: &Affinity,
     host: &str,
     regex_host: bool,
-    context: &Context<'_>,
 ) -> Vec<Routed<'a>> {
     let namespace = namespace_of(&ingress.meta);
     let services = ingress
@@ -162,7 +160,7 @@ fn routed<'a>(
                 } else {
                     path.path.to_string()
                 };
-                let port = port_key(context, namespace, &service.name, service.port.as_ref());
+                let port = port_key(service.port.as_ref());
                 Some(Routed {
                     upstream: (namespace.to_string(), service.name.as_str(), port),
                     cookie_path: explicit.map_or_else(|| reach.clone(), str::to_string),
@@ -174,11 +172,10 @@ fn routed<'a>(
         .collect()
 }
 
-/// Whether two `(namespace, Service, port)` are surely different upstreams: a port name that
-/// could not be resolved to a number (see [`port_key`]) may be the other's number.
+/// Whether two `(namespace, Service, port as written)` are different upstreams (the
+/// controller names upstreams by the port as written, see [`port_key`]).
 fn other_upstream(a: &(String, &str, String), b: &(String, &str, String)) -> bool {
-    let number = |port: &str| port.parse::<i32>().is_ok();
-    a.0 != b.0 || a.1 != b.1 || (a.2 != b.2 && number(&a.2) && number(&b.2))
+    a != b
 }
 
 /// Whether one of two paths is the other, or a prefix of it on a segment boundary.
@@ -216,7 +213,7 @@ fn same_cookie_on_one_host(
     let mut findings = Vec::new();
     for host in hosts {
         let regex_host = regex_mode(ingress, host, context).is_some();
-        let my_paths = routed(ingress, mine, host, regex_host, context);
+        let my_paths = routed(ingress, mine, host, regex_host);
         for other in context.view.ingresses_on_host(host).ingresses() {
             if !same_controller(ingress, other, context)
                 || done.contains(&same_object(other))
@@ -229,7 +226,7 @@ fn same_cookie_on_one_host(
                 continue;
             }
             let persistent = mine.mode == "persistent" || theirs.mode == "persistent";
-            let their_paths = routed(other, &theirs, host, regex_host, context);
+            let their_paths = routed(other, &theirs, host, regex_host);
             let clash = my_paths.iter().find(|a| {
                 their_paths.iter().any(|b| {
                     other_upstream(&a.upstream, &b.upstream)
@@ -254,31 +251,18 @@ fn same_cookie_on_one_host(
     findings
 }
 
-/// The port as a number when it can be resolved (a named port through the Service's ports).
-fn port_key(
-    context: &Context<'_>,
-    namespace: &str,
-    service: &str,
-    port: Option<&ServiceBackendPort>,
-) -> String {
-    let Some(port) = port else {
-        return String::new();
-    };
-    if let Some(number) = port.number {
-        return number.to_string();
+/// The port as written, as the controller names the upstream (`upstreamName`,
+/// internal/ingress/controller/util.go L50-60: the number if set, else the name): `web:80`
+/// and `web:http` are two upstreams, each with its own affinity settings.
+fn port_key(port: Option<&ServiceBackendPort>) -> String {
+    match port {
+        Some(ServiceBackendPort {
+            number: Some(number),
+            ..
+        }) if *number > 0 => number.to_string(),
+        Some(port) => port.name.clone().unwrap_or_default(),
+        None => String::new(),
     }
-    let name = port.name.as_deref().unwrap_or_default();
-    if let Lookup::Found(object) = context.view.service(namespace, service)
-        && let Some(number) = object
-            .as_service()
-            .and_then(|svc| svc.spec.as_ref())
-            .and_then(|s| s.ports.as_ref())
-            .and_then(|ports| ports.iter().find(|p| p.name.as_deref() == Some(name)))
-            .map(|p| p.port)
-    {
-        return number.to_string();
-    }
-    name.to_string()
 }
 
 #[cfg(test)]
@@ -309,12 +293,15 @@ mod tests {
         assert_eq!(findings[0].level, Level::Warn);
         assert_eq!(
             findings[0].message,
-            "make session-cookie-name match Ingress app/b: both pin web:80, the last read wins"
+            "make session-cookie-name match Ingress app/b: both set upstream web:80"
         );
     }
 
+    /// util.go L50-60 (`upstreamName`): the controller names an upstream by the port as
+    /// written, so `web:http` and `web:80` are two upstreams with their own settings, even when
+    /// the Service's port `http` is 80.
     #[test]
-    fn named_and_numbered_ports_are_the_same_upstream() {
+    fn named_and_numbered_ports_are_two_upstreams() {
         let mut named = sticky("b", "two");
         named["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] =
             json!({"name": "http"});
@@ -322,21 +309,10 @@ mod tests {
             "spec": {"ports": [{"name": "http", "port": 80}]}});
         let findings = of(
             ID,
-            run_among(
-                sticky("a", "one"),
-                &[named.clone(), service],
-                Phase::Validating,
-            ),
+            run_among(sticky("a", "one"), &[named, service], Phase::Validating),
         );
-        assert_eq!(findings.len(), 1);
-        // Without the Service the name cannot be resolved: no claim.
-        assert!(
-            of(
-                ID,
-                run_among(sticky("a", "one"), &[named], Phase::Validating)
-            )
-            .is_empty()
-        );
+        // Different cookie names on two upstreams do not conflict (each balancer reads its own).
+        assert!(findings.is_empty(), "{findings:?}");
     }
 
     /// Two sticky Ingresses on one host, `a` routing `a_path` to Service `a_svc` and `b`
@@ -444,11 +420,12 @@ mod tests {
         // One upstream with the same settings: the cookie key is valid on both paths.
         let (a, b) = pair(("/", "web", json!({})), ("/api", "web", json!({})));
         assert!(quiet(a, b));
-        // A port name the view cannot resolve may be the other's number: no claim.
+        // A named port is another upstream than the number (util.go L50-60): the same cookie
+        // name on overlapping paths of two upstreams is a conflict.
         let (a, mut b) = pair(("/", "web", json!({})), ("/api", "web", json!({})));
         b["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["port"] =
             json!({"name": "http"});
-        assert!(quiet(a, b));
+        assert!(!quiet(a, b));
         // A canary's own affinity annotations are never used (controller.go L807, L1597-1598).
         let (a, b) = pair(
             ("/", "web", json!({})),
@@ -496,7 +473,7 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(
             findings[0].message,
-            "make affinity-mode match Ingress app/b: both pin web:80, the last read wins"
+            "make affinity-mode match Ingress app/b: both set upstream web:80"
         );
     }
 

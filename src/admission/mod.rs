@@ -92,7 +92,12 @@ pub async fn admit(
     let old = request
         .old_object
         .and_then(|old| decode(old).ok().flatten());
-    let cluster = view.prepare(&decoded, phase == Phase::Validating).await;
+    // Live GETs of missing backends only for objects the policy judges: an Ingress of another
+    // class meets only the rules about other controllers, which read nothing else.
+    let judged = policy.judges(&decoded) == crate::policy::Judged::Yes;
+    let cluster = view
+        .prepare(&decoded, phase == Phase::Validating && judged)
+        .await;
     let context = Context {
         policy,
         view: cluster.as_ref(),

@@ -74,7 +74,18 @@ async fn list_cluster() -> Result<Vec<Document>, String> {
     for info in KINDS {
         let resource = match info.watch {
             Watch::Always => Some(live::api_resource(info)),
-            Watch::WhenInstalled => live::discover(&client, info).await,
+            // One attempt: a failed discovery skips the kind (said on stderr) rather than
+            // retrying for ever.
+            Watch::WhenInstalled => match live::discover_once(&client, info).await {
+                Ok(found) => found,
+                Err(error) => {
+                    eprintln!(
+                        "warning: cannot discover {} ({}): not judged: {error}",
+                        info.plural, info.group
+                    );
+                    None
+                }
+            },
         };
         if let Some(resource) = resource {
             let api = Api::<DynamicObject>::all_with(client.clone(), &resource);

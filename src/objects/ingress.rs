@@ -54,6 +54,8 @@ pub struct BackendShapeError {
     /// `defaultBackend: {service: {…}}`; `…` for a part that was not written), or `None` when
     /// the backend already has its own version's fields (the others are then only to delete).
     pub rewrite: Option<String>,
+    /// Whether the backend has a `resource` (so the other version's fields are only to delete).
+    pub resource: bool,
     /// When the backend was taken into `spec`: the field of its Service name as written
     /// (`spec.rules[0].http.paths[0].backend.serviceName`), which [`IngressObject::backends`]
     /// reports for it.
@@ -118,7 +120,12 @@ impl IngressObject {
                 out.push(PathRef {
                     field: format!("spec.rules[{r}].http.paths[{p}].path"),
                     host: rule.host.as_deref(),
-                    path: path.path.as_deref().unwrap_or("/"),
+                    // Omitted or empty: the controller uses `/` (controller.go L811-813).
+                    path: path
+                        .path
+                        .as_deref()
+                        .filter(|p| !p.is_empty())
+                        .unwrap_or("/"),
                     path_type: &path.path_type,
                 });
             }
@@ -393,6 +400,7 @@ impl WrittenBackend {
                 field: format!("{base}.{first}"),
                 found,
                 expected,
+                resource: has_resource,
                 rewrite: free.then(|| other.text(legacy)),
                 converted: taken.then(|| format!("{base}.{name_field}")),
             };
@@ -430,6 +438,7 @@ impl WrittenBackend {
             field: field.into(),
             found: field,
             expected,
+            resource: false,
             rewrite: free.then(|| format!("{own_key}: {{{inside}}}")),
             converted: (free && meant.name.is_some()).then(|| format!("{field}.{name_field}")),
         };

@@ -166,11 +166,14 @@ pub fn is_dns1035_label(name: &str) -> bool {
 }
 
 /// Reads `svc.ns`, `svc.ns.svc` and `svc.ns.svc.<cluster-domain>` (the Service DNS names of the
-/// Kubernetes DNS specification) as `(service, namespace)`.
+/// Kubernetes DNS specification), with or without a final `.`, as `(service, namespace)`.
 pub fn service_and_namespace<'n>(
     name: &'n str,
     cluster_domain: &str,
 ) -> Option<(&'n str, &'n str)> {
+    // A fully qualified name may end with the root's `.` (ingress-nginx trims it from an
+    // ExternalName, endpointslices.go L70).
+    let name = name.strip_suffix('.').unwrap_or(name);
     let mut parts = name.splitn(3, '.');
     let service = parts.next()?;
     let namespace = parts.next()?;
@@ -181,4 +184,36 @@ pub fn service_and_namespace<'n>(
     };
     (service_dns && is_dns1035_label(service) && !namespace.is_empty())
         .then_some((service, namespace))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_and_namespace;
+
+    #[test]
+    fn service_dns_names() {
+        let cases = [
+            ("mysvc.otherns", Some(("mysvc", "otherns"))),
+            ("mysvc.otherns.svc", Some(("mysvc", "otherns"))),
+            (
+                "mysvc.otherns.svc.cluster.local",
+                Some(("mysvc", "otherns")),
+            ),
+            // A fully qualified name (endpointslices.go L70 trims the final dot).
+            (
+                "mysvc.otherns.svc.cluster.local.",
+                Some(("mysvc", "otherns")),
+            ),
+            ("mysvc.otherns.svc.corp.local", None),
+            ("example.com.", Some(("example", "com"))),
+            ("mysvc", None),
+        ];
+        for (name, expected) in cases {
+            assert_eq!(
+                service_and_namespace(name, "cluster.local"),
+                expected,
+                "{name}"
+            );
+        }
+    }
 }

@@ -2,14 +2,14 @@
 //! the Ingress.
 
 use super::cookie_path_not_literal::literal_problem;
-use super::regex_mode::regex_mode;
+use super::regex_mode::RegexModes;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::controllers::nginx::annotations::is_url_valid_char;
 use crate::controllers::nginx::{self, Annotations, annotation};
 use crate::cookie_path::{common_path, path_matches, path_prefix};
+use crate::objects::IngressObject;
 use crate::objects::kinds::Kind;
-use crate::objects::{IngressObject, PathRef};
 use crate::policy::Action;
 
 /// The rule's declaration.
@@ -53,12 +53,16 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     let paths = ingress.paths();
+    let mut modes = RegexModes::new(ingress, context);
     // Per path: the literal every request it serves starts with (`None` for a regex that does
     // not parse), and a cookie path the controller accepts that covers it.
     let reaches: Vec<(Option<String>, String)> = paths
         .iter()
         .map(|p| {
-            if is_regex(ingress, p, context) {
+            // nginx reads a path as a regex when it looks like one and regex mode is on for
+            // its host; a literal-looking path in regex mode (`/app`) is taken as written, as
+            // cookie-path-for-regex does.
+            if nginx::regex_tell(p.path).is_some() && modes.of(p.host.unwrap_or("")).is_some() {
                 let reach = path_prefix(p.path).ok();
                 let cover = reach.clone().unwrap_or_else(|| "/".to_string());
                 (reach, cover)
@@ -92,14 +96,6 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
         )
         .at_annotation(&key),
     ]
-}
-
-/// Whether nginx reads `path` as a regex: it looks like one and regex mode is on for its host.
-/// A literal-looking path in regex mode (`/app`) is taken as written, as
-/// `cookie-path-for-regex` does.
-fn is_regex(ingress: &IngressObject, path: &PathRef<'_>, context: &Context<'_>) -> bool {
-    nginx::regex_tell(path.path).is_some()
-        && regex_mode(ingress, path.host.unwrap_or(""), context).is_some()
 }
 
 /// A literal path as a cookie path the controller accepts (`URLIsValidRegex`, without `?`):

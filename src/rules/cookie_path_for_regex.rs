@@ -1,6 +1,6 @@
 //! `cookie-path-for-regex`: a sticky Ingress in regex mode needs a literal `session-cookie-path`.
 
-use super::regex_mode::{RegexMode, regex_mode};
+use super::regex_mode::{RegexMode, RegexModes};
 use super::{Check, Context, Finding, Fix, Reads, Rule};
 use crate::controllers::nginx::{self, Annotations, annotation};
 use crate::cookie_path::{self, Derived};
@@ -42,11 +42,12 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
         return Vec::new();
     }
     // The first regex path on a host in regex mode, and who turned regex mode on.
+    let mut modes = RegexModes::new(ingress, context);
     let Some((regex_path, mode)) = ingress
         .paths()
         .into_iter()
         .filter(|p| nginx::regex_tell(p.path).is_some())
-        .find_map(|p| regex_mode(ingress, p.host.unwrap_or(""), context).map(|m| (p, m)))
+        .find_map(|p| modes.of(p.host.unwrap_or("")).map(|m| (p, m)))
     else {
         return Vec::new();
     };

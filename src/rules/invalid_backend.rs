@@ -57,6 +57,7 @@ fn message(error: &BackendShapeError, legacy: bool) -> String {
     let todo = match (&error.rewrite, found.starts_with("spec.")) {
         (Some(rewrite), _) => format!("write {rewrite}"),
         (None, true) => format!("delete it ({expected} is set)"),
+        (None, false) if error.resource => "delete it (the backend has a resource)".to_string(),
         (None, false) => format!("delete it (the backend already has {expected})"),
     };
     let move_on = if legacy {
@@ -70,6 +71,28 @@ fn message(error: &BackendShapeError, legacy: bool) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// A resource backend (networking.k8s.io/v1 IngressBackend: service or resource) with
+    /// v1beta1 fields beside it: they are only to delete, and the advice says why.
+    #[test]
+    fn a_resource_backend_with_the_other_fields() {
+        use super::super::Phase;
+        use super::super::testing::*;
+        use serde_json::json;
+        let mut value = ingress(json!({}), &["/"]);
+        value["spec"]["rules"][0]["http"]["paths"][0]["backend"] = json!({
+            "resource": {"apiGroup": "k8s.example.com", "kind": "StorageBucket", "name": "b"},
+            "serviceName": "web"});
+        let findings = of("invalid-backend", run(value, Phase::Validating));
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert!(
+            findings[0]
+                .message
+                .ends_with("delete it (the backend has a resource)"),
+            "{}",
+            findings[0].message
+        );
+    }
+
     use super::super::testing::*;
     use super::super::{Level, Phase};
     use crate::objects::{Object, decode_json};

@@ -34,6 +34,36 @@ pub fn regex_mode(ingress: &IngressObject, host: &str, context: &Context<'_>) ->
         .map(|other| RegexMode::Other(ObjectRef::ingress(other)))
 }
 
+/// [`regex_mode`] for the hosts of one Ingress, each host computed once: rules that ask per
+/// path stay linear in the number of paths (an Ingress near the API server's size limit holds
+/// tens of thousands).
+pub struct RegexModes<'a, 'c> {
+    ingress: &'a IngressObject,
+    context: &'a Context<'c>,
+    known: std::collections::HashMap<String, Option<RegexMode>>,
+}
+
+impl<'a, 'c> RegexModes<'a, 'c> {
+    /// No host computed yet.
+    pub fn new(ingress: &'a IngressObject, context: &'a Context<'c>) -> Self {
+        RegexModes {
+            ingress,
+            context,
+            known: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Regex mode for `host` (`""` for rules without a host).
+    pub fn of(&mut self, host: &str) -> Option<RegexMode> {
+        if let Some(known) = self.known.get(host) {
+            return known.clone();
+        }
+        let mode = regex_mode(self.ingress, host, self.context);
+        self.known.insert(host.to_string(), mode.clone());
+        mode
+    }
+}
+
 /// Whether `other` is another Ingress served by the same controller as `ingress`: a judged
 /// class, and the same class, or no class on either side (it may be the default class). Two
 /// configured classes are two controllers, with their own servers and upstreams.

@@ -40,11 +40,17 @@ fn check(ingress: &IngressObject, _: &Context<'_>) -> Vec<Finding> {
                 Some(parent) => format!("{parent}.pathType"),
                 None => p.field.clone(),
             };
+            // inspector.go L56-57: a missing pathType is checked like Exact and Prefix.
+            let path_type = if p.path_type.is_empty() {
+                "(unset)"
+            } else {
+                p.path_type
+            };
             Finding::warn(
                 &RULE,
                 format!(
-                    "ingress-nginx 1.12+ refuses pathType {} on `{}`: use ImplementationSpecific",
-                    p.path_type, p.path
+                    "ingress-nginx 1.12+ refuses pathType {path_type} on `{}`: use ImplementationSpecific",
+                    p.path
                 ),
             )
             .at(field)

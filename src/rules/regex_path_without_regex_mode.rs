@@ -1,6 +1,6 @@
 //! `regex-path-without-regex-mode`: a regex-looking path on a host where regex mode is off.
 
-use super::regex_mode::regex_mode;
+use super::regex_mode::RegexModes;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx;
 use crate::objects::IngressObject;
@@ -34,12 +34,13 @@ buildLocation)",
 };
 
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
+    let mut modes = RegexModes::new(ingress, context);
     ingress
         .paths()
         .into_iter()
         .filter_map(|p| {
             nginx::regex_tell(p.path)?;
-            if regex_mode(ingress, p.host.unwrap_or(""), context).is_some() {
+            if modes.of(p.host.unwrap_or("")).is_some() {
                 return None;
             }
             Some(

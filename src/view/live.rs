@@ -607,15 +607,25 @@ where
         let done = matches!(event, watcher::Event::InitDone);
         // Decoding happens before the write lock is taken.
         let decode = |o| decode_dynamic(watched.info, o).map(Arc::new);
+        let key = |o: &DynamicObject| -> Key {
+            (
+                o.metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+                o.metadata.name.clone().unwrap_or_default(),
+            )
+        };
         let change = match event {
             watcher::Event::Init => Change::Init,
             watcher::Event::InitDone => Change::InitDone,
-            watcher::Event::Apply(o) => decode(o).map_or(Change::None, Change::Apply),
+            // An update that does not decode must not leave the previous version served.
+            watcher::Event::Apply(o) => {
+                let stale = key(&o);
+                decode(o).map_or(Change::Delete(stale), Change::Apply)
+            }
             watcher::Event::InitApply(o) => decode(o).map_or(Change::None, Change::InitApply),
-            watcher::Event::Delete(o) => Change::Delete((
-                o.metadata.namespace.unwrap_or_else(|| "default".into()),
-                o.metadata.name.unwrap_or_default(),
-            )),
+            watcher::Event::Delete(o) => Change::Delete(key(&o)),
         };
         {
             let mut cache = watched.cache.write().unwrap_or_else(|e| e.into_inner());
@@ -641,33 +651,47 @@ where
 /// that read the kind off for the life of the process. Meanwhile its cache counts as
 /// `discovering`.
 pub async fn discover(client: &kube::Client, info: &KindInfo) -> Option<ApiResource> {
-    let (group, kind) = (info.group, info.name);
     loop {
-        match kube::discovery::group(client, group).await {
-            Ok(found) => {
-                return match found.recommended_kind(kind) {
-                    Some((resource, _)) => {
-                        tracing::info!(api_version = %resource.api_version, kind, "CRD found: watching it");
-                        Some(resource)
-                    }
-                    None => {
-                        tracing::info!(group, kind, "kind not served: rules read none");
-                        None
-                    }
-                };
-            }
-            Err(kube::Error::Api(status)) if status.code == 404 => {
-                tracing::info!(group, kind, "no such CRD: rules read none");
-                return None;
-            }
-            Err(kube::Error::Discovery(error)) => {
-                tracing::info!(%error, group, kind, "no such CRD: rules read none");
-                return None;
-            }
+        match discover_once(client, info).await {
+            Ok(found) => return found,
             Err(error) => {
-                tracing::warn!(%error, group, kind, "discovery failed; retrying in 10 s");
+                tracing::warn!(%error, group = info.group, kind = info.name, "discovery failed; retrying in 10 s");
                 tokio::time::sleep(Duration::from_secs(10)).await;
             }
         }
+    }
+}
+
+/// One discovery attempt for a [`Watch::WhenInstalled`] kind: `Ok(Some)` when served,
+/// `Ok(None)` when not installed.
+///
+/// # Errors
+/// The client's error when the API server did not answer the question (unreachable, 5xx,
+/// forbidden).
+pub async fn discover_once(
+    client: &kube::Client,
+    info: &KindInfo,
+) -> Result<Option<ApiResource>, kube::Error> {
+    let (group, kind) = (info.group, info.name);
+    match kube::discovery::group(client, group).await {
+        Ok(found) => Ok(match found.recommended_kind(kind) {
+            Some((resource, _)) => {
+                tracing::info!(api_version = %resource.api_version, kind, "CRD found: watching it");
+                Some(resource)
+            }
+            None => {
+                tracing::info!(group, kind, "kind not served: rules read none");
+                None
+            }
+        }),
+        Err(kube::Error::Api(status)) if status.code == 404 => {
+            tracing::info!(group, kind, "no such CRD: rules read none");
+            Ok(None)
+        }
+        Err(kube::Error::Discovery(error)) => {
+            tracing::info!(%error, group, kind, "no such CRD: rules read none");
+            Ok(None)
+        }
+        Err(error) => Err(error),
     }
 }

@@ -137,13 +137,23 @@ pub fn turns_on_regex_mode(ingress: &IngressObject, host: &str, prefix: &str) ->
     if annotations.use_regex() {
         return true;
     }
-    match annotations.accepted(annotation::REWRITE_TARGET) {
-        Some(target) => ingress
-            .paths()
-            .iter()
-            .any(|p| p.host.unwrap_or("") == host && p.path != target.as_str()),
-        None => false,
-    }
+    let Some(target) = annotations.accepted(annotation::REWRITE_TARGET) else {
+        return false;
+    };
+    // Straight over the spec (no per-path field strings): callers ask per host.
+    ingress
+        .spec
+        .rules
+        .iter()
+        .flatten()
+        .filter(|rule| rule.host.as_deref().unwrap_or("") == host)
+        .filter_map(|rule| rule.http.as_ref())
+        .flat_map(|http| &http.paths)
+        .any(|p| {
+            // An omitted or empty path is `/` (controller.go L811-813).
+            let path = p.path.as_deref().filter(|p| !p.is_empty()).unwrap_or("/");
+            path != target
+        })
 }
 
 /// Why `path` reads as a regular expression rather than a literal path, or `None`.

@@ -250,6 +250,32 @@ fn readme_annotation_table_is_generated_from_the_controller_table() {
     );
 }
 
+/// `rules --output kinds` prints what the kinds table asks of manifests/base/ (tests/manifests.rs
+/// checks the manifests against the same table).
+#[test]
+fn rules_prints_what_the_kinds_table_asks_of_the_manifests() {
+    let out = sticky_guard(&["rules", "--output", "kinds"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let printed: Value = serde_norway::from_slice(&out.stdout).unwrap();
+    let resources = |key: &str| -> Vec<String> {
+        printed[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["resources"][0].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(resources("mutatingWebhookRules"), ["ingresses"]);
+    assert_eq!(
+        resources("validatingWebhookRules"),
+        ["ingresses", "services"]
+    );
+    assert_eq!(
+        resources("viewClusterRoleRules"),
+        ["ingresses", "services", "backendconfigs"]
+    );
+}
+
 #[test]
 fn rules_lists_and_explains() {
     let out = sticky_guard(&["rules"], None);

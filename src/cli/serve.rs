@@ -382,8 +382,18 @@ fn cluster_view(
         }
         (_, None) => ViewSource::Off("no cluster configuration".into()),
         (_, Some(client)) => {
+            let kinds: Vec<String> = crate::objects::kinds::KINDS
+                .iter()
+                .map(|k| match k.watch {
+                    crate::objects::kinds::Watch::Always => k.plural.to_string(),
+                    crate::objects::kinds::Watch::WhenInstalled => {
+                        format!("{} (if installed)", k.plural)
+                    }
+                })
+                .collect();
             tracing::info!(
-                "cluster view: watching services, ingresses (and backendconfigs if installed); /readyz waits for the caches"
+                watching = %kinds.join(", "),
+                "cluster view: watch caches; /readyz waits for them"
             );
             ViewSource::Live(Box::new(
                 LiveView::start(client).remember_absent_for(absent_ttl),

@@ -93,13 +93,12 @@ impl Shape {
         super::kinds::shape_of(api_version, kind)
     }
 
-    /// `Ingress`, `Service` or `BackendConfig`.
+    /// The kind read in this shape, as the kinds table names it (`Ingress`, `Service`, …).
     pub fn kind(self) -> &'static str {
-        match self {
-            Shape::IngressV1 | Shape::IngressLegacy => "Ingress",
-            Shape::ServiceV1 => "Service",
-            Shape::BackendConfig => "BackendConfig",
-        }
+        super::kinds::KINDS
+            .iter()
+            .find(|k| k.versions.iter().any(|(_, shape)| *shape == self))
+            .map_or("object", |k| k.name)
     }
 }
 

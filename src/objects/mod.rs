@@ -120,7 +120,7 @@ pub struct ObjectRef {
 impl ObjectRef {
     /// `Ingress namespace/name` of an Ingress.
     pub fn ingress(ingress: &IngressObject) -> Self {
-        ObjectRef::new("Ingress", &ingress.meta)
+        ObjectRef::new(Kind::Ingress.name(), &ingress.meta)
     }
 
     fn new(kind: &'static str, meta: &ObjectMeta) -> Self {

@@ -65,7 +65,7 @@ fn scenario_03_dotted_backend_is_denied() {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{stdout}");
     assert!(lines[0].starts_with(&format!(
-        "{file}#1: deny cross-namespace-backend Ingress ingress-shared/mysite: backend `mysvc.otherns.svc.cluster.local` names Service `mysvc` in namespace `otherns`"
+        "{file}:20:17: deny cross-namespace-backend Ingress ingress-shared/mysite: backend `mysvc.otherns.svc.cluster.local` names Service `mysvc` in namespace `otherns`"
     )), "{stdout}");
     assert!(lines[0].contains("(fix: Put the Ingress in the Service's namespace"));
 }

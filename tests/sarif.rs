@@ -68,8 +68,11 @@ fn seed_scenarios_give_valid_sarif() {
             .unwrap()
             .ends_with("03-dotted-service-name.yaml")
     );
-    // Scenario 03's Ingress starts at line 5, after its comment header.
-    assert_eq!(location["region"]["startLine"], 5);
+    // Scenario 03's dotted name: the `name:` key of the backend, line 20, column 17.
+    assert_eq!(location["region"]["startLine"], 20);
+    assert_eq!(location["region"]["startColumn"], 17);
+    assert_eq!(location["region"]["endLine"], 20);
+    assert_eq!(location["region"]["endColumn"], 21);
     assert_eq!(
         dotted["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
         "Ingress/ingress-shared/mysite"

@@ -103,6 +103,7 @@ async fn list_cluster() -> Result<Vec<Document>, String> {
                 line: 1,
             },
             value,
+            positions: None,
         })
         .collect())
 }

@@ -1,10 +1,12 @@
 //! Reading manifest files: multi-document YAML or JSON, `-` for stdin, directories.
 
+use super::positions::{DocumentPositions, Region, positions};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where a document came from: file and 1-based document index (and the item index inside a
 /// `kind: List`).
@@ -39,6 +41,32 @@ pub struct Document {
     pub location: Location,
     /// Its content as JSON.
     pub value: Value,
+    /// Where its nodes sit in the file (`None` when it did not come from a file, or the
+    /// position reader could not follow it), and the JSON pointer of this document inside
+    /// them (`/items/N` for an item of a `kind: List`, else `""`).
+    pub positions: Option<(Arc<DocumentPositions>, String)>,
+}
+
+impl Document {
+    /// The region to point at for `field` (a finding's field path), or for the whole document
+    /// when there is no field: the key at fault, else its closest existing ancestor. Falls
+    /// back to the document's first line.
+    pub fn region(&self, field: Option<&str>) -> Region {
+        let fallback = Region {
+            start_line: self.location.line,
+            start_column: 1,
+            end_line: self.location.line,
+            end_column: 1,
+        };
+        let Some((positions, prefix)) = &self.positions else {
+            return fallback;
+        };
+        let pointer = match field.and_then(super::positions::field_pointer) {
+            Some(pointer) => format!("{prefix}{pointer}"),
+            None => prefix.clone(),
+        };
+        positions.region(&pointer).unwrap_or(fallback)
+    }
 }
 
 /// A file or document that could not be read.
@@ -72,7 +100,10 @@ pub fn read(paths: &[PathBuf]) -> (Vec<Document>, Vec<InputError>) {
 /// Parses the documents of one file's text.
 pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<InputError>) {
     let starts = document_lines(text);
+    let mut found = positions(text).into_iter().map(Arc::new);
     for (i, document) in serde_norway::Deserializer::from_str(text).enumerate() {
+        // Both parsers count documents the same way (YAML 1.2 streams).
+        let document_positions = found.next();
         let index = i + 1;
         let value = match Value::deserialize(document) {
             Ok(value) => value,
@@ -109,10 +140,17 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<I
                             ..location.clone()
                         },
                         value: item,
+                        positions: document_positions
+                            .clone()
+                            .map(|p| (p, format!("/items/{n}"))),
                     });
                 }
             }
-            value => out.push(Document { location, value }),
+            value => out.push(Document {
+                location,
+                value,
+                positions: document_positions.map(|p| (p, String::new())),
+            }),
         }
     }
 }

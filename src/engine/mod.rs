@@ -13,12 +13,14 @@
 //! the later one is what the other objects see; each is still judged on its own.
 
 pub mod manifests;
+pub mod positions;
 
 use crate::objects::{self, Object, ObjectRef};
 use crate::policy::{Judged, Policy};
 use crate::rules::{self, Context, Finding, Fix, Level, Phase};
 use crate::view::offline::OfflineView;
 use manifests::{Document, InputError, Location};
+use positions::Region;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -37,6 +39,9 @@ pub struct Reported {
     /// Where the object came from.
     #[serde(flatten)]
     pub location: Location,
+    /// The key at fault in the file (the annotation, the path entry, the backend name), or
+    /// the closest existing ancestor for a field a fix would add.
+    pub region: Region,
     /// The offending field, if the rule names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
@@ -208,7 +213,7 @@ fn judge(
     for Decoded { document, object } in &decoded {
         let Some(object) = object else { continue };
         for finding in rules::evaluate(object, Phase::Validating, &context) {
-            findings.push(report(finding, object, &document.location, policy));
+            findings.push(report(finding, object, document, policy));
         }
     }
     let summary = summarize(&decoded, policy);
@@ -275,7 +280,7 @@ fn summarize(decoded: &[Decoded], policy: &Policy) -> Summary {
     summary
 }
 
-fn report(finding: Finding, object: &Object, location: &Location, policy: &Policy) -> Reported {
+fn report(finding: Finding, object: &Object, document: &Document, policy: &Policy) -> Reported {
     let hint = match &finding.fix {
         Some(Fix::SetAnnotation { key, value }) => {
             format!("`sticky-guard fix` sets {key}: \"{value}\" (so does the mutating webhook)")
@@ -291,7 +296,8 @@ fn report(finding: Finding, object: &Object, location: &Location, policy: &Polic
         rule: finding.rule,
         level: finding.level,
         object: object.reference(),
-        location: location.clone(),
+        location: document.location.clone(),
+        region: document.region(finding.field.as_deref()),
         field: finding.field,
         message: finding.message,
         hint,

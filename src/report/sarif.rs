@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 /// The SARIF log for a `check` report.
 ///
 /// One run; `tool.driver.rules` is the whole catalogue (with each rule's configured action as
-/// its default level); one result per finding, located at the file and the line where its
-/// document starts, with the object as a logical location. Unreadable inputs are tool
+/// its default level); one result per finding, located at the key at fault (a region with
+/// start and end line and column, columns in Unicode code points), with the object as a
+/// logical location. Unreadable inputs are tool
 /// execution notifications.
 pub fn sarif(report: &Report, policy: &Policy) -> Value {
     let rules: Vec<Value> = CATALOGUE
@@ -53,7 +54,12 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": uri(&f.location.file)},
-                        "region": {"startLine": f.location.line}
+                        "region": {
+                            "startLine": f.region.start_line,
+                            "startColumn": f.region.start_column,
+                            "endLine": f.region.end_line,
+                            "endColumn": f.region.end_column
+                        }
                     },
                     "logicalLocations": [{"fullyQualifiedName": qualified, "kind": "resource"}]
                 }],
@@ -80,6 +86,7 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
                 "version": env!("CARGO_PKG_VERSION"),
                 "rules": rules
             }},
+            "columnKind": "unicodeCodePoints",
             "invocations": [{
                 "executionSuccessful": report.errors.is_empty(),
                 "toolExecutionNotifications": notifications

@@ -16,7 +16,8 @@ pub fn errors(report: &Report) -> String {
         .collect()
 }
 
-/// `FILE#DOC: LEVEL RULE Kind ns/name: message (fix: hint)`, one line per finding.
+/// `FILE:LINE:COL: LEVEL RULE Kind ns/name: message (fix: hint)`, one line per finding, at the
+/// key at fault (the form compilers and linters use, which editors and CI annotate).
 pub fn findings(report: &Report) -> String {
     let bold = anstyle::Style::new().bold();
     let mut out = String::new();
@@ -27,8 +28,10 @@ pub fn findings(report: &Report) -> String {
         };
         let level = anstyle::Style::new().bold().fg_color(Some(colour.into()));
         out.push_str(&format!(
-            "{}: {level}{}{level:#} {bold}{}{bold:#} {}: {} (fix: {})\n",
-            f.location,
+            "{}:{}:{}: {level}{}{level:#} {bold}{}{bold:#} {}: {} (fix: {})\n",
+            f.location.file,
+            f.region.start_line,
+            f.region.start_column,
             f.level.as_str(),
             f.rule,
             f.object,

@@ -666,6 +666,81 @@ mod tests {
         }
     }
 
+    /// The text at `(line, column)` (1-based, columns in characters).
+    fn text_at(text: &str, line: usize, column: usize) -> String {
+        text.lines()
+            .nth(line - 1)
+            .map(|l| l.chars().skip(column - 1).collect())
+            .unwrap_or_default()
+    }
+
+    /// The key a finding's field points at in the document: its last segment, or for a field
+    /// the document does not hold (one a fix would add) the closest one it holds.
+    fn expected_key(document: &serde_json::Value, field: &str) -> String {
+        let pointer = crate::engine::positions::field_pointer(field).expect("a field path");
+        let mut pointer = pointer.as_str();
+        while document.pointer(pointer).is_none() {
+            pointer = &pointer[..pointer.rfind('/').expect("an ancestor")];
+        }
+        let token = &pointer[pointer.rfind('/').map_or(0, |i| i + 1)..];
+        token.replace("~1", "/").replace("~0", "~")
+    }
+
+    /// For findings of each rule, the reported line and column point at the offending key, in
+    /// YAML (block style) and in JSON.
+    #[test]
+    fn every_rule_points_at_the_key_at_fault_in_yaml_and_json() {
+        let mut checked = std::collections::BTreeSet::new();
+        for rule in CATALOGUE {
+            let (value, others) = trigger(rule.id);
+            let documents: Vec<serde_json::Value> =
+                others.iter().cloned().chain([value.clone()]).collect();
+            let yaml: String = documents
+                .iter()
+                .map(|d| format!("---\n{}", serde_norway::to_string(d).unwrap()))
+                .collect();
+            // JSON documents, one per YAML document of the stream.
+            let json: String = documents
+                .iter()
+                .map(|d| format!("---\n{}\n", serde_json::to_string_pretty(d).unwrap()))
+                .collect();
+            for (format, text) in [("yaml", &yaml), ("json", &json)] {
+                let report = crate::engine::check_text("t", text, &Policy::default());
+                let found: Vec<_> = report
+                    .findings
+                    .iter()
+                    .filter(|f| f.rule == rule.id)
+                    .collect();
+                assert!(!found.is_empty(), "{} ({format}) does not fire", rule.id);
+                for f in found {
+                    let document = &documents[f.location.document - 1];
+                    let at = text_at(text, f.region.start_line, f.region.start_column);
+                    let Some(field) = &f.field else {
+                        continue;
+                    };
+                    let key = expected_key(document, field);
+                    let written = if format == "json" {
+                        format!("\"{key}\"")
+                    } else {
+                        key.clone()
+                    };
+                    // A sequence item has no key: it points at the item.
+                    let item = key.bytes().all(|b| b.is_ascii_digit());
+                    checked.insert((rule.id, format));
+                    assert!(
+                        item || at.starts_with(&written),
+                        "{} ({format}): {field} reported at {}:{} = {at:?}, expected {written}",
+                        rule.id,
+                        f.region.start_line,
+                        f.region.start_column
+                    );
+                }
+            }
+        }
+        // Every rule's trigger names a field, in both formats.
+        assert_eq!(checked.len(), 2 * CATALOGUE.len(), "{checked:?}");
+    }
+
     #[test]
     fn every_rule_can_be_switched_to_warn_and_off() {
         for rule in CATALOGUE {

@@ -48,11 +48,31 @@ pub fn admission_review(runtime: &tokio::runtime::Runtime, body: &[u8]) {
     }
 }
 
-/// Bytes (as UTF-8, lossily) → `check` report.
+/// Bytes (as UTF-8, lossily) → `check` report, and `fix`'s minimal edits (whose fixed text
+/// must still parse as many documents).
 pub fn manifest(bytes: &[u8]) {
     let text = String::from_utf8_lossy(bytes);
     let report = sticky_guard::engine::check_text("fuzz.yaml", &text, &Policy::default());
     assert!(report.exit_code() <= 2);
+    let (mut documents, mut errors) = (Vec::new(), Vec::new());
+    sticky_guard::engine::manifests::parse("fuzz.yaml", &text, &mut documents, &mut errors);
+    if errors.is_empty() {
+        let fixed = sticky_guard::engine::fix_documents(documents, errors, &Policy::default());
+        for file in &fixed.files {
+            let (mut again, mut again_errors) = (Vec::new(), Vec::new());
+            sticky_guard::engine::manifests::parse(
+                "fixed.yaml",
+                &file.after,
+                &mut again,
+                &mut again_errors,
+            );
+            assert!(
+                again_errors.is_empty() || file.after == *file.before,
+                "the fixed text does not parse: {again_errors:?}\n{}",
+                file.after
+            );
+        }
+    }
 }
 
 /// Bytes → up to four paths (one per line, UTF-8 lossily) → derived cookie path.

@@ -104,6 +104,7 @@ async fn list_cluster() -> Result<Vec<Document>, String> {
             },
             value,
             positions: None,
+            source: None,
         })
         .collect())
 }

@@ -29,6 +29,14 @@ pub struct FixArgs {
     /// Manifest files or directories; `-` reads stdin.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Rewrite the files in place (atomically: a temporary file beside each, then a rename;
+    /// permissions kept). Only files that change are written.
+    #[arg(long, conflicts_with = "diff")]
+    pub in_place: bool,
+    /// Print a unified diff of the changes instead of the fixed files; exit 1 when there is
+    /// one (for CI).
+    #[arg(long)]
+    pub diff: bool,
     /// Policy.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -81,12 +89,21 @@ pub fn print_report(report: &Report, output: Output, policy: &Policy) -> ExitCod
     ExitCode::from(report.exit_code())
 }
 
-/// `sticky-guard fix`.
+/// `sticky-guard fix`: prints the fixed files (the default), rewrites them (`--in-place`), or
+/// prints a unified diff (`--diff`). Findings no fix removes go to stderr.
+///
+/// Exit codes: 2 on input errors (nothing written); 1 when a deny-level finding remains, or
+/// with `--diff` when there is a diff; else 0.
 pub fn run_fix(args: FixArgs) -> ExitCode {
     let policy = match args.policy.load() {
         Ok(policy) => policy,
         Err(e) => return super::fail(e),
     };
+    if args.in_place && args.files.iter().any(|f| f.as_os_str() == "-") {
+        return super::fail(
+            "--in-place rewrites files: stdin (`-`) has none; use --diff or no flag",
+        );
+    }
     let (documents, errors) = manifests::read(&args.files);
     let fixed = engine::fix_documents(documents, errors, &policy);
     if !fixed.remaining.errors.is_empty() {
@@ -94,17 +111,71 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
         eprintln!("nothing written: fix the errors above first");
         return ExitCode::from(2);
     }
-    let mut yaml = String::new();
-    for document in &fixed.documents {
-        match serde_norway::to_string(document) {
-            Ok(text) => {
-                yaml.push_str("---\n");
-                yaml.push_str(&text);
-            }
-            Err(e) => return super::fail(format!("cannot write YAML: {e}")),
+    for file in &fixed.files {
+        if !file.rewritten.is_empty() {
+            let documents: Vec<String> = file.rewritten.iter().map(|d| format!("#{d}")).collect();
+            eprintln!(
+                "note: {} {}: written anew from its values (comments and formatting of that document are not kept)",
+                file.file,
+                documents.join(", ")
+            );
         }
     }
-    super::out(&yaml);
+    let mut changed = false;
+    if args.diff {
+        let mut text = String::new();
+        for file in fixed.files.iter().filter(|f| f.after != *f.before) {
+            changed = true;
+            text.push_str(
+                &similar::TextDiff::from_lines(&*file.before, &file.after)
+                    .unified_diff()
+                    .header(
+                        &format!("a/{}", file.file.trim_start_matches('/')),
+                        &format!("b/{}", file.file.trim_start_matches('/')),
+                    )
+                    .to_string(),
+            );
+        }
+        super::out(&text);
+    } else if args.in_place {
+        for file in fixed.files.iter().filter(|f| f.after != *f.before) {
+            if let Err(e) = write_atomically(std::path::Path::new(&file.file), &file.after) {
+                return super::fail(format!("cannot write {}: {e}", file.file));
+            }
+            eprintln!("fixed {}", file.file);
+        }
+    } else {
+        let mut text = String::new();
+        for file in &fixed.files {
+            // Files follow each other as one stream: a document separator between them.
+            if !text.is_empty() && !file.after.starts_with("---") {
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                text.push_str("---\n");
+            }
+            text.push_str(&file.after);
+        }
+        super::out(&text);
+    }
     anstream::eprint!("{}", report::text::findings(&fixed.remaining));
-    ExitCode::from(fixed.remaining.exit_code())
+    let code = fixed.remaining.exit_code().max(u8::from(changed));
+    ExitCode::from(code)
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory and a rename, so a
+/// reader never sees half a file; the file keeps its permissions.
+fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => std::path::Path::new("."),
+    };
+    let permissions = std::fs::metadata(path)?.permissions();
+    let mut temporary = tempfile::NamedTempFile::new_in(dir)?;
+    temporary.write_all(text.as_bytes())?;
+    temporary.as_file().sync_all()?;
+    std::fs::set_permissions(temporary.path(), permissions)?;
+    temporary.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

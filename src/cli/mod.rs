@@ -35,9 +35,11 @@ pub enum Command {
     /// for *.yaml, *.yml, *.json). Exit 0 when clean or warnings only, 1 when a deny-level
     /// finding exists, 2 on usage or parse errors.
     Check(check::CheckArgs),
-    /// Print the manifests with the mutating webhook's patches applied, as multi-document YAML
-    /// on stdout. Comments and formatting do not survive; key order does. Findings that no patch
-    /// fixes are reported on stderr (exit 1); on a parse error nothing is printed (exit 2).
+    /// Apply the mutating webhook's patches to the manifests as minimal edits (only the lines a
+    /// fix needs change; comments, quoting and formatting stay): print the fixed files
+    /// (default), rewrite them (`--in-place`) or print a unified diff (`--diff`, exit 1 when
+    /// there is one). Findings no patch fixes go to stderr (exit 1 for a deny); on a parse
+    /// error nothing is written (exit 2).
     Fix(check::FixArgs),
     /// Judge everything already in the cluster (KUBECONFIG, ~/.kube/config or in-cluster):
     /// same output formats and exit codes as `check`.

@@ -45,6 +45,9 @@ pub struct Document {
     /// position reader could not follow it), and the JSON pointer of this document inside
     /// them (`/items/N` for an item of a `kind: List`, else `""`).
     pub positions: Option<(Arc<DocumentPositions>, String)>,
+    /// The whole text of the file it came from (shared by its documents), for `fix`'s minimal
+    /// edits; `None` when it did not come from a file.
+    pub source: Option<Arc<str>>,
 }
 
 impl Document {
@@ -100,6 +103,7 @@ pub fn read(paths: &[PathBuf]) -> (Vec<Document>, Vec<InputError>) {
 /// Parses the documents of one file's text.
 pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<InputError>) {
     let starts = document_lines(text);
+    let source: Arc<str> = Arc::from(text);
     let mut found = positions(text).into_iter().map(Arc::new);
     for (i, document) in serde_norway::Deserializer::from_str(text).enumerate() {
         // Both parsers count documents the same way (YAML 1.2 streams).
@@ -143,6 +147,7 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<I
                         positions: document_positions
                             .clone()
                             .map(|p| (p, format!("/items/{n}"))),
+                        source: Some(source.clone()),
                     });
                 }
             }
@@ -150,6 +155,7 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<I
                 location,
                 value,
                 positions: document_positions.map(|p| (p, String::new())),
+                source: Some(source.clone()),
             }),
         }
     }

@@ -12,6 +12,7 @@
 //! duplicated objects (same kind, namespace and name): `kubectl apply` keeps the later one, so
 //! the later one is what the other objects see; each is still judged on its own.
 
+pub mod edit;
 pub mod manifests;
 pub mod positions;
 
@@ -19,6 +20,7 @@ use crate::objects::{self, Object, ObjectRef};
 use crate::policy::{Judged, Policy};
 use crate::rules::{self, Context, Finding, Fix, Level, Phase};
 use crate::view::offline::OfflineView;
+use edit::Edit;
 use manifests::{Document, InputError, Location};
 use positions::Region;
 use serde::Serialize;
@@ -309,11 +311,30 @@ fn report(finding: Finding, object: &Object, document: &Document, policy: &Polic
 pub struct Fixed {
     /// Every document, patched where a patch applies, in input order.
     pub documents: Vec<Value>,
+    /// Each file read, in input order, before and after its fixes.
+    pub files: Vec<FixedFile>,
     /// What is left after patching: findings no patch fixes.
     pub remaining: Report,
 }
 
-/// Applies the mutating webhook's patches to each document, then judges the result.
+/// One file's text before and after `fix`.
+#[derive(Clone, Debug)]
+pub struct FixedFile {
+    /// The file as given (`-` for stdin).
+    pub file: String,
+    /// Its text as read.
+    pub before: Arc<str>,
+    /// Its text with the fixes: minimal edits ([`edit`]); `before` itself when nothing needed
+    /// fixing.
+    pub after: String,
+    /// Documents (1-based) that could not be edited in place and were written anew from their
+    /// values (comments and formatting of those documents are lost).
+    pub rewritten: Vec<usize>,
+}
+
+/// Applies the mutating webhook's patches to each document, then judges the result. Files
+/// come back with minimal edits ([`edit`]): only the documents that need a fix change, and in
+/// them only the bytes the fix needs.
 pub fn fix_documents(
     documents: Vec<Document>,
     mut errors: Vec<InputError>,
@@ -328,32 +349,90 @@ pub fn fix_documents(
     };
     let mut out = Vec::new();
     let mut patched_documents = Vec::new();
+    let mut files: Vec<(FixedFile, Vec<Edit>)> = Vec::new();
     for Decoded {
         mut document,
         object,
     } in decoded
     {
+        let file_index = match (&document.source, files.last()) {
+            (Some(_), Some((last, _))) if last.file == document.location.file => files.len() - 1,
+            (Some(source), _) => {
+                files.push((
+                    FixedFile {
+                        file: document.location.file.clone(),
+                        before: source.clone(),
+                        after: String::new(),
+                        rewritten: Vec::new(),
+                    },
+                    Vec::new(),
+                ));
+                files.len() - 1
+            }
+            (None, _) => usize::MAX,
+        };
         if let Some(object) = &object {
             let findings = rules::evaluate(object, Phase::Mutating, &context);
-            let patch = rules::json_patch(
-                findings.iter().filter_map(|f| f.fix.as_ref()),
-                object.meta().annotations.as_ref(),
-            );
+            let fixes: Vec<&Fix> = findings.iter().filter_map(|f| f.fix.as_ref()).collect();
+            let patch =
+                rules::json_patch(fixes.iter().copied(), object.meta().annotations.as_ref());
             if let Err(e) = json_patch::patch(&mut document.value, &patch) {
                 errors.push(InputError {
                     location: document.location.to_string(),
                     message: format!("the patch does not apply: {e}"),
                 });
             }
+            if !patch.0.is_empty()
+                && let Some((file, edits)) = files.get_mut(file_index)
+            {
+                let planned = document.positions.as_ref().and_then(|(positions, prefix)| {
+                    edit::plan(&file.before, positions, prefix, &fixes)
+                });
+                match planned {
+                    Some(planned) => edits.extend(planned),
+                    None => file.rewritten.push(document.location.document),
+                }
+            }
         }
         out.push(document.value.clone());
         patched_documents.push(document);
     }
+    let files = files
+        .into_iter()
+        .map(|(mut file, edits)| {
+            file.after = if file.rewritten.is_empty() {
+                edit::apply(&file.before, edits)
+            } else {
+                rewrite(&file, &patched_documents)
+            };
+            file
+        })
+        .collect();
     let remaining = check_documents(patched_documents, errors, policy);
     Fixed {
         documents: out,
+        files,
         remaining,
     }
+}
+
+/// A file written anew from its (patched) documents, as multi-document YAML: what `fix` does
+/// when a fix cannot be made as an edit.
+fn rewrite(file: &FixedFile, documents: &[Document]) -> String {
+    let mut text = String::new();
+    let mut last_document = 0;
+    for document in documents.iter().filter(|d| d.location.file == file.file) {
+        // The items of a `kind: List` come back as separate documents.
+        if document.location.document == last_document && document.location.item.is_none() {
+            continue;
+        }
+        last_document = document.location.document;
+        if let Ok(yaml) = serde_norway::to_string(&document.value) {
+            text.push_str("---\n");
+            text.push_str(&yaml);
+        }
+    }
+    text
 }
 
 #[cfg(test)]

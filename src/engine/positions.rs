@@ -7,8 +7,9 @@
 //! flow style, block scalars, anchors and aliases (an alias node is located at the alias), tabs
 //! and CRLF line endings keep their positions.
 
-use granit_parser::{Event, Parser, Span};
+use granit_parser::{Event, Parser, ScalarStyle, Span, StructureStyle};
 use std::collections::HashMap;
+use std::ops::Range;
 
 /// A region of a file: 1-based lines and columns (columns count Unicode code points), end
 /// exclusive, as SARIF's `region` with `columnKind: unicodeCodePoints`.
@@ -36,11 +37,39 @@ impl Region {
     }
 }
 
-/// One node: its key's region (for mapping members) and its own.
+/// How a node is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Node {
-    key: Option<Region>,
-    value: Region,
+pub enum Style {
+    /// A scalar: plain, quoted or block.
+    Scalar(ScalarStyle),
+    /// A mapping in block (indented) or flow (`{…}`) style.
+    Mapping(StructureStyle),
+    /// A sequence in block or flow style.
+    Sequence(StructureStyle),
+    /// An alias (`*name`).
+    Alias,
+}
+
+/// One node: where its key and it are, in lines and columns and in bytes, and how it is
+/// written. For a mapping, also where its first key starts (column, 0-based) and where its
+/// last member's value ends (byte), which is where a member is added in block style.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Node {
+    /// The key's region, for a mapping member.
+    pub key: Option<Region>,
+    /// The node's region (for a collection: its start).
+    pub value: Region,
+    /// The key's bytes, for a mapping member.
+    pub key_bytes: Option<Range<usize>>,
+    /// The node's bytes: a scalar's source text (quotes included), a collection's from its
+    /// start to its end event (for flow style, the closing bracket included).
+    pub value_bytes: Range<usize>,
+    /// How it is written.
+    pub style: Style,
+    /// For a mapping with members: the 0-based column of its first key.
+    pub first_key_column: Option<usize>,
+    /// For a mapping with members: the byte just after its last member's value.
+    pub last_value_end: Option<usize>,
 }
 
 /// The positions of one YAML document, by JSON pointer (`""` is the root).
@@ -50,6 +79,20 @@ pub struct DocumentPositions {
 }
 
 impl DocumentPositions {
+    /// The node at `pointer`, if the document holds it.
+    pub fn node(&self, pointer: &str) -> Option<&Node> {
+        self.nodes.get(pointer)
+    }
+
+    /// The first member (by position) of the mapping at `pointer`.
+    pub fn first_child(&self, pointer: &str) -> Option<&Node> {
+        self.nodes
+            .iter()
+            .filter(|(p, n)| n.key_bytes.is_some() && parent_pointer(p) == Some(pointer))
+            .min_by_key(|(_, n)| n.key_bytes.as_ref().map(|k| k.start))
+            .map(|(_, n)| n)
+    }
+
     /// The region to point at for the node at `pointer`: its key when it is a mapping member,
     /// else the node itself; for a pointer that does not exist (a field a fix would add), the
     /// closest existing ancestor. `None` only for an empty document.
@@ -68,14 +111,23 @@ impl DocumentPositions {
 enum Frame {
     Mapping {
         pointer: String,
+        /// Whether members are recorded (`false` under a key that is not a scalar).
+        recorded: bool,
         /// The key just read, waiting for its value: its text and region (`None` for a key
         /// that is not a scalar, whose value is then not recorded).
-        key: Option<Option<(String, Region)>>,
+        key: Option<Option<(String, Region, Range<usize>)>>,
     },
     Sequence {
         pointer: String,
+        recorded: bool,
         next: usize,
     },
+}
+
+/// The bytes a span covers (the parser reads a `&str`, so byte offsets are known).
+fn bytes(span: &Span) -> Range<usize> {
+    let start = span.start.byte_offset().unwrap_or(0);
+    start..span.end.byte_offset().unwrap_or(start).max(start)
 }
 
 /// The positions of every document of `text`, in document order as the YAML parser counts
@@ -87,72 +139,122 @@ pub fn positions(text: &str) -> Vec<DocumentPositions> {
     let mut stack: Vec<Frame> = Vec::new();
     for next in Parser::new_from_str(text) {
         let Ok((event, span)) = next else { break };
-        match event {
+        let style = match &event {
             Event::DocumentStart(..) => {
                 current = Some(DocumentPositions::default());
                 stack.clear();
+                continue;
             }
             Event::DocumentEnd => {
                 if let Some(done) = current.take() {
                     documents.push(done);
                 }
-            }
-            Event::Scalar(ref value, ..) => {
-                if let Some(document) = current.as_mut()
-                    && let Some((pointer, key)) = place(&mut stack, Some(value), &span)
-                {
-                    document.nodes.insert(
-                        pointer,
-                        Node {
-                            key,
-                            value: Region::of(&span),
-                        },
-                    );
-                }
-            }
-            Event::Alias(_) => {
-                if let Some(document) = current.as_mut()
-                    && let Some((pointer, key)) = place(&mut stack, None, &span)
-                {
-                    document.nodes.insert(
-                        pointer,
-                        Node {
-                            key,
-                            value: Region::of(&span),
-                        },
-                    );
-                }
-            }
-            Event::MappingStart(..) | Event::SequenceStart(..) => {
-                let is_mapping = matches!(event, Event::MappingStart(..));
-                let placed = place(&mut stack, None, &span);
-                let pointer = match (&placed, current.as_mut()) {
-                    (Some((pointer, key)), Some(document)) => {
-                        document.nodes.insert(
-                            pointer.clone(),
-                            Node {
-                                key: *key,
-                                value: Region::of(&span),
-                            },
-                        );
-                        pointer.clone()
-                    }
-                    // Under a key that is not a scalar: nothing below is recorded.
-                    _ => "\u{0}".to_string(),
-                };
-                stack.push(if is_mapping {
-                    Frame::Mapping { pointer, key: None }
-                } else {
-                    Frame::Sequence { pointer, next: 0 }
-                });
+                continue;
             }
             Event::MappingEnd | Event::SequenceEnd => {
-                stack.pop();
+                if let (
+                    Some(
+                        Frame::Mapping {
+                            pointer,
+                            recorded: true,
+                            ..
+                        }
+                        | Frame::Sequence {
+                            pointer,
+                            recorded: true,
+                            ..
+                        },
+                    ),
+                    Some(document),
+                ) = (stack.pop(), current.as_mut())
+                    && let Some(node) = document.nodes.get_mut(&pointer)
+                {
+                    let end = bytes(&span).end.max(node.value_bytes.start);
+                    node.value_bytes.end = end;
+                    // A flow collection ends at its closing bracket, which its enclosing
+                    // mappings hold.
+                    if matches!(
+                        node.style,
+                        Style::Mapping(StructureStyle::Flow)
+                            | Style::Sequence(StructureStyle::Flow)
+                    ) {
+                        extend_ancestors(document, &pointer, end);
+                    }
+                }
+                continue;
             }
+            Event::Scalar(_, style, ..) => Style::Scalar(*style),
+            Event::Alias(_) => Style::Alias,
+            Event::MappingStart(style, ..) => Style::Mapping(*style),
+            Event::SequenceStart(style, ..) => Style::Sequence(*style),
+            _ => continue,
+        };
+        let scalar = match &event {
+            Event::Scalar(value, ..) => Some(value.as_ref()),
+            _ => None,
+        };
+        let placed = place(&mut stack, scalar, &span);
+        if let (Some((pointer, key, key_bytes)), Some(document)) = (&placed, current.as_mut()) {
+            // The parent mapping learns where its first key is.
+            if let Some(parent) = parent_pointer(pointer)
+                && let Some(parent) = document.nodes.get_mut(parent)
+                && matches!(parent.style, Style::Mapping(_))
+                && parent.first_key_column.is_none()
+            {
+                parent.first_key_column = key.map(|k| k.start_column - 1);
+            }
+            // Every enclosing mapping ends no earlier than this scalar.
+            if matches!(style, Style::Scalar(_) | Style::Alias) {
+                extend_ancestors(document, pointer, bytes(&span).end);
+            }
+            document.nodes.insert(
+                pointer.clone(),
+                Node {
+                    key: *key,
+                    value: Region::of(&span),
+                    key_bytes: key_bytes.clone(),
+                    value_bytes: bytes(&span),
+                    style,
+                    first_key_column: None,
+                    last_value_end: None,
+                },
+            );
+        }
+        let recorded = placed.is_some() && current.is_some();
+        let pointer = placed.map(|(pointer, ..)| pointer).unwrap_or_default();
+        match style {
+            Style::Mapping(_) => stack.push(Frame::Mapping {
+                pointer,
+                recorded,
+                key: None,
+            }),
+            Style::Sequence(_) => stack.push(Frame::Sequence {
+                pointer,
+                recorded,
+                next: 0,
+            }),
             _ => {}
         }
     }
     documents
+}
+
+/// Moves the `last_value_end` of every mapping enclosing `pointer` to at least `end`.
+fn extend_ancestors(document: &mut DocumentPositions, pointer: &str, end: usize) {
+    let mut at = pointer;
+    while let Some(parent) = parent_pointer(at) {
+        if let Some(node) = document.nodes.get_mut(parent)
+            && matches!(node.style, Style::Mapping(_))
+        {
+            node.last_value_end = Some(node.last_value_end.map_or(end, |e| e.max(end)));
+        }
+        at = parent;
+    }
+}
+
+/// The pointer of a node's parent (`None` for the root).
+fn parent_pointer(pointer: &str) -> Option<&str> {
+    pointer.rfind('/').map(|i| &pointer[..i])
 }
 
 /// Where a node that starts at `span` goes: `Some((pointer, key region))` for a value, `None`
@@ -160,25 +262,35 @@ pub fn positions(text: &str) -> Vec<DocumentPositions> {
 /// the node's text when it is a scalar (a key must be one to be addressable).
 fn place(
     stack: &mut [Frame],
-    scalar: Option<&std::borrow::Cow<'_, str>>,
+    scalar: Option<&str>,
     span: &Span,
-) -> Option<(String, Option<Region>)> {
+) -> Option<(String, Option<Region>, Option<Range<usize>>)> {
     let Some(parent) = stack.last_mut() else {
-        return Some((String::new(), None));
+        return Some((String::new(), None, None));
     };
     match parent {
-        Frame::Mapping { pointer, key } => match key.take() {
+        Frame::Mapping {
+            pointer,
+            recorded,
+            key,
+        } => match key.take() {
             None => {
-                *key = Some(scalar.map(|s| (s.to_string(), Region::of(span))));
+                *key = Some(scalar.map(|s| (s.to_string(), Region::of(span), bytes(span))));
                 None
             }
-            Some(Some((name, region))) => Some((child(pointer, &name), Some(region))),
-            Some(None) => None,
+            Some(Some((name, region, key_bytes))) if *recorded => {
+                Some((child(pointer, &name), Some(region), Some(key_bytes)))
+            }
+            Some(_) => None,
         },
-        Frame::Sequence { pointer, next } => {
+        Frame::Sequence {
+            pointer,
+            recorded,
+            next,
+        } => {
             let pointer = child(pointer, &next.to_string());
             *next += 1;
-            Some((pointer, None))
+            recorded.then_some((pointer, None, None))
         }
     }
 }

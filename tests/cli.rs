@@ -136,12 +136,18 @@ fn fix_writes_the_patched_manifest() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        stdout.starts_with("---\napiVersion: networking.k8s.io/v1\nkind: Ingress\n"),
-        "{stdout}"
+    // The file as it was, comments included, with one line added after the last annotation.
+    let original =
+        std::fs::read_to_string(seed("01-regex-path-missing-cookie-path.yaml")).unwrap();
+    let last = "    nginx.ingress.kubernetes.io/rewrite-target: /$2\n";
+    assert!(original.contains(last));
+    assert_eq!(
+        stdout,
+        original.replace(
+            last,
+            &format!("{last}    nginx.ingress.kubernetes.io/session-cookie-path: /mysite\n")
+        )
     );
-    assert!(stdout.contains("    nginx.ingress.kubernetes.io/session-cookie-path: /mysite\n"));
-    assert_eq!(stdout.matches("\n---\n").count(), 1, "both documents kept");
 
     // The fixed manifest checks clean, and fixing it again changes nothing.
     let out2 = sticky_guard(&["check", "-"], Some(&stdout));
@@ -274,6 +280,30 @@ fn rules_prints_what_the_kinds_table_asks_of_the_manifests() {
         resources("viewClusterRoleRules"),
         ["ingresses", "services", "backendconfigs"]
     );
+}
+
+/// The pre-commit hooks name the two commands, and their entries are command lines the binary
+/// accepts (with a file appended, as pre-commit does).
+#[test]
+fn pre_commit_hooks_are_valid_command_lines() {
+    use clap::Parser;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/.pre-commit-hooks.yaml"
+    ))
+    .unwrap();
+    let hooks: Vec<Value> = serde_norway::from_str(&text).unwrap();
+    let ids: Vec<&str> = hooks.iter().map(|h| h["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["sticky-guard-check", "sticky-guard-fix"]);
+    for hook in &hooks {
+        assert_eq!(hook["language"], "rust");
+        let mut args: Vec<&str> = hook["entry"].as_str().unwrap().split(' ').collect();
+        args.push("deploy/ingress.yaml");
+        assert!(
+            sticky_guard::cli::Cli::try_parse_from(&args).is_ok(),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

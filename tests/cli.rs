@@ -137,8 +137,7 @@ fn fix_writes_the_patched_manifest() {
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
     // The file as it was, comments included, with one line added after the last annotation.
-    let original =
-        std::fs::read_to_string(seed("01-regex-path-missing-cookie-path.yaml")).unwrap();
+    let original = std::fs::read_to_string(seed("01-regex-path-missing-cookie-path.yaml")).unwrap();
     let last = "    nginx.ingress.kubernetes.io/rewrite-target: /$2\n";
     assert!(original.contains(last));
     assert_eq!(

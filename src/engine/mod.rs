@@ -416,8 +416,8 @@ pub fn fix_documents(
     }
 }
 
-/// A file written anew from its (patched) documents, as multi-document YAML: what `fix` does
-/// when a fix cannot be made as an edit.
+/// A file written anew from its (patched) documents, as multi-document YAML (as JSON for a
+/// `.json` file): what `fix` does when a fix cannot be made as an edit.
 fn rewrite(file: &FixedFile, documents: &[Document]) -> String {
     let mut text = String::new();
     let mut last_document = 0;
@@ -427,7 +427,13 @@ fn rewrite(file: &FixedFile, documents: &[Document]) -> String {
             continue;
         }
         last_document = document.location.document;
-        if let Ok(yaml) = serde_norway::to_string(&document.value) {
+        // A JSON file stays JSON (one document; YAML documents are written as YAML).
+        if file.file.ends_with(".json") {
+            if let Ok(json) = serde_json::to_string_pretty(&document.value) {
+                text.push_str(&json);
+                text.push('\n');
+            }
+        } else if let Ok(yaml) = serde_norway::to_string(&document.value) {
             text.push_str("---\n");
             text.push_str(&yaml);
         }
@@ -487,6 +493,39 @@ spec: {ingressClassName: nginx}
             "judged 2 object(s); skipped 4: 1 Ingress(es) of class gce (only other-controller \
              rules ran), 1 in excluded namespaces, 1 BackendConfig (kind not judged), \
              1 Deployment (kind not judged)"
+        );
+    }
+
+    /// A document that cannot be edited is written anew: YAML for YAML files, JSON for JSON.
+    #[test]
+    fn a_rewritten_file_keeps_its_format() {
+        let mut documents = Vec::new();
+        manifests::parse(
+            "a.json",
+            "{\"kind\": \"ConfigMap\", \"apiVersion\": \"v1\"}",
+            &mut documents,
+            &mut Vec::new(),
+        );
+        let file = FixedFile {
+            file: "a.json".into(),
+            before: Arc::from(""),
+            after: String::new(),
+            rewritten: vec![1],
+        };
+        assert_eq!(
+            rewrite(&file, &documents),
+            "{\n  \"kind\": \"ConfigMap\",\n  \"apiVersion\": \"v1\"\n}\n"
+        );
+        let yaml = FixedFile {
+            file: "a.yaml".into(),
+            ..file
+        };
+        for document in &mut documents {
+            document.location.file = "a.yaml".into();
+        }
+        assert_eq!(
+            rewrite(&yaml, &documents),
+            "---\nkind: ConfigMap\napiVersion: v1\n"
         );
     }
 

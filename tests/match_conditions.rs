@@ -83,6 +83,22 @@ fn services() -> Vec<Value> {
     client_ip["spec"]["sessionAffinity"] = json!("ClientIP");
     let mut no_affinity = base.clone();
     no_affinity["spec"]["sessionAffinity"] = json!("None");
+    // Traefik: sticky cookie on an ExternalName Service, with nativelb, with a bad value, and
+    // Traefik annotations that are not about stickiness.
+    let mut traefik_external = base.clone();
+    traefik_external["spec"] = json!({"type": "ExternalName", "externalName": "web.other"});
+    traefik_external["metadata"]["annotations"] =
+        json!({"traefik.ingress.kubernetes.io/service.sticky.cookie": "true"});
+    let mut traefik_native = base.clone();
+    traefik_native["metadata"]["annotations"] = json!({
+        "traefik.ingress.kubernetes.io/service.nativelb": "true",
+        "traefik.ingress.kubernetes.io/service.sticky.cookie.name": "route"});
+    let mut traefik_value = base.clone();
+    traefik_value["metadata"]["annotations"] =
+        json!({"traefik.ingress.kubernetes.io/service.sticky.cookie.maxage": "1h"});
+    let mut traefik_other = base.clone();
+    traefik_other["metadata"]["annotations"] =
+        json!({"traefik.ingress.kubernetes.io/service.passhostheader": "true"});
     services.extend([
         base,
         external,
@@ -92,6 +108,10 @@ fn services() -> Vec<Value> {
         load_balancer,
         client_ip,
         no_affinity,
+        traefik_external,
+        traefik_native,
+        traefik_value,
+        traefik_other,
     ]);
     services
 }

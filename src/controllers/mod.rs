@@ -5,10 +5,13 @@
 //!
 //! - [`nginx`]: kubernetes/ingress-nginx (ingress classes of the policy, annotation prefix of
 //!   the policy);
-//! - [`gke`]: the GKE Ingress controller (BackendConfig session affinity, NEGs).
+//! - [`gke`]: the GKE Ingress controller (BackendConfig session affinity, NEGs);
+//! - [`traefik`]: Traefik v3 (sticky cookies on Services, ExternalName and native load
+//!   balancing).
 //!
 //! Adding a family: a folder here, the kinds it reads in [`crate::objects::kinds::KINDS`], and its rules
 //! in [`crate::rules`].
 
 pub mod gke;
 pub mod nginx;
+pub mod traefik;

@@ -30,6 +30,9 @@ mod regex_mode;
 mod regex_path_with_exact_or_prefix;
 mod regex_path_without_regex_mode;
 mod samesite_none_without_secure;
+mod traefik_sticky_cookie_value;
+mod traefik_sticky_externalname;
+mod traefik_sticky_native_lb;
 
 pub use fix::{Fix, json_patch};
 
@@ -175,6 +178,9 @@ pub static CATALOGUE: &[&Rule] = &[
     &affinity_annotations_on_other_controller::RULE,
     &generated_cookie_without_neg::RULE,
     &client_ip_affinity_behind_ingress::RULE,
+    &traefik_sticky_externalname::RULE,
+    &traefik_sticky_native_lb::RULE,
+    &traefik_sticky_cookie_value::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -489,13 +495,11 @@ mod tests {
             .filter(|r| r.judges(Kind::Service))
             .map(|r| r.match_condition.expect("declared"))
             .collect();
-        assert_eq!(declared.len(), 3);
+        assert_eq!(declared.len(), 6);
+        let expected: Vec<String> = declared.iter().map(|d| format!("({d})")).collect();
         assert_eq!(
             service,
-            format!(
-                "({}) || ({}) || ({})",
-                declared[0], declared[1], declared[2]
-            ),
+            expected.join(" || "),
             "one disjunct per Service rule, in catalogue order"
         );
     }
@@ -661,6 +665,26 @@ mod tests {
                 vec![json!({"apiVersion": "v1", "kind": "Service",
                     "metadata": {"name": "web", "namespace": "app"},
                     "spec": {"sessionAffinity": "ClientIP"}})],
+            ),
+            "traefik-sticky-externalname" => (
+                json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "web", "namespace": "app", "annotations":
+                        {"traefik.ingress.kubernetes.io/service.sticky.cookie": "true"}},
+                    "spec": {"type": "ExternalName", "externalName": "web.other"}}),
+                vec![],
+            ),
+            "traefik-sticky-native-lb" => (
+                json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "web", "namespace": "app", "annotations":
+                        {"traefik.ingress.kubernetes.io/service.sticky.cookie": "true",
+                         "traefik.ingress.kubernetes.io/service.nativelb": "true"}}}),
+                vec![],
+            ),
+            "traefik-sticky-cookie-value" => (
+                json!({"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": "web", "namespace": "app", "annotations":
+                        {"traefik.ingress.kubernetes.io/service.sticky.cookie.secure": "yes"}}}),
+                vec![],
             ),
             other => panic!("no trigger for rule {other}: add one"),
         }

@@ -151,6 +151,15 @@ pub fn annotations(meta: &ObjectMeta) -> &BTreeMap<String, String> {
     meta.annotations.as_ref().unwrap_or(&EMPTY)
 }
 
+/// The DNS name of an ExternalName Service (`""` when the field is missing), `None` for any
+/// other type. Every controller family reads it: an ExternalName Service is one DNS name, with
+/// no endpoints to pin.
+pub fn external_name(service: &Service) -> Option<String> {
+    let spec = service.spec.as_ref()?;
+    (spec.type_.as_deref() == Some("ExternalName"))
+        .then(|| spec.external_name.clone().unwrap_or_default())
+}
+
 /// DNS-1035 label, as the API server validates `backend.service.name`: at most 63 characters of
 /// `[a-z0-9-]`, starting with a letter and ending with a letter or digit
 /// (`k8s.io/apimachinery/pkg/util/validation.IsDNS1035Label`).

@@ -2,9 +2,8 @@
 
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
-use crate::controllers::nginx::upstream::external_name;
 use crate::objects::kinds::Kind;
-use crate::objects::{Object, ObjectRef, namespace_of, service_and_namespace};
+use crate::objects::{Object, ObjectRef, external_name, namespace_of, service_and_namespace};
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
 

@@ -2,6 +2,7 @@
 
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::traefik;
+use crate::objects::external_name;
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
 
@@ -39,7 +40,7 @@ has(object.metadata.annotations) && ('traefik.ingress.kubernetes.io/service.stic
 };
 
 fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
-    let external = service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName");
+    let external = external_name(service).is_some();
     if !external || !traefik::sticky(service) {
         return Vec::new();
     }

@@ -3,6 +3,7 @@
 
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::traefik;
+use crate::objects::external_name;
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
 
@@ -33,7 +34,7 @@ the only server); docs/facts/gateway-api-traefik.md §4.2",
 fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
     // An ExternalName Service is traefik-sticky-externalname's (that branch runs first in
     // Traefik, L661 before L672).
-    let external = service.spec.as_ref().and_then(|s| s.type_.as_deref()) == Some("ExternalName");
+    let external = external_name(service).is_some();
     if external || !traefik::native_lb(service) || !traefik::sticky(service) {
         return Vec::new();
     }

@@ -12,7 +12,7 @@
 //! - an **ExternalName** Service: one DNS name, nothing to pin.
 
 use super::{Annotations, annotation};
-use crate::objects::{BackendRef, IngressObject, namespace_of};
+use crate::objects::{BackendRef, IngressObject, external_name, namespace_of};
 use crate::view::{ClusterView, Lookup};
 use k8s_openapi::api::core::v1::Service;
 use std::sync::Arc;
@@ -105,14 +105,6 @@ pub fn upstreams<'a>(
             }
         })
         .collect()
-}
-
-/// The DNS name of an ExternalName Service (`""` when the field is missing), `None` for any
-/// other type.
-pub fn external_name(service: &Service) -> Option<String> {
-    let spec = service.spec.as_ref()?;
-    (spec.type_.as_deref() == Some("ExternalName"))
-        .then(|| spec.external_name.clone().unwrap_or_default())
 }
 
 /// Whether the Service asks kube-proxy for ClientIP session affinity

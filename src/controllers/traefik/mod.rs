@@ -66,9 +66,10 @@ pub fn sticky(service: &Service) -> bool {
     let annotations = annotations(&service.metadata);
     match annotations.get(STICKY_COOKIE) {
         Some(value) => value.is_empty() || value.eq_ignore_ascii_case("true"),
-        None => annotations
-            .keys()
-            .any(|k| k.starts_with(&format!("{STICKY_COOKIE}."))),
+        None => annotations.keys().any(|k| {
+            k.strip_prefix(STICKY_COOKIE)
+                .is_some_and(|rest| rest.starts_with('.'))
+        }),
     }
 }
 

@@ -270,6 +270,54 @@ fn first_line(s: &str) -> String {
         .to_string()
 }
 
+/// Whether a cookie with Path `cookie_path` is sent with every request path the regex (matched
+/// whole, as Envoy's `safe_regex` and RE2 full matches do) can match: `Some(false)` when some
+/// matched request path is certainly not path-matched, `Some(true)` when all are, `None` when
+/// the regex does not parse or its literal prefixes do not tell.
+///
+/// The regex's literal prefixes (`regex-syntax`'s extractor) decide: an exact literal must
+/// path-match the cookie path (RFC 6265 §5.1.4); a prefix that is longer must start with it on
+/// a segment boundary; a prefix that diverges from it means a request the cookie misses.
+pub fn covers(cookie_path: &str, regex: &str) -> Option<bool> {
+    if cookie_path == "/" {
+        return Some(true);
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .build()
+        .parse(regex)
+        .ok()?;
+    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
+    let literals = seq.literals()?;
+    if literals.is_empty() {
+        return None;
+    }
+    let mut all = true;
+    for literal in literals {
+        let text = std::str::from_utf8(literal.as_bytes()).ok()?;
+        let covered = if literal.is_exact() {
+            path_matches(cookie_path, text)
+        } else if text.len() > cookie_path.len() || text == cookie_path {
+            // The match goes on after `text`: with `text == cookie_path` what follows is unknown.
+            if text == cookie_path && !cookie_path.ends_with('/') {
+                all = false;
+                continue;
+            }
+            path_matches(cookie_path, text)
+                || text.starts_with(cookie_path) && cookie_path.ends_with('/')
+        } else if cookie_path.starts_with(text) {
+            // A shorter prefix: the match may or may not go on as the cookie path does.
+            all = false;
+            continue;
+        } else {
+            false
+        };
+        if !covered {
+            return Some(false);
+        }
+    }
+    all.then_some(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,5 +427,22 @@ mod tests {
         assert!(path_matches("/", "/anything"));
         assert!(path_matches("/a/", "/a/b"));
         assert!(!path_matches("/mysite(/|$)(.*)", "/mysite/x"));
+    }
+
+    #[test]
+    fn coverage_of_cookie_paths() {
+        for (path, regex, expected) in [
+            ("/mysite(", "/mysite(/|$)(.*)", Some(false)),
+            ("/api/v[0-9]+/users", "/api/v[0-9]+/users", Some(false)),
+            ("^/api", "^/api/.*", Some(false)),
+            ("/foo", "/foo/.*", Some(true)),
+            ("/p1/p2", "/p1/p2/*/p3", Some(true)),
+            ("/app", "/app", Some(true)),
+            ("/app", "/apple/.*", Some(false)),
+            ("/", "/anything/.*", Some(true)),
+            ("/a", "(", None),
+        ] {
+            assert_eq!(covers(path, regex), expected, "{path} for {regex}");
+        }
     }
 }

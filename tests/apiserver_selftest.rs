@@ -380,6 +380,7 @@ async fn raw_watch_replays_expires_and_ends_on_shutdown() {
 async fn discovery_and_dynamic_reflector_with_crd() {
     let server = ApiServer::start(Options {
         backend_configs_crd: true,
+        ..Options::default()
     })
     .await;
     server.apply(backend_config("a", "cookie"));

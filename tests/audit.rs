@@ -59,6 +59,7 @@ fn rules_of(report: &Value) -> Vec<String> {
 async fn audit_reports_what_already_runs() {
     let api = ApiServer::start(Options {
         backend_configs_crd: true,
+        ..Options::default()
     })
     .await;
     for name in [

@@ -270,14 +270,26 @@ fn rules_prints_what_the_kinds_table_asks_of_the_manifests() {
             .map(|r| r["resources"][0].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(resources("mutatingWebhookRules"), ["ingresses"]);
+    assert_eq!(
+        resources("mutatingWebhookRules"),
+        ["ingresses", "httproutes", "grpcroutes"]
+    );
     assert_eq!(
         resources("validatingWebhookRules"),
-        ["ingresses", "services"]
+        ["ingresses", "services", "httproutes", "grpcroutes"]
     );
     assert_eq!(
         resources("viewClusterRoleRules"),
-        ["ingresses", "services", "backendconfigs"]
+        [
+            "ingresses",
+            "services",
+            "backendconfigs",
+            "httproutes",
+            "grpcroutes",
+            "gateways",
+            "gatewayclasses",
+            "referencegrants"
+        ]
     );
 }
 

@@ -246,6 +246,7 @@ async fn watch_restart_after_410_gone_keeps_every_object() {
 async fn readyz_waits_for_the_caches_and_reports_them() {
     let api = ApiServer::start(Options {
         backend_configs_crd: true,
+        ..Options::default()
     })
     .await;
     let (server, _view) = webhook(&api).await;
@@ -254,7 +255,10 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
     assert_eq!(
         body,
         json!({"ready": true, "clusterView": "live", "detail": "watch caches synced",
-               "caches": {"backendconfigs": "synced", "ingresses": "synced", "services": "synced"},
+               "caches": {"backendconfigs": "synced", "gatewayclasses": "not installed",
+                          "gateways": "not installed", "grpcroutes": "not installed",
+                          "httproutes": "not installed", "ingresses": "synced",
+                          "referencegrants": "not installed", "services": "synced"},
                "certificate": "loaded", "shuttingDown": false})
     );
 
@@ -287,6 +291,7 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
 async fn gke_backendconfig_is_read_when_the_crd_is_installed() {
     let api = ApiServer::start(Options {
         backend_configs_crd: true,
+        ..Options::default()
     })
     .await;
     let documents = seed_documents("05-gke-backendconfig-neg.yaml");
@@ -357,4 +362,143 @@ async fn concurrent_lookups_of_a_missing_backend_make_one_api_call_and_not_found
     tokio::time::sleep(Duration::from_millis(900)).await;
     server.review("/validate", &review).await;
     assert_eq!(api.count("GET", get, 404), 2);
+}
+
+/// The documents of a file under `tests/data/gateway-api/`.
+fn gateway_data(name: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/gateway-api")
+        .join(name);
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_norway::Deserializer::from_str(&text)
+        .map(|doc| Value::deserialize(doc).unwrap())
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The HTTPRoutes the view's index lists as users of Service `namespace/service`.
+fn routes_to(view: &LiveView, namespace: &str, service: &str) -> Vec<String> {
+    use sticky_guard::objects::kinds::{IndexKey, Kind};
+    use sticky_guard::view::ClusterView;
+    let cached = view.cached();
+    let key = IndexKey::Backend {
+        namespace: namespace.into(),
+        service: service.into(),
+    };
+    let mut names: Vec<String> = cached
+        .find(Kind::HttpRoute, &key)
+        .objects
+        .iter()
+        .filter_map(|o| o.meta().name.clone())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn gateway_api_kinds_are_watched_when_their_crds_are_installed() {
+    let api = ApiServer::start(Options {
+        gateway_api_crds: true,
+        ..Options::default()
+    })
+    .await;
+    // Envoy Gateway's GatewayClass (cluster-scoped) and Gateway, and an HTTPRoute, before the
+    // view starts: the initial list fills the caches.
+    let envoy = gateway_data("envoy-gateway-regex.yaml");
+    api.apply(envoy[0].clone());
+    api.apply(envoy[1].clone());
+    let cross = gateway_data("cross-namespace.yaml");
+    api.apply(cross[0].clone());
+    let (server, view) = webhook(&api).await;
+    let (status, body) = server.get_json("/readyz").await;
+    assert_eq!(status, 200);
+    for cache in [
+        "httproutes",
+        "grpcroutes",
+        "gateways",
+        "gatewayclasses",
+        "referencegrants",
+    ] {
+        assert_eq!(body["caches"][cache], "synced", "{cache}: {body}");
+    }
+    assert_eq!(routes_to(&view, "bar", "bar"), ["foo"]);
+
+    // The watched Gateway and GatewayClass say Envoy Gateway serves the route: denied, with
+    // the cookie Path it sets (single-object mode only warns).
+    let response = server
+        .review("/validate", &common::review_for(&envoy[2], "eg"))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        response["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Envoy Gateway sets the session cookie's Path to `/mysite(`"),
+        "{response}"
+    );
+
+    // HTTPRoute watch events: an added route is indexed by its backend, a deleted one leaves.
+    api.apply(cross[1].clone());
+    eventually("the added HTTPRoute", || {
+        routes_to(&view, "bar", "baz") == ["foo-baz"]
+    })
+    .await;
+    api.delete("HTTPRoute", "foo", "foo");
+    eventually("the deleted HTTPRoute", || {
+        routes_to(&view, "bar", "bar").is_empty()
+    })
+    .await;
+
+    // No ReferenceGrant in `bar` (a synced, empty cache): the cross-namespace route is warned
+    // about; once a grant arrives through the watch, it is not.
+    let route = &cross[1];
+    let warned = |response: &Value| {
+        response["warnings"]
+            .to_string()
+            .contains("gateway-cross-namespace-without-referencegrant")
+    };
+    let response = server
+        .review("/validate", &common::review_for(route, "x1"))
+        .await;
+    assert_eq!(response["allowed"], true);
+    assert!(warned(&response), "{response}");
+    let mut grant = cross[2].clone();
+    grant["apiVersion"] = json!("gateway.networking.k8s.io/v1");
+    grant["spec"]["to"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("name");
+    api.apply(grant);
+    let mut answered = json!(null);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        answered = server
+            .review("/validate", &common::review_for(route, "x2"))
+            .await;
+        if !warned(&answered) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!warned(&answered), "the grant is seen: {answered}");
+
+    // An ExternalName Service behind a sticky route, seen through the Service watch.
+    let external = gateway_data("externalname-backend.yaml");
+    api.apply(external[0].clone());
+    eventually("the Service", || {
+        has_service(&view, "default", "service-externalname")
+    })
+    .await;
+    let response = server
+        .review("/validate", &common::review_for(&external[1], "x3"))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        response["auditAnnotations"]["rules"]
+            .as_str()
+            .unwrap()
+            .contains("gateway-externalname-backend"),
+        "{response}"
+    );
 }

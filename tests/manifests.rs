@@ -447,7 +447,15 @@ fn webhooks_and_view_role_follow_the_kinds_table() {
         .filter(|k| k.webhooks.is_some())
         .map(|k| k.kind)
         .collect();
-    assert_eq!(judged, [Kind::Ingress, Kind::Service]);
+    assert_eq!(
+        judged,
+        [
+            Kind::Ingress,
+            Kind::Service,
+            Kind::HttpRoute,
+            Kind::GrpcRoute
+        ]
+    );
     let mutating: Vec<Value> = BASE
         .mutating()
         .webhooks
@@ -489,6 +497,14 @@ fn webhooks_and_view_role_follow_the_kinds_table() {
     assert_eq!(granted_sorted, expected);
 }
 
+/// The `rules` of the Gateway API route webhooks: HTTPRoutes and GRPCRoutes, from the table.
+fn gateway_route_rules() -> Value {
+    json!([
+        Kind::HttpRoute.info().webhook_rule(),
+        Kind::GrpcRoute.info().webhook_rule()
+    ])
+}
+
 fn client_config(path: &str) -> Value {
     json!({"service": {"name": NAME, "namespace": NAMESPACE, "path": path, "port": 443}})
 }
@@ -518,7 +534,23 @@ fn mutating_webhook_patches_ingresses_and_fails_open() {
     assert_eq!(config.metadata.name.as_deref(), Some(NAME));
     assert_eq!(config.metadata.annotations, None);
     let webhooks = config.webhooks.as_deref().unwrap();
-    assert_eq!(webhooks.len(), 1);
+    assert_eq!(webhooks.len(), 2);
+    assert_same(
+        &json!(webhooks[1]),
+        &json!({
+            "name": "gateway-routes.mutate.sticky-guard.dev",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Ignore",
+            "reinvocationPolicy": "IfNeeded",
+            "matchPolicy": "Equivalent",
+            "timeoutSeconds": 3,
+            "namespaceSelector": namespace_selector(),
+            "rules": gateway_route_rules(),
+            "clientConfig": client_config("/mutate"),
+        }),
+        "mutating webhook for Gateway API routes",
+    );
     let w = &webhooks[0];
     assert_eq!(w.failure_policy.as_deref(), Some("Ignore"));
     assert_eq!(w.reinvocation_policy.as_deref(), Some("IfNeeded"));
@@ -559,8 +591,24 @@ fn validating_webhooks_enforce_ingresses_and_the_services_a_rule_can_fire_on() {
         names,
         [
             "ingresses.validate.sticky-guard.dev",
-            "services.validate.sticky-guard.dev"
+            "services.validate.sticky-guard.dev",
+            "gateway-routes.validate.sticky-guard.dev"
         ]
+    );
+    assert_same(
+        &json!(webhooks[2]),
+        &json!({
+            "name": "gateway-routes.validate.sticky-guard.dev",
+            "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "failurePolicy": "Fail",
+            "matchPolicy": "Equivalent",
+            "timeoutSeconds": 3,
+            "namespaceSelector": namespace_selector(),
+            "rules": gateway_route_rules(),
+            "clientConfig": client_config("/validate"),
+        }),
+        "validating webhook for Gateway API routes",
     );
     for w in webhooks {
         assert_eq!(w.failure_policy.as_deref(), Some("Fail"), "{}", w.name);
@@ -690,6 +738,11 @@ fn service_account_mounts_no_token_unless_the_pod_asks() {
 const VIEW_GRANTS: &[&str] = &[
     "cluster sticky-guard-view /services [get list watch] names=[]",
     "cluster sticky-guard-view cloud.google.com/backendconfigs [get list watch] names=[]",
+    "cluster sticky-guard-view gateway.networking.k8s.io/gatewayclasses [get list watch] names=[]",
+    "cluster sticky-guard-view gateway.networking.k8s.io/gateways [get list watch] names=[]",
+    "cluster sticky-guard-view gateway.networking.k8s.io/grpcroutes [get list watch] names=[]",
+    "cluster sticky-guard-view gateway.networking.k8s.io/httproutes [get list watch] names=[]",
+    "cluster sticky-guard-view gateway.networking.k8s.io/referencegrants [get list watch] names=[]",
     "cluster sticky-guard-view networking.k8s.io/ingresses [get list watch] names=[]",
 ];
 

@@ -119,9 +119,10 @@ pub fn explain(rule: &Rule) -> String {
         ""
     };
     format!(
-        "{id}: {title}\n\nJudges: {applies}{classes}\nReads: {reads}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
+        "{id}: {title}\n\nJudges: {applies}{classes}\nKnows: {knows}\nReads: {reads}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
         id = rule.id,
         title = rule.title,
+        knows = rule.knows,
         applies = applies(rule),
         action = default_action(rule),
         why = rule.why,
@@ -207,10 +208,12 @@ pub fn match_conditions_yaml() -> String {
 
 /// The rule table of README.md, generated from the catalogue.
 pub fn markdown_table() -> String {
-    let mut out = String::from("| ID | on | default | webhooks | what |\n|---|---|---|---|---|\n");
+    let mut out = String::from(
+        "| ID | on | default | webhooks | what | knows |\n|---|---|---|---|---|---|\n",
+    );
     for rule in CATALOGUE {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} |\n",
             rule.id,
             applies(rule),
             default_action(rule),
@@ -219,7 +222,8 @@ pub fn markdown_table() -> String {
             } else {
                 "validate"
             },
-            rule.title
+            rule.title,
+            rule.knows
         ));
     }
     out

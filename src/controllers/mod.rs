@@ -5,6 +5,8 @@
 //!
 //! - [`nginx`]: kubernetes/ingress-nginx (ingress classes of the policy, annotation prefix of
 //!   the policy);
+//! - [`gateway`]: Gateway API implementations (Envoy Gateway, NGINX Gateway Fabric, Traefik's
+//!   provider) serving HTTPRoutes and GRPCRoutes;
 //! - [`gke`]: the GKE Ingress controller (BackendConfig session affinity, NEGs);
 //! - [`traefik`]: Traefik v3 (sticky cookies on Services, ExternalName and native load
 //!   balancing).
@@ -12,6 +14,7 @@
 //! Adding a family: a folder here, the kinds it reads in [`crate::objects::kinds::KINDS`], and its rules
 //! in [`crate::rules`].
 
+pub mod gateway;
 pub mod gke;
 pub mod nginx;
 pub mod traefik;

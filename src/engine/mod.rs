@@ -179,6 +179,14 @@ pub fn check_text(file: &str, text: &str, policy: &Policy) -> Report {
     check_documents(documents, errors, policy)
 }
 
+/// Fixes one file's text as `fix` does (bytes in, fixed text and what remains out), without
+/// the file system. `file` names the text in locations.
+pub fn fix_text(file: &str, text: &str, policy: &Policy) -> Fixed {
+    let (mut documents, mut errors) = (Vec::new(), Vec::new());
+    manifests::parse(file, text, &mut documents, &mut errors);
+    fix_documents(documents, errors, policy)
+}
+
 /// Judges documents as `check` does: the documents are part of a cluster.
 pub fn check_documents(
     documents: Vec<Document>,

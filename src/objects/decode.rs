@@ -7,6 +7,10 @@
 //! built. A failed decode is decoded a second time with path tracking, so the message names
 //! the field at fault while the success path pays nothing for it.
 
+use super::gateway::{
+    GatewayClassObject, GatewayClassSpec, GatewayObject, GatewaySpec, ReferenceGrantObject,
+    ReferenceGrantSpec, RouteKind, RouteObject, RouteSpec,
+};
 use super::ingress::{IngressObject, LegacySpec, WrittenSpec};
 use super::{BackendConfigObject, Object};
 use k8s_openapi::api::core::v1::{Service, ServiceSpec};
@@ -81,6 +85,16 @@ pub enum Shape {
     ServiceV1,
     /// GKE `cloud.google.com` BackendConfig (`v1` or `v1beta1`): metadata and `spec` as JSON.
     BackendConfig,
+    /// Gateway API HTTPRoute (`v1`, `v1beta1`).
+    HttpRoute,
+    /// Gateway API GRPCRoute (`v1`, `v1alpha2`).
+    GrpcRoute,
+    /// Gateway API Gateway (`v1`, `v1beta1`).
+    Gateway,
+    /// Gateway API GatewayClass (`v1`, `v1beta1`).
+    GatewayClass,
+    /// Gateway API ReferenceGrant (`v1`, `v1beta1`, `v1alpha2`).
+    ReferenceGrant,
 }
 
 impl Shape {
@@ -236,6 +250,44 @@ fn read(shape: Shape, input: Input<'_>) -> Result<(Object, Declared), DecodeErro
             let object = Object::BackendConfig(Box::new(BackendConfigObject {
                 meta: meta.into_meta()?,
                 spec: spec.unwrap_or(Value::Null),
+            }));
+            (object, declared)
+        }
+        Shape::HttpRoute | Shape::GrpcRoute => {
+            let (declared, meta, spec) = typed::<Doc<RouteSpec>>(kind, input)?.into_parts();
+            let kind = match shape {
+                Shape::GrpcRoute => RouteKind::Grpc,
+                _ => RouteKind::Http,
+            };
+            let object = Object::Route(Box::new(RouteObject {
+                kind,
+                meta: meta.into_meta()?,
+                spec: spec.unwrap_or_default(),
+            }));
+            (object, declared)
+        }
+        Shape::Gateway => {
+            let (declared, meta, spec) = typed::<Doc<GatewaySpec>>(kind, input)?.into_parts();
+            let object = Object::Gateway(Box::new(GatewayObject {
+                meta: meta.into_meta()?,
+                gateway_class_name: spec.and_then(|s| s.gateway_class_name),
+            }));
+            (object, declared)
+        }
+        Shape::GatewayClass => {
+            let (declared, meta, spec) = typed::<Doc<GatewayClassSpec>>(kind, input)?.into_parts();
+            let object = Object::GatewayClass(Box::new(GatewayClassObject {
+                meta: meta.into_meta()?,
+                controller_name: spec.and_then(|s| s.controller_name),
+            }));
+            (object, declared)
+        }
+        Shape::ReferenceGrant => {
+            let (declared, meta, spec) =
+                typed::<Doc<ReferenceGrantSpec>>(kind, input)?.into_parts();
+            let object = Object::ReferenceGrant(Box::new(ReferenceGrantObject {
+                meta: meta.into_meta()?,
+                spec: spec.unwrap_or_default(),
             }));
             (object, declared)
         }

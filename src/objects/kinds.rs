@@ -24,6 +24,16 @@ pub enum Kind {
     Service,
     /// GKE `cloud.google.com` BackendConfig (a CRD).
     BackendConfig,
+    /// Gateway API HTTPRoute (a CRD).
+    HttpRoute,
+    /// Gateway API GRPCRoute (a CRD).
+    GrpcRoute,
+    /// Gateway API Gateway (a CRD).
+    Gateway,
+    /// Gateway API GatewayClass (a cluster-scoped CRD).
+    GatewayClass,
+    /// Gateway API ReferenceGrant (a CRD).
+    ReferenceGrant,
 }
 
 /// Whether and when the live view watches a kind.
@@ -51,13 +61,17 @@ pub enum IndexKey {
     /// An Ingress with a rule for this host (`""` for rules without a host and for
     /// `defaultBackend`: both land on the controller's catch-all server).
     Host(String),
-    /// An object in `namespace` with a backend naming Service `service`.
+    /// An object with a backend naming Service `service` in `namespace`.
     Backend {
-        /// The namespace of the object (an Ingress cannot name another).
+        /// The namespace of the Service: the object's own for an Ingress (it cannot name
+        /// another), the backendRef's `namespace` (default the route's) for a route.
         namespace: String,
         /// The Service name as written.
         service: String,
     },
+    /// Every object of the kind in this namespace (ReferenceGrants, which are read per
+    /// namespace).
+    Namespace(String),
 }
 
 /// One row of the kinds table.
@@ -77,6 +91,8 @@ pub struct KindInfo {
     pub versions: &'static [(&'static str, Shape)],
     /// The resource (plural) name.
     pub plural: &'static str,
+    /// Whether objects live in a namespace (`false`: cluster-scoped, keyed under `""`).
+    pub namespaced: bool,
     /// The webhooks that judge it (`None`: only read, never judged on admission).
     pub webhooks: Option<Webhooks>,
     /// When the live view watches it.
@@ -97,6 +113,7 @@ pub static KINDS: &[KindInfo] = &[
             ("extensions/v1beta1", Shape::IngressLegacy),
         ],
         plural: "ingresses",
+        namespaced: true,
         webhooks: Some(Webhooks {
             mutate: true,
             validate: true,
@@ -110,6 +127,7 @@ pub static KINDS: &[KindInfo] = &[
         served_version: "v1",
         versions: &[("v1", Shape::ServiceV1)],
         plural: "services",
+        namespaced: true,
         webhooks: Some(Webhooks {
             mutate: false,
             validate: true,
@@ -126,10 +144,95 @@ pub static KINDS: &[KindInfo] = &[
             ("cloud.google.com/v1beta1", Shape::BackendConfig),
         ],
         plural: "backendconfigs",
+        namespaced: true,
+        webhooks: None,
+        watch: Watch::WhenInstalled,
+    },
+    // Gateway API (`objects::gateway`): the versions of releases v1.0.0 through v1.6.1.
+    KindInfo {
+        kind: Kind::HttpRoute,
+        name: "HTTPRoute",
+        group: GATEWAY_GROUP,
+        served_version: "v1",
+        versions: &[
+            ("gateway.networking.k8s.io/v1", Shape::HttpRoute),
+            ("gateway.networking.k8s.io/v1beta1", Shape::HttpRoute),
+        ],
+        plural: "httproutes",
+        namespaced: true,
+        webhooks: Some(Webhooks {
+            mutate: true,
+            validate: true,
+        }),
+        watch: Watch::WhenInstalled,
+    },
+    KindInfo {
+        kind: Kind::GrpcRoute,
+        name: "GRPCRoute",
+        group: GATEWAY_GROUP,
+        served_version: "v1",
+        versions: &[
+            ("gateway.networking.k8s.io/v1", Shape::GrpcRoute),
+            ("gateway.networking.k8s.io/v1alpha2", Shape::GrpcRoute),
+        ],
+        plural: "grpcroutes",
+        namespaced: true,
+        webhooks: Some(Webhooks {
+            mutate: true,
+            validate: true,
+        }),
+        watch: Watch::WhenInstalled,
+    },
+    KindInfo {
+        kind: Kind::Gateway,
+        name: "Gateway",
+        group: GATEWAY_GROUP,
+        served_version: "v1",
+        versions: &[
+            ("gateway.networking.k8s.io/v1", Shape::Gateway),
+            ("gateway.networking.k8s.io/v1beta1", Shape::Gateway),
+        ],
+        plural: "gateways",
+        namespaced: true,
+        webhooks: None,
+        watch: Watch::WhenInstalled,
+    },
+    KindInfo {
+        kind: Kind::GatewayClass,
+        name: "GatewayClass",
+        group: GATEWAY_GROUP,
+        served_version: "v1",
+        versions: &[
+            ("gateway.networking.k8s.io/v1", Shape::GatewayClass),
+            ("gateway.networking.k8s.io/v1beta1", Shape::GatewayClass),
+        ],
+        plural: "gatewayclasses",
+        namespaced: false,
+        webhooks: None,
+        watch: Watch::WhenInstalled,
+    },
+    KindInfo {
+        kind: Kind::ReferenceGrant,
+        name: "ReferenceGrant",
+        group: GATEWAY_GROUP,
+        // `v1` only since Gateway API v1.5.0; `v1beta1` is served by every release since
+        // v0.6 (and is the storage version, apis/v1beta1/referencegrant_types.go L29 at
+        // v1.6.1). The live view watches the version discovery recommends.
+        served_version: "v1beta1",
+        versions: &[
+            ("gateway.networking.k8s.io/v1", Shape::ReferenceGrant),
+            ("gateway.networking.k8s.io/v1beta1", Shape::ReferenceGrant),
+            ("gateway.networking.k8s.io/v1alpha2", Shape::ReferenceGrant),
+        ],
+        plural: "referencegrants",
+        namespaced: true,
         webhooks: None,
         watch: Watch::WhenInstalled,
     },
 ];
+
+/// The Gateway API group.
+const GATEWAY_GROUP: &str = super::gateway::GROUP;
 
 impl Kind {
     /// This kind's row of [`KINDS`].
@@ -190,6 +293,11 @@ impl KindInfo {
             }
             Kind::Service => "v1",
             Kind::BackendConfig => "cloud.google.com/v1 or cloud.google.com/v1beta1",
+            Kind::HttpRoute | Kind::Gateway | Kind::GatewayClass => {
+                "gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1"
+            }
+            Kind::GrpcRoute => "gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1alpha2",
+            Kind::ReferenceGrant => "gateway.networking.k8s.io/v1, v1beta1 or v1alpha2",
         }
     }
 
@@ -216,7 +324,30 @@ impl KindInfo {
                 keys.dedup();
                 keys
             }
-            Object::Service(_) | Object::BackendConfig(_) => Vec::new(),
+            Object::Route(route) => {
+                let namespace = super::namespace_of(&route.meta);
+                let mut keys: Vec<IndexKey> = route
+                    .spec
+                    .rules
+                    .iter()
+                    .flat_map(|r| &r.backend_refs)
+                    .filter(|b| b.is_service())
+                    .map(|b| IndexKey::Backend {
+                        namespace: b.namespace.clone().unwrap_or_else(|| namespace.to_string()),
+                        service: b.name.clone(),
+                    })
+                    .collect();
+                keys.sort();
+                keys.dedup();
+                keys
+            }
+            Object::ReferenceGrant(grant) => vec![IndexKey::Namespace(
+                super::namespace_of(&grant.meta).to_string(),
+            )],
+            Object::Service(_)
+            | Object::BackendConfig(_)
+            | Object::Gateway(_)
+            | Object::GatewayClass(_) => Vec::new(),
         }
     }
 
@@ -260,7 +391,16 @@ mod tests {
 
     #[test]
     fn every_kind_has_one_row() {
-        for kind in [Kind::Ingress, Kind::Service, Kind::BackendConfig] {
+        for kind in [
+            Kind::Ingress,
+            Kind::Service,
+            Kind::BackendConfig,
+            Kind::HttpRoute,
+            Kind::GrpcRoute,
+            Kind::Gateway,
+            Kind::GatewayClass,
+            Kind::ReferenceGrant,
+        ] {
             assert_eq!(KINDS.iter().filter(|k| k.kind == kind).count(), 1);
             assert_eq!(kind.info().kind, kind);
         }
@@ -285,5 +425,14 @@ mod tests {
         );
         assert_eq!(shape_of("apps/v1", "Deployment"), Ok(None));
         assert!(shape_of("cloud.google.com/v2", "BackendConfig").is_err());
+        assert_eq!(
+            shape_of("gateway.networking.k8s.io/v1beta1", "HTTPRoute"),
+            Ok(Some(Shape::HttpRoute))
+        );
+        assert!(shape_of("gateway.networking.k8s.io/v1alpha1", "HTTPRoute").is_err());
+        assert_eq!(
+            shape_of("gateway.networking.k8s.io/v1alpha2", "GRPCRoute"),
+            Ok(Some(Shape::GrpcRoute))
+        );
     }
 }

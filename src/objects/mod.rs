@@ -6,6 +6,7 @@
 //! `networking.k8s.io/v1` here, the way the API server converts them, so a rule is written once.
 
 mod decode;
+pub mod gateway;
 mod ingress;
 pub mod kinds;
 
@@ -27,6 +28,14 @@ pub enum Object {
     Service(Box<Service>),
     /// A GKE BackendConfig.
     BackendConfig(Box<BackendConfigObject>),
+    /// A Gateway API HTTPRoute or GRPCRoute ([`gateway::RouteObject::kind`] says which).
+    Route(Box<gateway::RouteObject>),
+    /// A Gateway API Gateway.
+    Gateway(Box<gateway::GatewayObject>),
+    /// A Gateway API GatewayClass (cluster-scoped).
+    GatewayClass(Box<gateway::GatewayClassObject>),
+    /// A Gateway API ReferenceGrant.
+    ReferenceGrant(Box<gateway::ReferenceGrantObject>),
 }
 
 /// A GKE BackendConfig (`cloud.google.com/v1` CRD): metadata and `spec` as JSON (the rules read
@@ -46,6 +55,13 @@ impl Object {
             Object::Ingress(_) => Kind::Ingress,
             Object::Service(_) => Kind::Service,
             Object::BackendConfig(_) => Kind::BackendConfig,
+            Object::Route(route) => match route.kind {
+                gateway::RouteKind::Http => Kind::HttpRoute,
+                gateway::RouteKind::Grpc => Kind::GrpcRoute,
+            },
+            Object::Gateway(_) => Kind::Gateway,
+            Object::GatewayClass(_) => Kind::GatewayClass,
+            Object::ReferenceGrant(_) => Kind::ReferenceGrant,
         }
     }
 
@@ -55,6 +71,10 @@ impl Object {
             Object::Ingress(ingress) => &ingress.meta,
             Object::Service(service) => &service.metadata,
             Object::BackendConfig(config) => &config.meta,
+            Object::Route(route) => &route.meta,
+            Object::Gateway(gateway) => &gateway.meta,
+            Object::GatewayClass(class) => &class.meta,
+            Object::ReferenceGrant(grant) => &grant.meta,
         }
     }
 
@@ -64,6 +84,10 @@ impl Object {
             Object::Ingress(ingress) => &mut ingress.meta,
             Object::Service(service) => &mut service.metadata,
             Object::BackendConfig(config) => &mut config.meta,
+            Object::Route(route) => &mut route.meta,
+            Object::Gateway(gateway) => &mut gateway.meta,
+            Object::GatewayClass(class) => &mut class.meta,
+            Object::ReferenceGrant(grant) => &mut grant.meta,
         }
     }
 
@@ -92,6 +116,38 @@ impl Object {
     pub fn as_backend_config(&self) -> Option<&BackendConfigObject> {
         match self {
             Object::BackendConfig(config) => Some(config),
+            _ => None,
+        }
+    }
+
+    /// The HTTPRoute or GRPCRoute, if this is one.
+    pub fn as_route(&self) -> Option<&gateway::RouteObject> {
+        match self {
+            Object::Route(route) => Some(route),
+            _ => None,
+        }
+    }
+
+    /// The Gateway, if this is one.
+    pub fn as_gateway(&self) -> Option<&gateway::GatewayObject> {
+        match self {
+            Object::Gateway(gateway) => Some(gateway),
+            _ => None,
+        }
+    }
+
+    /// The GatewayClass, if this is one.
+    pub fn as_gateway_class(&self) -> Option<&gateway::GatewayClassObject> {
+        match self {
+            Object::GatewayClass(class) => Some(class),
+            _ => None,
+        }
+    }
+
+    /// The ReferenceGrant, if this is one.
+    pub fn as_reference_grant(&self) -> Option<&gateway::ReferenceGrantObject> {
+        match self {
+            Object::ReferenceGrant(grant) => Some(grant),
             _ => None,
         }
     }

@@ -27,6 +27,7 @@ const MAX_CLASS_IN_MESSAGE: usize = 14;
 pub static RULE: Rule = Rule {
     id: "affinity-annotations-on-other-controller",
     title: "Session affinity annotations for a controller that does not serve the Ingress",
+    knows: "ingress-nginx v1.15.1 annotations on other classes; NGINX Inc Ingress (nginx.org, nginx.com); GKE",
     any_class: true,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

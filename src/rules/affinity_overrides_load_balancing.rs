@@ -16,6 +16,7 @@ const LOAD_BALANCE: &str = "load-balance";
 pub static RULE: Rule = Rule {
     id: "affinity-overrides-load-balancing",
     title: "upstream-hash-by or load-balance set next to cookie affinity, which overrides them",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

@@ -9,6 +9,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "affinity-settings-without-affinity",
     title: "Session cookie settings without cookie affinity",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

@@ -10,6 +10,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "affinity-with-service-upstream",
     title: "Cookie affinity with service-upstream (the ClusterIP is the only endpoint)",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Deny,

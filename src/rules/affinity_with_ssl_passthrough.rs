@@ -9,6 +9,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "affinity-with-ssl-passthrough",
     title: "Cookie affinity with ssl-passthrough (layer 4: no cookie)",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

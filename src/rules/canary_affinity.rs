@@ -13,6 +13,7 @@ const CANARY_BEHAVIOR: &str = "affinity-canary-behavior";
 pub static RULE: Rule = Rule {
     id: "canary-affinity",
     title: "Affinity annotations on a canary Ingress (the primary's apply)",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

@@ -13,6 +13,7 @@ use k8s_openapi::api::core::v1::Service;
 pub static RULE: Rule = Rule {
     id: "client-ip-affinity-behind-ingress",
     title: "Service with ClientIP session affinity behind an ingress-nginx Ingress",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads {
         kinds: &[Kind::Ingress, Kind::Service],

@@ -17,6 +17,7 @@ pub static RULE: Rule = Rule {
     id: "conflicting-cookie-settings",
     title: "Sticky Ingresses conflict over the session cookie (one Service:port, or one cookie \
 name on one host)",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads {
         kinds: &[Kind::Ingress],

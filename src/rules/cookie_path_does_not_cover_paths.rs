@@ -16,6 +16,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "cookie-path-does-not-cover-paths",
     title: "session-cookie-path does not cover every path of the Ingress",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     // Other Ingresses on the host only tell whether regex mode is on; the rule runs without them.
     reads: Reads {

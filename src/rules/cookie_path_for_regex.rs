@@ -12,6 +12,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "cookie-path-for-regex",
     title: "Sticky Ingress with regex paths has no session-cookie-path",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads {
         kinds: &[Kind::Ingress],

@@ -9,6 +9,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "cookie-path-not-literal",
     title: "session-cookie-path is not a literal absolute path",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Deny,

@@ -9,6 +9,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "cross-namespace-backend",
     title: "Ingress backend names a Service in another namespace, or no valid Service name",
+    knows: "any controller (Kubernetes networking.k8s.io/v1 validation)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Deny,

@@ -11,6 +11,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "externalname-backend",
     title: "Ingress backend Service is type ExternalName",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads {
         kinds: &[Kind::Service],

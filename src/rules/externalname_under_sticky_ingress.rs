@@ -11,6 +11,7 @@ use k8s_openapi::api::core::v1::Service;
 pub static RULE: Rule = Rule {
     id: "externalname-under-sticky-ingress",
     title: "Service created or changed to ExternalName under a sticky Ingress",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads {
         kinds: &[Kind::Ingress],

@@ -15,6 +15,7 @@ use serde_json::Value;
 pub static RULE: Rule = Rule {
     id: "generated-cookie-without-neg",
     title: "GKE GENERATED_COOKIE affinity without container-native load balancing",
+    knows: "GKE Ingress (NEGs by default on 1.17+ VPC-native clusters)",
     any_class: false,
     reads: Reads {
         kinds: &[Kind::BackendConfig],

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 pub static RULE: Rule = Rule {
     id: "ignored-annotation",
     title: "Affinity annotation the controller does not read",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

@@ -8,6 +8,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "invalid-backend",
     title: "Ingress backend written with the fields of the other Ingress API version",
+    knows: "any controller (Kubernetes Ingress v1 / v1beta1 schemas)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Deny,

@@ -22,6 +22,10 @@ mod cross_namespace_backend;
 mod externalname_backend;
 mod externalname_under_sticky_ingress;
 mod fix;
+mod gateway_cross_namespace_without_referencegrant;
+mod gateway_dotted_backend_name;
+mod gateway_externalname_backend;
+mod gateway_session_persistence_regex_path;
 mod generated_cookie_without_neg;
 mod ignored_annotation;
 mod invalid_affinity_value;
@@ -36,6 +40,7 @@ mod traefik_sticky_native_lb;
 
 pub use fix::{Fix, json_patch};
 
+use crate::objects::gateway::RouteObject;
 use crate::objects::kinds::Kind;
 use crate::objects::{IngressObject, Object};
 use crate::policy::{Action, Policy};
@@ -55,6 +60,8 @@ pub enum Check {
         fn(&IngressObject, &Context<'_>) -> Vec<Finding>,
         fn(&Service, &Context<'_>) -> Vec<Finding>,
     ),
+    /// Judges Gateway API routes: HTTPRoutes and GRPCRoutes.
+    Route(fn(&RouteObject, &Context<'_>) -> Vec<Finding>),
 }
 
 impl Check {
@@ -64,6 +71,7 @@ impl Check {
             Check::Ingress(_) => &[Kind::Ingress],
             Check::Service(_) => &[Kind::Service],
             Check::IngressAndService(..) => &[Kind::Ingress, Kind::Service],
+            Check::Route(_) => &[Kind::HttpRoute, Kind::GrpcRoute],
         }
     }
 
@@ -75,6 +83,7 @@ impl Check {
             (Check::Service(check) | Check::IngressAndService(_, check), Object::Service(s)) => {
                 check(s, context)
             }
+            (Check::Route(check), Object::Route(route)) => check(route, context),
             _ => Vec::new(),
         }
     }
@@ -112,6 +121,9 @@ pub struct Rule {
     pub id: &'static str,
     /// One line: what the rule finds.
     pub title: &'static str,
+    /// The controllers, and their versions, whose behaviour the rule knows (from their source,
+    /// cited in [`Rule::source`]), for the docs: `ingress-nginx up to v1.15.1 (…)`.
+    pub knows: &'static str,
     /// Whether it also judges Ingresses whose class the policy does not judge (its subject is
     /// precisely such Ingresses; say so in its docs). Excluded namespaces stay excluded.
     pub any_class: bool,
@@ -181,6 +193,10 @@ pub static CATALOGUE: &[&Rule] = &[
     &traefik_sticky_externalname::RULE,
     &traefik_sticky_native_lb::RULE,
     &traefik_sticky_cookie_value::RULE,
+    &gateway_dotted_backend_name::RULE,
+    &gateway_session_persistence_regex_path::RULE,
+    &gateway_externalname_backend::RULE,
+    &gateway_cross_namespace_without_referencegrant::RULE,
 ];
 
 /// The name of the generated matchCondition on each webhook that judges a kind whose every rule
@@ -440,6 +456,16 @@ pub(crate) mod testing {
         findings.into_iter().filter(|f| f.rule == rule).collect()
     }
 
+    /// A `gateway.networking.k8s.io/v1` HTTPRoute `site` in namespace `app` attached to Gateway
+    /// `eg` (in `app`), with these `rules`.
+    pub fn http_route(rules: Value) -> Value {
+        serde_json::json!({
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "site", "namespace": "app"},
+            "spec": {"parentRefs": [{"name": "eg"}], "rules": rules}
+        })
+    }
+
     /// A `networking.k8s.io/v1` Ingress in namespace `app` with these annotations and paths
     /// (`ImplementationSpecific`, backend Service `web` port 80).
     pub fn ingress(annotations: Value, paths: &[&str]) -> Value {
@@ -478,7 +504,7 @@ mod tests {
         for rule in CATALOGUE {
             assert!(ids.insert(rule.id), "duplicate {}", rule.id);
             assert!(rule.id.chars().all(|c| c.is_ascii_lowercase() || c == '-'));
-            for text in [rule.title, rule.why, rule.fix, rule.source] {
+            for text in [rule.title, rule.knows, rule.why, rule.fix, rule.source] {
                 assert!(!text.trim().is_empty(), "{} has an empty field", rule.id);
             }
             assert_eq!(find(rule.id).map(|r| r.id), Some(rule.id));
@@ -685,6 +711,43 @@ mod tests {
                     "metadata": {"name": "web", "namespace": "app", "annotations":
                         {"traefik.ingress.kubernetes.io/service.sticky.cookie.secure": "yes"}}}),
                 vec![],
+            ),
+            "gateway-dotted-backend-name" => (
+                http_route(json!([{"backendRefs": [{"name": "web.other.svc", "port": 80}]}])),
+                vec![],
+            ),
+            "gateway-session-persistence-regex-path" => (
+                http_route(json!([{
+                    "matches": [{"path": {"type": "RegularExpression", "value": "/a(/|$)(.*)"}}],
+                    "sessionPersistence": {"sessionName": "s"},
+                    "backendRefs": [{"name": "web", "port": 80}]}])),
+                // Served by Envoy Gateway: the rule's default level, deny.
+                vec![
+                    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+                        "metadata": {"name": "eg"},
+                        "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}}),
+                    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+                        "metadata": {"name": "eg", "namespace": "app"},
+                        "spec": {"gatewayClassName": "eg"}}),
+                ],
+            ),
+            "gateway-externalname-backend" => (
+                http_route(json!([{"sessionPersistence": {"sessionName": "s"},
+                    "backendRefs": [{"name": "web", "port": 80}]}])),
+                vec![external],
+            ),
+            "gateway-cross-namespace-without-referencegrant" => (
+                http_route(
+                    json!([{"backendRefs": [{"name": "web", "namespace": "b", "port": 80}]}]),
+                ),
+                // A grant of that namespace for another Service: the bundle holds b's grants.
+                vec![
+                    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
+                    "metadata": {"name": "g", "namespace": "b"},
+                    "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
+                                       "namespace": "app"}],
+                             "to": [{"group": "", "kind": "Service", "name": "api"}]}}),
+                ],
             ),
             other => panic!("no trigger for rule {other}: add one"),
         }

@@ -9,6 +9,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "regex-path-with-exact-or-prefix",
     title: "Regex or special-character path with pathType Exact or Prefix",
+    knows: "ingress-nginx v1.12.0 to v1.15.1 (strict path validation on)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

@@ -11,6 +11,7 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "regex-path-without-regex-mode",
     title: "Regex-looking path on a host where regex mode is off",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     // Other Ingresses on the host can only clear the finding (one of them may turn regex mode
     // on host-wide); the object as written is what the rule judges, so it runs without a view.

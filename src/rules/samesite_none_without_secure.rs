@@ -14,6 +14,7 @@ const SAMESITE: &str = "session-cookie-samesite";
 pub static RULE: Rule = Rule {
     id: "samesite-none-without-secure",
     title: "Sticky cookie with SameSite=None that is not always Secure",
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

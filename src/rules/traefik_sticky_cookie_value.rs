@@ -9,6 +9,7 @@ use k8s_openapi::api::core::v1::Service;
 pub static RULE: Rule = Rule {
     id: "traefik-sticky-cookie-value",
     title: "Traefik sticky cookie setting with a value Traefik cannot use",
+    knows: "Traefik v3.0 to v3.7.9 (maxage v3.0+, path v3.3+, domain v3.4+)",
     any_class: false,
     reads: Reads::NOTHING,
     default_action: Action::Warn,

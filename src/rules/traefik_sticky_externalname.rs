@@ -2,7 +2,9 @@
 
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::traefik;
+use crate::objects::IngressObject;
 use crate::objects::external_name;
+use crate::objects::kinds::Kind;
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
 
@@ -10,8 +12,12 @@ use k8s_openapi::api::core::v1::Service;
 pub static RULE: Rule = Rule {
     id: "traefik-sticky-externalname",
     title: "Traefik sticky cookie on an ExternalName Service (one server: nothing to pin)",
-    any_class: false,
-    reads: Reads::NOTHING,
+    knows: "Traefik v3.0 to v3.7.9 (Kubernetes Ingress and CRD providers)",
+    any_class: true,
+    reads: Reads {
+        kinds: &[Kind::Service],
+        needs_view: false,
+    },
     default_action: Action::Deny,
     mutating: false,
     why: "Traefik reads its sticky cookie from the Service's annotations \
@@ -25,8 +31,9 @@ load balancing picks the pod. Sticky sessions cannot work through it.",
 (allowExternalNameServices), L594 (sticky from the Service's annotations), L661-670 (one server \
 externalName:port); pkg/provider/kubernetes/crd/kubernetes_http.go L535-548 (the same for \
 IngressRoute); docs/facts/gateway-api-traefik.md §4.2",
+    // The Ingress side: the Ingress webhook has no matchConditions (every Ingress is sent).
     match_condition: Some(
-        "has(object.spec.type) && object.spec.type == 'ExternalName' && \
+        "(has(object.kind) && object.kind == 'Ingress') || (has(object.spec.type) && object.spec.type == 'ExternalName' && \
 has(object.metadata.annotations) && ('traefik.ingress.kubernetes.io/service.sticky.cookie' in object.metadata.annotations || \
 'traefik.ingress.kubernetes.io/service.sticky.cookie.name' in object.metadata.annotations || \
 'traefik.ingress.kubernetes.io/service.sticky.cookie.secure' in object.metadata.annotations || \
@@ -34,9 +41,9 @@ has(object.metadata.annotations) && ('traefik.ingress.kubernetes.io/service.stic
 'traefik.ingress.kubernetes.io/service.sticky.cookie.samesite' in object.metadata.annotations || \
 'traefik.ingress.kubernetes.io/service.sticky.cookie.maxage' in object.metadata.annotations || \
 'traefik.ingress.kubernetes.io/service.sticky.cookie.path' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.domain' in object.metadata.annotations)",
+'traefik.ingress.kubernetes.io/service.sticky.cookie.domain' in object.metadata.annotations))",
     ),
-    check: Check::Service(check),
+    check: Check::IngressAndService(check_ingress, check),
 };
 
 fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
@@ -52,6 +59,18 @@ fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
         )
         .at_annotation(traefik::STICKY_COOKIE),
     ]
+}
+
+/// A Traefik-class Ingress whose backend Service (in the view) has the same problem: judged on
+/// the Ingress too, as it is the write that puts the Service behind Traefik (`any_class`: the
+/// Traefik class is not one the policy judges).
+fn check_ingress(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
+    traefik::backends_where(ingress, context.view, |s| external_name(s).is_some() && traefik::sticky(s))
+        .into_iter()
+        .map(|(field, service)| {
+            Finding::deny(&RULE, format!("backend Service `{}` is ExternalName with a Traefik sticky cookie: one server, nothing to pin; use a Service with a selector", crate::echo::bounded(&service))).at(field)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -108,5 +127,40 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    /// The Ingress side (Traefik's docs, "Kubernetes Ingress": an Ingress of class `traefik` to
+    /// Service `web`): the write that puts the Service behind Traefik is denied too, when the
+    /// view holds the Service.
+    #[test]
+    fn fires_on_a_traefik_ingress_to_such_a_service() {
+        let service = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "app", "annotations":
+                {"traefik.ingress.kubernetes.io/service.sticky.cookie": "true"}},
+            "spec": {"type": "ExternalName", "externalName": "web.other.svc.cluster.local"}});
+        let mut traefik_ingress = ingress(json!({}), &["/"]);
+        traefik_ingress["spec"]["ingressClassName"] = json!("traefik");
+        let findings = of(
+            ID,
+            run_among(
+                traefik_ingress.clone(),
+                std::slice::from_ref(&service),
+                Phase::Validating,
+            ),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Deny);
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("spec.rules[0].http.paths[0].backend.service.name")
+        );
+        assert_eq!(
+            findings[0].message,
+            "backend Service `web` is ExternalName with a Traefik sticky cookie: one server, nothing to pin; use a Service with a selector"
+        );
+        // Not without the Service, nor on an Ingress Traefik does not serve.
+        assert!(of(ID, run(traefik_ingress, Phase::Validating)).is_empty());
+        let nginx = ingress(json!({}), &["/"]);
+        assert!(of(ID, run_among(nginx, &[service], Phase::Validating)).is_empty());
     }
 }

@@ -3,7 +3,9 @@
 
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::traefik;
+use crate::objects::IngressObject;
 use crate::objects::external_name;
+use crate::objects::kinds::Kind;
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
 
@@ -11,8 +13,12 @@ use k8s_openapi::api::core::v1::Service;
 pub static RULE: Rule = Rule {
     id: "traefik-sticky-native-lb",
     title: "Traefik sticky cookie with service.nativelb (the ClusterIP is the only server)",
-    any_class: false,
-    reads: Reads::NOTHING,
+    knows: "Traefik v3.0 to v3.7.9 (service.nativelb and nativeLBByDefault since v3.0)",
+    any_class: true,
+    reads: Reads {
+        kinds: &[Kind::Service],
+        needs_view: false,
+    },
     default_action: Action::Deny,
     mutating: false,
     why: "With traefik.ingress.kubernetes.io/service.nativelb: \"true\" (or the provider's \
@@ -24,11 +30,12 @@ cookie, or drop the sticky annotations.",
     source: "traefik/traefik v3.7.9 pkg/provider/kubernetes/ingress/kubernetes.go L599, L617-619 \
 (nativeLB from the annotation over nativeLBByDefault), L672-684 and L888-898 (the ClusterIP as \
 the only server); docs/facts/gateway-api-traefik.md §4.2",
+    // The Ingress side: the Ingress webhook has no matchConditions (every Ingress is sent).
     match_condition: Some(
-        "has(object.metadata.annotations) && \
-'traefik.ingress.kubernetes.io/service.nativelb' in object.metadata.annotations",
+        "(has(object.kind) && object.kind == 'Ingress') || (has(object.metadata.annotations) && \
+'traefik.ingress.kubernetes.io/service.nativelb' in object.metadata.annotations)",
     ),
-    check: Check::Service(check),
+    check: Check::IngressAndService(check_ingress, check),
 };
 
 fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
@@ -46,6 +53,18 @@ fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
         )
         .at_annotation(traefik::NATIVE_LB),
     ]
+}
+
+/// A Traefik-class Ingress whose backend Service (in the view) has the same problem: judged on
+/// the Ingress too, as it is the write that puts the Service behind Traefik (`any_class`: the
+/// Traefik class is not one the policy judges).
+fn check_ingress(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
+    traefik::backends_where(ingress, context.view, |s| external_name(s).is_none() && traefik::native_lb(s) && traefik::sticky(s))
+        .into_iter()
+        .map(|(field, service)| {
+            Finding::deny(&RULE, format!("backend Service `{}` has service.nativelb and a sticky cookie: Traefik sends to the ClusterIP alone; remove nativelb", crate::echo::bounded(&service))).at(field)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -96,5 +115,41 @@ mod tests {
                 "{annotations}"
             );
         }
+    }
+
+    /// The Ingress side (Traefik's docs, "Kubernetes Ingress": an Ingress of class `traefik` to
+    /// Service `web`): the write that puts the Service behind Traefik is denied too, when the
+    /// view holds the Service.
+    #[test]
+    fn fires_on_a_traefik_ingress_to_such_a_service() {
+        let service = json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "web", "namespace": "app", "annotations":
+                {"traefik.ingress.kubernetes.io/service.sticky.cookie": "true",
+                 "traefik.ingress.kubernetes.io/service.nativelb": "true"}},
+            "spec": {"type": "ClusterIP"}});
+        let mut traefik_ingress = ingress(json!({}), &["/"]);
+        traefik_ingress["spec"]["ingressClassName"] = json!("traefik");
+        let findings = of(
+            ID,
+            run_among(
+                traefik_ingress.clone(),
+                std::slice::from_ref(&service),
+                Phase::Validating,
+            ),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Deny);
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("spec.rules[0].http.paths[0].backend.service.name")
+        );
+        assert_eq!(
+            findings[0].message,
+            "backend Service `web` has service.nativelb and a sticky cookie: Traefik sends to the ClusterIP alone; remove nativelb"
+        );
+        // Not without the Service, nor on an Ingress Traefik does not serve.
+        assert!(of(ID, run(traefik_ingress, Phase::Validating)).is_empty());
+        let nginx = ingress(json!({}), &["/"]);
+        assert!(of(ID, run_among(nginx, &[service], Phase::Validating)).is_empty());
     }
 }

@@ -12,13 +12,16 @@ use std::sync::Arc;
 /// `(namespace, name)` of an object.
 pub type Key = (String, String);
 
-/// The key of an object: its namespace (`default` when it names none) and name.
+/// The key of an object: its namespace (`default` when it names none; `""` for a
+/// cluster-scoped kind) and name.
 pub fn key_of(object: &Object) -> Key {
     let meta = object.meta();
-    (
-        namespace_of(meta).to_string(),
-        meta.name.clone().unwrap_or_default(),
-    )
+    let namespace = if object.kind().info().namespaced {
+        namespace_of(meta)
+    } else {
+        ""
+    };
+    (namespace.to_string(), meta.name.clone().unwrap_or_default())
 }
 
 /// The objects of one kind, kept up to date one object at a time, with the re-list protocol

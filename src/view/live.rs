@@ -608,11 +608,12 @@ where
         // Decoding happens before the write lock is taken.
         let decode = |o| decode_dynamic(watched.info, o).map(Arc::new);
         let key = |o: &DynamicObject| -> Key {
+            let namespace = match watched.info.namespaced {
+                true => o.metadata.namespace.as_deref().unwrap_or("default"),
+                false => "",
+            };
             (
-                o.metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
+                namespace.to_string(),
                 o.metadata.name.clone().unwrap_or_default(),
             )
         };

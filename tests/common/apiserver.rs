@@ -7,7 +7,9 @@
 //!   (also the aggregated-discovery form of `/api` and `/apis` when the client asks for it);
 //! * the kinds: `Service` and `Secret` (core v1), `Ingress` (`networking.k8s.io/v1`) and, when
 //!   [`Options::backend_configs_crd`] is on, `BackendConfig` (`cloud.google.com/v1`), all
-//!   namespaced; `MutatingWebhookConfiguration` and `ValidatingWebhookConfiguration`
+//!   namespaced; when [`Options::gateway_api_crds`] is on, the Gateway API kinds
+//!   (`gateway.networking.k8s.io/v1`: HTTPRoute, GRPCRoute, Gateway, ReferenceGrant namespaced,
+//!   GatewayClass cluster-scoped); `MutatingWebhookConfiguration` and `ValidatingWebhookConfiguration`
 //!   (`admissionregistration.k8s.io/v1`), cluster-scoped (paths without a `namespaces/{ns}`
 //!   segment, stored without `metadata.namespace`);
 //! * reads, for every kind: LIST (with `limit`/`continue` paging over a consistent snapshot),
@@ -91,6 +93,11 @@ pub struct Options {
     /// Serve the `BackendConfig` custom resource (`cloud.google.com/v1`, `backendconfigs`), as if
     /// its CRD were installed. When off, its paths are 404 and it is absent from discovery.
     pub backend_configs_crd: bool,
+    /// Serve the Gateway API custom resources (`gateway.networking.k8s.io/v1`: `httproutes`,
+    /// `grpcroutes`, `gateways`, `gatewayclasses` (cluster-scoped), `referencegrants`), as if
+    /// their CRDs were installed. When off, their paths are 404 and they are absent from
+    /// discovery.
+    pub gateway_api_crds: bool,
 }
 
 /// A running stand-in API server. See the module documentation.
@@ -387,17 +394,27 @@ enum Resource {
     Secret,
     Ingress,
     BackendConfig,
+    HttpRoute,
+    GrpcRoute,
+    Gateway,
+    GatewayClass,
+    ReferenceGrant,
     MutatingWebhookConfiguration,
     ValidatingWebhookConfiguration,
 }
 
 impl Resource {
     /// Every resource, in discovery order.
-    const ALL: [Resource; 6] = [
+    const ALL: [Resource; 11] = [
         Resource::Service,
         Resource::Secret,
         Resource::Ingress,
         Resource::BackendConfig,
+        Resource::HttpRoute,
+        Resource::GrpcRoute,
+        Resource::Gateway,
+        Resource::GatewayClass,
+        Resource::ReferenceGrant,
         Resource::MutatingWebhookConfiguration,
         Resource::ValidatingWebhookConfiguration,
     ];
@@ -413,6 +430,11 @@ impl Resource {
             Resource::Secret => "Secret",
             Resource::Ingress => "Ingress",
             Resource::BackendConfig => "BackendConfig",
+            Resource::HttpRoute => "HTTPRoute",
+            Resource::GrpcRoute => "GRPCRoute",
+            Resource::Gateway => "Gateway",
+            Resource::GatewayClass => "GatewayClass",
+            Resource::ReferenceGrant => "ReferenceGrant",
             Resource::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
             Resource::ValidatingWebhookConfiguration => "ValidatingWebhookConfiguration",
         }
@@ -424,6 +446,11 @@ impl Resource {
             Resource::Secret => "secrets",
             Resource::Ingress => "ingresses",
             Resource::BackendConfig => "backendconfigs",
+            Resource::HttpRoute => "httproutes",
+            Resource::GrpcRoute => "grpcroutes",
+            Resource::Gateway => "gateways",
+            Resource::GatewayClass => "gatewayclasses",
+            Resource::ReferenceGrant => "referencegrants",
             Resource::MutatingWebhookConfiguration => "mutatingwebhookconfigurations",
             Resource::ValidatingWebhookConfiguration => "validatingwebhookconfigurations",
         }
@@ -435,6 +462,11 @@ impl Resource {
             Resource::Secret => "secret",
             Resource::Ingress => "ingress",
             Resource::BackendConfig => "backendconfig",
+            Resource::HttpRoute => "httproute",
+            Resource::GrpcRoute => "grpcroute",
+            Resource::Gateway => "gateway",
+            Resource::GatewayClass => "gatewayclass",
+            Resource::ReferenceGrant => "referencegrant",
             Resource::MutatingWebhookConfiguration => "mutatingwebhookconfiguration",
             Resource::ValidatingWebhookConfiguration => "validatingwebhookconfiguration",
         }
@@ -446,6 +478,11 @@ impl Resource {
             Resource::Service | Resource::Secret => "",
             Resource::Ingress => "networking.k8s.io",
             Resource::BackendConfig => "cloud.google.com",
+            Resource::HttpRoute
+            | Resource::GrpcRoute
+            | Resource::Gateway
+            | Resource::GatewayClass
+            | Resource::ReferenceGrant => "gateway.networking.k8s.io",
             Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration => {
                 "admissionregistration.k8s.io"
             }
@@ -461,6 +498,11 @@ impl Resource {
             Resource::Service | Resource::Secret => "v1",
             Resource::Ingress => "networking.k8s.io/v1",
             Resource::BackendConfig => "cloud.google.com/v1",
+            Resource::HttpRoute
+            | Resource::GrpcRoute
+            | Resource::Gateway
+            | Resource::GatewayClass
+            | Resource::ReferenceGrant => "gateway.networking.k8s.io/v1",
             Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration => {
                 "admissionregistration.k8s.io/v1"
             }
@@ -471,7 +513,9 @@ impl Resource {
     fn namespaced(self) -> bool {
         !matches!(
             self,
-            Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration
+            Resource::MutatingWebhookConfiguration
+                | Resource::ValidatingWebhookConfiguration
+                | Resource::GatewayClass
         )
     }
 
@@ -498,7 +542,11 @@ impl Resource {
     }
 
     fn served(self, options: &Options) -> bool {
-        self != Resource::BackendConfig || options.backend_configs_crd
+        match self {
+            Resource::BackendConfig => options.backend_configs_crd,
+            r if r.group() == "gateway.networking.k8s.io" => options.gateway_api_crds,
+            _ => true,
+        }
     }
 }
 

@@ -33,6 +33,44 @@ pub const STICKY_COOKIE: &str = "traefik.ingress.kubernetes.io/service.sticky.co
 /// `service.nativelb`: the Service's ClusterIP as the only server.
 pub const NATIVE_LB: &str = "traefik.ingress.kubernetes.io/service.nativelb";
 
+/// Traefik's default ingress class (`traefikDefaultIngressClass`,
+/// `pkg/provider/kubernetes/ingress/kubernetes.go` L36-38 at v3.7.9).
+pub const INGRESS_CLASS: &str = "traefik";
+
+/// Whether Traefik serves this Ingress: its class (`spec.ingressClassName`, else the
+/// `kubernetes.io/ingress.class` annotation) is `traefik`, Traefik's default
+/// (`shouldProcessIngress`, L547-557). A Traefik configured with another `ingressClass`, or an
+/// IngressClass of another name with controller `traefik.io/ingress-controller`, is not seen;
+/// an Ingress with no class is left to the policy's classes.
+pub fn serves(ingress: &crate::objects::IngressObject) -> bool {
+    ingress.ingress_class() == Some(INGRESS_CLASS)
+}
+
+/// The backend Services of a Traefik Ingress that the cluster view holds and that `problem`
+/// flags: `(field of the backend's Service name, Service name)`. Nothing for an Ingress Traefik
+/// does not serve ([`serves`]), or without a view.
+pub fn backends_where(
+    ingress: &crate::objects::IngressObject,
+    view: &dyn crate::view::ClusterView,
+    problem: fn(&Service) -> bool,
+) -> Vec<(String, String)> {
+    if !serves(ingress) {
+        return Vec::new();
+    }
+    let namespace = crate::objects::namespace_of(&ingress.meta);
+    let mut out: Vec<(String, String)> = Vec::new();
+    for backend in ingress.backends() {
+        let crate::view::Lookup::Found(object) = view.service(namespace, backend.service_name)
+        else {
+            continue;
+        };
+        if object.as_service().is_some_and(problem) {
+            out.push((backend.field, backend.service_name.to_string()));
+        }
+    }
+    out
+}
+
 /// One sticky cookie setting: the annotation's suffix after `service.sticky.cookie.`, and how
 /// Traefik parses it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

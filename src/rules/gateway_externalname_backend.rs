@@ -1,0 +1,163 @@
+//! `gateway-externalname-backend`: session persistence on a route rule whose backendRef is an
+//! ExternalName Service.
+
+use super::{Check, Context, Finding, Reads, Rule};
+use crate::objects::external_name;
+use crate::objects::gateway::RouteObject;
+use crate::objects::kinds::Kind;
+use crate::policy::Action;
+use crate::view::Lookup;
+
+/// The rule's declaration.
+pub static RULE: Rule = Rule {
+    id: "gateway-externalname-backend",
+    title: "Session persistence on a route rule whose backendRef is an ExternalName Service",
+    knows: "Gateway API v1.1.0+ (sessionPersistence); Envoy Gateway v1.7.5, v1.8.2, v1.9.0 refuse it; NGINX Gateway Fabric v2.2.0+ one DNS upstream",
+    any_class: false,
+    reads: Reads {
+        kinds: &[Kind::Service],
+        needs_view: true,
+    },
+    default_action: Action::Deny,
+    mutating: false,
+    why: "Session persistence pins a client to one endpoint of the backend. An ExternalName \
+Service has no endpoints: it is one DNS name. Gateway API says implementations SHOULD NOT \
+support ExternalName backendRefs; Envoy Gateway refuses them (ResolvedRefs=False, \
+UnsupportedValue) since v1.9.0, v1.8.2 and v1.7.5 and built a broken cluster before; NGINX \
+Gateway Fabric (v2.2.0+, with a DNS resolver in its NginxProxy) makes one DNS upstream, so its \
+sticky cookie pins nothing.",
+    fix: "Point the rule at a Service with a selector (its endpoints are the pods), in the pods' \
+namespace if need be, with `namespace:` on the backendRef and a ReferenceGrant there.",
+    source: "Gateway API v1.6.1 apis/v1/object_reference_types.go L117-125; Envoy Gateway \
+v1.9.0 internal/gatewayapi/route.go L3086-3096 (ee16b3fc, #9190); NGINX Gateway Fabric \
+internal/controller/state/dataplane/configuration.go L2819-2845, graph/backend_refs.go L596-609",
+    match_condition: None,
+    check: Check::Route(check),
+};
+
+fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
+    route
+        .backends()
+        .into_iter()
+        .filter(|b| {
+            b.backend.is_service() && route.spec.rules[b.rule].session_persistence.is_some()
+        })
+        .filter_map(|b| {
+            let Lookup::Found(object) = context.view.service(b.namespace, &b.backend.name) else {
+                return None;
+            };
+            let target = external_name(object.as_service()?)?;
+            let message = format!(
+                "sessionPersistence cannot pin backendRef `{}`: Service {}/{} is ExternalName \
+                 (`{}`), one DNS name with no endpoints (Envoy Gateway refuses it): use a Service \
+                 with a selector",
+                crate::echo::bounded(&b.backend.name),
+                b.namespace,
+                crate::echo::bounded(&b.backend.name),
+                crate::echo::bounded(&target),
+            );
+            Some(Finding::deny(&RULE, message).at(b.field))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::*;
+    use super::super::{Level, Phase};
+    use serde_json::json;
+
+    const ID: &str = "gateway-externalname-backend";
+
+    /// Envoy Gateway's test input `httproute-with-externalname-service-backend` (an HTTPRoute
+    /// to Service `service-externalname`), with the session persistence of its
+    /// session-persistence task.
+    fn sticky_route(persistence: bool) -> serde_json::Value {
+        let mut rule = json!({"backendRefs": [{"name": "service-externalname", "port": 8080}]});
+        if persistence {
+            rule["sessionPersistence"] = json!({"sessionName": "Session-A"});
+        }
+        http_route(json!([rule]))
+    }
+
+    fn service(type_: &str) -> serde_json::Value {
+        let mut spec = json!({"type": type_});
+        if type_ == "ExternalName" {
+            spec["externalName"] = json!("foo.bar");
+        }
+        json!({"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "service-externalname", "namespace": "app"}, "spec": spec})
+    }
+
+    #[test]
+    fn fires_on_a_sticky_rule_to_an_externalname_service() {
+        let findings = of(
+            ID,
+            run_among(
+                sticky_route(true),
+                &[service("ExternalName")],
+                Phase::Validating,
+            ),
+        );
+        assert_eq!(findings.len(), 1);
+        assert_eq!(findings[0].level, Level::Deny);
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("spec.rules[0].backendRefs[0].name")
+        );
+        assert_eq!(
+            findings[0].message,
+            "sessionPersistence cannot pin backendRef `service-externalname`: Service \
+             app/service-externalname is ExternalName (`foo.bar`), one DNS name with no endpoints \
+             (Envoy Gateway refuses it): use a Service with a selector"
+        );
+    }
+
+    #[test]
+    fn does_not_fire_without_persistence_a_clusterip_service_or_a_view() {
+        assert!(
+            of(
+                ID,
+                run_among(
+                    sticky_route(false),
+                    &[service("ExternalName")],
+                    Phase::Validating
+                )
+            )
+            .is_empty()
+        );
+        assert!(
+            of(
+                ID,
+                run_among(
+                    sticky_route(true),
+                    &[service("ClusterIP")],
+                    Phase::Validating
+                )
+            )
+            .is_empty()
+        );
+        assert!(
+            of(ID, run(sticky_route(true), Phase::Validating)).is_empty(),
+            "single-object mode"
+        );
+        assert!(
+            of(ID, run_among(sticky_route(true), &[], Phase::Validating)).is_empty(),
+            "Service unknown"
+        );
+    }
+
+    /// No automatic fix: `fix` leaves the bundle alone and the finding remains.
+    #[test]
+    fn fix_changes_nothing() {
+        let text = format!(
+            "{}---\n{}",
+            serde_norway::to_string(&service("ExternalName")).unwrap(),
+            serde_norway::to_string(&sticky_route(true)).unwrap()
+        );
+        let fixed = crate::engine::fix_text("b.yaml", &text, &crate::policy::Policy::default());
+        assert_eq!(fixed.files[0].after, text);
+        assert_eq!(fixed.remaining.findings.len(), 1);
+        assert_eq!(fixed.remaining.findings[0].rule, ID);
+    }
+}

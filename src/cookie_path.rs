@@ -272,50 +272,59 @@ fn first_line(s: &str) -> String {
 
 /// Whether a cookie with Path `cookie_path` is sent with every request path the regex (matched
 /// whole, as Envoy's `safe_regex` and RE2 full matches do) can match: `Some(false)` when some
-/// matched request path is certainly not path-matched, `Some(true)` when all are, `None` when
-/// the regex does not parse or its literal prefixes do not tell.
+/// request path the regex matches is certainly not path-matched (RFC 6265 §5.1.4),
+/// `Some(true)` when every one is, `None` when the regex does not parse, is too large to decide
+/// (a DFA over 1 MiB), or matches no request path.
 ///
-/// The regex's literal prefixes (`regex-syntax`'s extractor) decide: an exact literal must
-/// path-match the cookie path (RFC 6265 §5.1.4); a prefix that is longer must start with it on
-/// a segment boundary; a prefix that diverges from it means a request the cookie misses.
+/// Decided on the regex's anchored DFA (`regex-automata`), walked along `cookie_path` byte by
+/// byte: a match that ends before the cookie path does (other than the empty string), or one
+/// that continues with another byte (after the leading `/`, as request paths all start with
+/// `/`), is missed; once the cookie path is consumed, a match may only end or go on with `/`
+/// (any byte, when the cookie path ends with `/`).
 pub fn covers(cookie_path: &str, regex: &str) -> Option<bool> {
+    use regex_automata::dfa::{Automaton, dense};
+    use regex_automata::{Anchored, Input};
     if cookie_path == "/" {
         return Some(true);
     }
-    let hir = regex_syntax::ParserBuilder::new()
-        .build()
-        .parse(regex)
+    let dfa = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .dfa_size_limit(Some(1 << 20))
+                .determinize_size_limit(Some(1 << 20)),
+        )
+        .build(&format!("^(?:{regex})$"))
         .ok()?;
-    let seq = regex_syntax::hir::literal::Extractor::new().extract(&hir);
-    let literals = seq.literals()?;
-    if literals.is_empty() {
-        return None;
-    }
-    let mut all = true;
-    for literal in literals {
-        let text = std::str::from_utf8(literal.as_bytes()).ok()?;
-        let covered = if literal.is_exact() {
-            path_matches(cookie_path, text)
-        } else if text.len() > cookie_path.len() || text == cookie_path {
-            // The match goes on after `text`: with `text == cookie_path` what follows is unknown.
-            if text == cookie_path && !cookie_path.ends_with('/') {
-                all = false;
-                continue;
-            }
-            path_matches(cookie_path, text)
-                || text.starts_with(cookie_path) && cookie_path.ends_with('/')
-        } else if cookie_path.starts_with(text) {
-            // A shorter prefix: the match may or may not go on as the cookie path does.
-            all = false;
-            continue;
-        } else {
-            false
-        };
-        if !covered {
+    let ends_here = |state| dfa.is_match_state(dfa.next_eoi_state(state));
+    let live = |state| !dfa.is_dead_state(state) && !dfa.is_quit_state(state);
+    let mut state = dfa
+        .start_state_forward(&Input::new("").anchored(Anchored::Yes))
+        .ok()?;
+    let mut reachable = false;
+    for (i, expected) in cookie_path.bytes().enumerate() {
+        if i > 0 && ends_here(state) {
             return Some(false);
         }
+        for byte in 0..=u8::MAX {
+            if byte != expected && live(dfa.next_state(state, byte)) {
+                if i > 0 {
+                    return Some(false);
+                }
+                reachable = true;
+            }
+        }
+        state = dfa.next_state(state, expected);
+        if !live(state) {
+            // Nothing the regex matches starts with the cookie path: every request path it
+            // matches (if any) is missed.
+            return reachable.then_some(false);
+        }
     }
-    all.then_some(true)
+    if cookie_path.ends_with('/') {
+        return Some(true);
+    }
+    let other = (0..=u8::MAX).any(|byte| byte != b'/' && live(dfa.next_state(state, byte)));
+    Some(!other)
 }
 
 #[cfg(test)]
@@ -441,6 +450,21 @@ mod tests {
             ("/app", "/apple/.*", Some(false)),
             ("/", "/anything/.*", Some(true)),
             ("/a", "(", None),
+            // Envoy Gateway keeps regex text in the Path when no segment holds a `*`.
+            ("/foo/.+", "/foo/.+", Some(false)),
+            (
+                "/api/v[0-9a-f]+/users",
+                "/api/v[0-9a-f]+/users",
+                Some(false),
+            ),
+            ("/api/v1.+", "/api/v1.+", Some(false)),
+            // An alternative that matches no request path (the empty string) is no miss.
+            ("/foo", "/foo/.*|", Some(true)),
+            ("/foo", "/foo/.*|/bar/.*", Some(false)),
+            ("/foo", "/foo", Some(true)),
+            ("/foo", "/foo(/.*)?", Some(true)),
+            ("/foo", "/foo.*", Some(false)),
+            ("/foo/", "/foo/.*", Some(true)),
         ] {
             assert_eq!(covers(path, regex), expected, "{path} for {regex}");
         }

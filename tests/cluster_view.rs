@@ -501,4 +501,23 @@ async fn gateway_api_kinds_are_watched_when_their_crds_are_installed() {
             .contains("gateway-externalname-backend"),
         "{response}"
     );
+
+    // The other side, read through the HTTPRoute watch's backend index: with the sticky route
+    // in the cluster, making its Service ExternalName is denied.
+    api.apply(external[1].clone());
+    eventually("the sticky HTTPRoute", || {
+        routes_to(&view, "default", "service-externalname") == ["httproute-1"]
+    })
+    .await;
+    let response = server
+        .review("/validate", &common::review_for(&external[0], "x4"))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        response["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("but HTTPRoute default/httproute-1 send it sessions to pin"),
+        "{response}"
+    );
 }

@@ -90,11 +90,19 @@ fn check_gives_each_file_its_verdict() {
         (
             "externalname-backend.yaml",
             1,
-            &[(
-                "gateway-externalname-backend",
-                "deny",
-                "HTTPRoute default/httproute-1",
-            )],
+            // Both sides: the Service (new in this bundle) and the route.
+            &[
+                (
+                    "gateway-externalname-backend",
+                    "deny",
+                    "Service default/service-externalname",
+                ),
+                (
+                    "gateway-externalname-backend",
+                    "deny",
+                    "HTTPRoute default/httproute-1",
+                ),
+            ],
         ),
         (
             "dotted-backend.yaml",
@@ -136,7 +144,7 @@ fn check_gives_each_file_its_verdict() {
     assert_eq!(exit, 0);
     assert_eq!(
         report["findings"][0]["message"],
-        "cookie Path `/mysite(` misses regex `/mysite(/|$)(.*)`: use PathPrefix `/mysite`"
+        "cookie Path `/mysite(` misses these requests: use PathPrefix `/mysite`"
     );
 }
 

@@ -9,8 +9,9 @@
 //! are read. Every field is optional here, as in a manifest being written: a missing `name` is
 //! the API server's to refuse, not a decode error. Unknown fields are skipped.
 //!
-//! Supported: Gateway API v1.0.0 through v1.6.1 (HTTPRoute `v1`/`v1beta1`, GRPCRoute
-//! `v1`/`v1alpha2`, Gateway and GatewayClass `v1`/`v1beta1`, ReferenceGrant
+//! Supported: Gateway API v1.0.0 through v1.6.1 (HTTPRoute `v1`/`v1beta1`; GRPCRoute
+//! `v1`/`v1alpha2`, judged on admission from v1.1.0, the first release to serve `v1`, which
+//! the webhooks register for; Gateway and GatewayClass `v1`/`v1beta1`, ReferenceGrant
 //! `v1`/`v1beta1`/`v1alpha2`), and the main branch's `sessionPersistence.cookie`.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

@@ -169,6 +169,8 @@ pub static KINDS: &[KindInfo] = &[
     KindInfo {
         kind: Kind::GrpcRoute,
         name: "GRPCRoute",
+        // `v1` since Gateway API v1.1.0; a v1.0.0 cluster serves only `v1alpha2`, which the
+        // webhooks (registered for `v1`) then do not receive.
         group: GATEWAY_GROUP,
         served_version: "v1",
         versions: &[

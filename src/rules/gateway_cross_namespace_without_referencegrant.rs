@@ -36,6 +36,11 @@ apis/v1/referencegrant_types.go L34-46 and L66-157, apis/v1/shared_types.go L427
 };
 
 fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
+    // A manifest without a namespace may be applied into any (`kubectl -n`): which grants it
+    // needs is not known. (In the webhook the request always carries the namespace.)
+    if route.meta.namespace.is_none() {
+        return Vec::new();
+    }
     let own = namespace_of(&route.meta);
     route
         .backends()
@@ -56,9 +61,8 @@ fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
                 return None;
             }
             let message = format!(
-                "`{}` has no ReferenceGrant for {}s from `{own}` to Service `{}`",
+                "no ReferenceGrant in `{}` covers Service `{}`: add one",
                 crate::echo::bounded(b.namespace),
-                route.kind.name(),
                 crate::echo::bounded(&b.backend.name),
             );
             Some(Finding::warn(&RULE, message).at(b.field))
@@ -104,7 +108,7 @@ mod tests {
         );
         assert_eq!(
             findings[0].message,
-            "`bar` has no ReferenceGrant for HTTPRoutes from `app` to Service `bar`"
+            "no ReferenceGrant in `bar` covers Service `bar`: add one"
         );
         // A grant for another kind or another Service does not count.
         for other in [grant("GRPCRoute", None), grant("HTTPRoute", Some("baz"))] {
@@ -136,6 +140,13 @@ mod tests {
             1
         );
         assert!(of(ID, run(route(), Phase::Validating)).is_empty());
+        // No namespace written (applied with `kubectl -n`): which grant it needs is unknown.
+        let mut anywhere = route();
+        anywhere["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("namespace");
+        assert!(of(ID, run_in_cluster(anywhere, &[], Phase::Validating)).is_empty());
         // Same namespace: no grant needed.
         let mut same = route();
         same["spec"]["rules"][0]["backendRefs"][0]["namespace"] = json!("app");

@@ -36,7 +36,7 @@ L66-157; apis/v1/shared_types.go L427 (RefNotPermitted); Kubernetes DNS for Serv
 fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
     let kind = route.kind.name();
     let own_namespace = route.meta.namespace.as_deref();
-    let from = own_namespace.unwrap_or("the route's namespace");
+    let from = crate::echo::bounded(own_namespace.unwrap_or("the route's namespace"));
     route
         .backends()
         .into_iter()
@@ -66,13 +66,24 @@ fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
                         value: service.to_string(),
                     });
                 }
-                Some((service, namespace)) => format!(
+                Some((service, namespace)) if Some(namespace) == own_namespace => format!(
                     "backendRef `{name}` is a DNS name, but a backendRef names a Service by \
+                     `name`: write `name: {}`",
+                    crate::echo::bounded(service)
+                ),
+                Some((service, namespace)) => {
+                    let (service, namespace) = (
+                        crate::echo::bounded(service),
+                        crate::echo::bounded(namespace),
+                    );
+                    format!(
+                        "backendRef `{name}` is a DNS name, but a backendRef names a Service by \
                      `name` and `namespace`: write `name: {service}` and `namespace: {namespace}`, \
                      and create a ReferenceGrant in `{namespace}` with `from: [{{group: \
                      gateway.networking.k8s.io, kind: {kind}, namespace: {from}}}]` and `to: \
                      [{{group: \"\", kind: Service, name: {service}}}]`"
-                ),
+                    )
+                }
                 None => format!(
                     "backendRef `{name}` looks like a host name, but a backendRef of kind Service \
                      names a Service: create a Service for it (an ExternalName Service routes on \
@@ -190,6 +201,16 @@ mod tests {
         let mut value = with_backend("home.app.svc");
         value["spec"]["rules"][0]["backendRefs"][0]["namespace"] = json!("other");
         assert_eq!(of(ID, run(value, Phase::Mutating))[0].fix, None);
+        // Nor with `namespace` equal to the route's; no ReferenceGrant is needed then.
+        let mut value = with_backend("home.app.svc");
+        value["spec"]["rules"][0]["backendRefs"][0]["namespace"] = json!("app");
+        let findings = of(ID, run(value, Phase::Mutating));
+        assert_eq!(findings[0].fix, None);
+        assert_eq!(
+            findings[0].message,
+            "backendRef `home.app.svc` is a DNS name, but a backendRef names a Service by `name`: \
+             write `name: home`"
+        );
     }
 
     #[test]

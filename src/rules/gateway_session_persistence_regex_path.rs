@@ -90,7 +90,6 @@ fn judge(
     persistence: &crate::objects::gateway::SessionPersistence,
     regex: &str,
 ) -> Option<(Level, String)> {
-    let shown = crate::echo::bounded(regex);
     match cookie_path(implementation, persistence, regex) {
         CookiePath::Unsupported => None,
         CookiePath::Path(path) => {
@@ -98,22 +97,23 @@ fn judge(
                 return None;
             }
             let path = crate::echo::bounded(&path);
+            let shown = crate::echo::bounded(regex);
             Some(match implementation {
                 Some(Implementation::EnvoyGateway) => (
                     Level::Deny,
                     format!(
                         "Envoy Gateway sets the session cookie's Path to `{path}` for \
-                         RegularExpression `{shown}`, which no request path matches, so the \
-                         cookie is never sent back: move the sticky part to a rule of its own \
-                         with {} and the sessionPersistence, and keep the regex in a rule \
-                         without it",
+                         RegularExpression `{shown}`, which misses requests the regex matches, so \
+                         the browser does not send the cookie back with them: move the sticky \
+                         part to a rule of its own with {} and the sessionPersistence, and keep \
+                         the regex in a rule without it",
                         suggestion(regex)
                     ),
                 ),
                 _ => (
                     Level::Warn,
                     format!(
-                        "cookie Path `{path}` misses regex `{shown}`: use {}",
+                        "cookie Path `{path}` misses these requests: use {}",
                         suggestion(regex)
                     ),
                 ),
@@ -122,7 +122,7 @@ fn judge(
         CookiePath::None => Some((
             Level::Warn,
             format!(
-                "no cookie Path for regex `{shown}`: use {}",
+                "no cookie Path: the browser keeps it to one directory; use {}",
                 suggestion(regex)
             ),
         )),
@@ -182,9 +182,10 @@ mod tests {
         assert_eq!(
             findings[0].message,
             "Envoy Gateway sets the session cookie's Path to `/mysite(` for RegularExpression \
-             `/mysite(/|$)(.*)`, which no request path matches, so the cookie is never sent back: \
-             move the sticky part to a rule of its own with PathPrefix `/mysite` and the \
-             sessionPersistence, and keep the regex in a rule without it"
+             `/mysite(/|$)(.*)`, which misses requests the regex matches, so the browser does not \
+             send the cookie back with them: move the sticky part to a rule of its own with \
+             PathPrefix `/mysite` and the sessionPersistence, and keep the regex in a rule \
+             without it"
         );
         let findings = of(
             ID,
@@ -196,6 +197,15 @@ mod tests {
         );
         assert!(findings[0].message.contains("Path to `/api/v[0-9]+/users`"));
         assert!(findings[0].message.contains("PathPrefix `/api`"));
+        // The regex text Envoy Gateway keeps when no segment holds a `*`.
+        for regex in ["/foo/.+", "/api/v[0-9a-f]+/users"] {
+            let findings = of(
+                ID,
+                run_among(sticky_regex(regex), &gateway(ENVOY), Phase::Validating),
+            );
+            assert_eq!(findings.len(), 1, "{regex}");
+            assert_eq!(findings[0].level, Level::Deny, "{regex}");
+        }
     }
 
     #[test]
@@ -205,7 +215,7 @@ mod tests {
         assert_eq!(findings[0].level, Level::Warn);
         assert_eq!(
             findings[0].message,
-            "cookie Path `/mysite(` misses regex `/mysite(/|$)(.*)`: use PathPrefix `/mysite`"
+            "cookie Path `/mysite(` misses these requests: use PathPrefix `/mysite`"
         );
         let nginx = gateway("gateway.nginx.org/nginx-gateway-controller");
         let findings = of(
@@ -216,7 +226,7 @@ mod tests {
         assert_eq!(findings[0].level, Level::Warn);
         assert_eq!(
             findings[0].message,
-            "no cookie Path for regex `/foo/.*`: use PathPrefix `/foo`"
+            "no cookie Path: the browser keeps it to one directory; use PathPrefix `/foo`"
         );
     }
 

@@ -62,6 +62,11 @@ pub enum Check {
     ),
     /// Judges Gateway API routes: HTTPRoutes and GRPCRoutes.
     Route(fn(&RouteObject, &Context<'_>) -> Vec<Finding>),
+    /// Judges both sides of a route → Service relation, whichever is written.
+    RouteAndService(
+        fn(&RouteObject, &Context<'_>) -> Vec<Finding>,
+        fn(&Service, &Context<'_>) -> Vec<Finding>,
+    ),
 }
 
 impl Check {
@@ -72,6 +77,7 @@ impl Check {
             Check::Service(_) => &[Kind::Service],
             Check::IngressAndService(..) => &[Kind::Ingress, Kind::Service],
             Check::Route(_) => &[Kind::HttpRoute, Kind::GrpcRoute],
+            Check::RouteAndService(..) => &[Kind::HttpRoute, Kind::GrpcRoute, Kind::Service],
         }
     }
 
@@ -80,10 +86,15 @@ impl Check {
             (Check::Ingress(check) | Check::IngressAndService(check, _), Object::Ingress(i)) => {
                 check(i, context)
             }
-            (Check::Service(check) | Check::IngressAndService(_, check), Object::Service(s)) => {
-                check(s, context)
+            (
+                Check::Service(check)
+                | Check::IngressAndService(_, check)
+                | Check::RouteAndService(_, check),
+                Object::Service(s),
+            ) => check(s, context),
+            (Check::Route(check) | Check::RouteAndService(check, _), Object::Route(route)) => {
+                check(route, context)
             }
-            (Check::Route(check), Object::Route(route)) => check(route, context),
             _ => Vec::new(),
         }
     }
@@ -521,7 +532,7 @@ mod tests {
             .filter(|r| r.judges(Kind::Service))
             .map(|r| r.match_condition.expect("declared"))
             .collect();
-        assert_eq!(declared.len(), 6);
+        assert_eq!(declared.len(), 7);
         let expected: Vec<String> = declared.iter().map(|d| format!("({d})")).collect();
         assert_eq!(
             service,

@@ -125,8 +125,9 @@ pub fn longest_non_regex_prefix(regex: &str) -> String {
 }
 
 /// The cookie Path `implementation` sets for a session-persistent rule with the
-/// `RegularExpression` path match `regex`; `None` (the implementation unknown) is taken to
-/// follow GEP-1619 as released in v1.6.1, which is what Envoy Gateway does.
+/// `RegularExpression` path match `regex`; `None` (the implementation unknown) and
+/// [`Implementation::Other`] are taken to follow GEP-1619 as released in v1.6.1, as Envoy
+/// Gateway does, except that they are taken to honour a written `cookie.path`.
 ///
 /// A cookie `path` set on the rule (`sessionPersistence.cookie.path`, Gateway API main,
 /// unreleased) is used as written by an implementation other than Envoy Gateway and NGINX

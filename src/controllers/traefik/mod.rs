@@ -40,8 +40,9 @@ pub const INGRESS_CLASS: &str = "traefik";
 /// Whether Traefik serves this Ingress: its class (`spec.ingressClassName`, else the
 /// `kubernetes.io/ingress.class` annotation) is `traefik`, Traefik's default
 /// (`shouldProcessIngress`, L547-557). A Traefik configured with another `ingressClass`, or an
-/// IngressClass of another name with controller `traefik.io/ingress-controller`, is not seen;
-/// an Ingress with no class is left to the policy's classes.
+/// IngressClass of another name with controller `traefik.io/ingress-controller`, is not seen.
+/// An Ingress with no class is not taken as Traefik's here (a default Traefik does process it,
+/// L555, but so may ingress-nginx, and the policy judges it as ingress-nginx's).
 pub fn serves(ingress: &crate::objects::IngressObject) -> bool {
     ingress.ingress_class() == Some(INGRESS_CLASS)
 }

@@ -32,6 +32,7 @@ pub mod engine;
 pub mod metrics;
 pub mod objects;
 pub mod ops;
+pub mod policies;
 pub mod policy;
 pub mod report;
 pub mod rules;

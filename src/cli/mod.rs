@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`.
+//! The command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`, `export`.
 //!
 //! Exit codes, for every command: 0 success (for `check`: clean or warnings only), 1 a
 //! deny-level finding, 2 usage, input or start-up errors.
@@ -6,6 +6,7 @@
 mod audit;
 mod certs;
 mod check;
+mod export;
 mod policy;
 mod rules;
 mod serve;
@@ -48,6 +49,9 @@ pub enum Command {
     Rules(rules::RulesArgs),
     /// Make a CA and a serving certificate for the webhook Service (for a cluster install).
     Certs(certs::CertsArgs),
+    /// Export the single-object rules as in-process admission policies
+    /// (`export policies`: ValidatingAdmissionPolicies, no webhook needed).
+    Export(export::ExportArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -61,6 +65,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Export(args) => export::run(args),
     }
 }
 

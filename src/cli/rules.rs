@@ -119,10 +119,11 @@ pub fn explain(rule: &Rule) -> String {
         ""
     };
     format!(
-        "{id}: {title}\n\nJudges: {applies}{classes}\nKnows: {knows}\nReads: {reads}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
+        "{id}: {title}\n\nJudges: {applies}{classes}\nKnows: {knows}\nCEL policy (`export policies`): {cel}\nReads: {reads}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
         id = rule.id,
         title = rule.title,
         knows = rule.knows,
+        cel = crate::policies::summary(rule),
         applies = applies(rule),
         action = default_action(rule),
         why = rule.why,
@@ -209,11 +210,11 @@ pub fn match_conditions_yaml() -> String {
 /// The rule table of README.md, generated from the catalogue.
 pub fn markdown_table() -> String {
     let mut out = String::from(
-        "| ID | on | default | webhooks | what | knows |\n|---|---|---|---|---|---|\n",
+        "| ID | on | default | webhooks | what | knows | CEL policy |\n|---|---|---|---|---|---|---|\n",
     );
     for rule in CATALOGUE {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
+            "| `{}` | {} | {} | {} | {} | {} | {} |\n",
             rule.id,
             applies(rule),
             default_action(rule),
@@ -223,7 +224,8 @@ pub fn markdown_table() -> String {
                 "validate"
             },
             rule.title,
-            rule.knows
+            rule.knows,
+            crate::policies::summary(rule)
         ));
     }
     out

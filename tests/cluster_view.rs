@@ -364,19 +364,6 @@ async fn concurrent_lookups_of_a_missing_backend_make_one_api_call_and_not_found
     assert_eq!(api.count("GET", get, 404), 2);
 }
 
-/// The documents of a file under `tests/data/gateway-api/`.
-fn gateway_data(name: &str) -> Vec<Value> {
-    use serde::Deserialize;
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/gateway-api")
-        .join(name);
-    let text = std::fs::read_to_string(path).unwrap();
-    serde_norway::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).unwrap())
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
 /// The HTTPRoutes the view's index lists as users of Service `namespace/service`.
 fn routes_to(view: &LiveView, namespace: &str, service: &str) -> Vec<String> {
     use sticky_guard::objects::kinds::{IndexKey, Kind};
@@ -405,10 +392,10 @@ async fn gateway_api_kinds_are_watched_when_their_crds_are_installed() {
     .await;
     // Envoy Gateway's GatewayClass (cluster-scoped) and Gateway, and an HTTPRoute, before the
     // view starts: the initial list fills the caches.
-    let envoy = gateway_data("envoy-gateway-regex.yaml");
+    let envoy = common::gateway_data("envoy-gateway-regex.yaml");
     api.apply(envoy[0].clone());
     api.apply(envoy[1].clone());
-    let cross = gateway_data("cross-namespace.yaml");
+    let cross = common::gateway_data("cross-namespace.yaml");
     api.apply(cross[0].clone());
     let (server, view) = webhook(&api).await;
     let (status, body) = server.get_json("/readyz").await;
@@ -484,7 +471,7 @@ async fn gateway_api_kinds_are_watched_when_their_crds_are_installed() {
     assert!(!warned(&answered), "the grant is seen: {answered}");
 
     // An ExternalName Service behind a sticky route, seen through the Service watch.
-    let external = gateway_data("externalname-backend.yaml");
+    let external = common::gateway_data("externalname-backend.yaml");
     api.apply(external[0].clone());
     eventually("the Service", || {
         has_service(&view, "default", "service-externalname")

@@ -5,7 +5,6 @@
 mod common;
 
 use common::{Server, review_for};
-use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
 use sticky_guard::policy::Policy;
@@ -17,11 +16,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn documents(name: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(data(name)).unwrap();
-    serde_norway::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).unwrap())
-        .filter(|v| !v.is_null())
-        .collect()
+    common::gateway_data(name)
 }
 
 /// `check -o json` on `args`: exit code and report.

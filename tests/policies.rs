@@ -11,18 +11,12 @@ mod common;
 use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
-use serde::Deserialize;
 use serde_json::{Value, json};
 use sticky_guard::policies::{self, Export};
 use sticky_guard::policy::Policy;
 use sticky_guard::rules::{self, Context, Phase};
 
-fn yaml_documents(text: &str) -> Vec<Value> {
-    serde_norway::Deserializer::from_str(text)
-        .map_while(|doc| Value::deserialize(doc).ok())
-        .filter(|v| !v.is_null())
-        .collect()
-}
+use common::yaml_values as yaml_documents;
 
 /// Every object the fixtures hold, `List`s unpacked.
 fn fixture_objects() -> Vec<Value> {

@@ -216,6 +216,17 @@ pub fn external_name(service: &Service) -> Option<String> {
         .then(|| spec.external_name.clone().unwrap_or_default())
 }
 
+/// The DNS name of a Service that is ExternalName now and was not before (`old`: the object
+/// an UPDATE replaces, `None` on CREATE and offline), else `None`: the write that takes a
+/// Service's endpoints away.
+pub fn becomes_external_name(service: &Service, old: Option<&Object>) -> Option<String> {
+    let target = external_name(service)?;
+    match old {
+        Some(Object::Service(old)) if external_name(old).is_some() => None,
+        _ => Some(target),
+    }
+}
+
 /// DNS-1035 label, as the API server validates `backend.service.name`: at most 63 characters of
 /// `[a-z0-9-]`, starting with a letter and ending with a letter or digit
 /// (`k8s.io/apimachinery/pkg/util/validation.IsDNS1035Label`).

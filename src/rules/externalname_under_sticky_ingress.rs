@@ -3,7 +3,7 @@
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::objects::kinds::Kind;
-use crate::objects::{Object, ObjectRef, external_name, namespace_of, service_and_namespace};
+use crate::objects::{ObjectRef, becomes_external_name, namespace_of, service_and_namespace};
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
 
@@ -35,14 +35,9 @@ has(oldObject.spec.type) && oldObject.spec.type == 'ExternalName')",
 };
 
 fn check(service: &Service, context: &Context<'_>) -> Vec<Finding> {
-    let Some(target) = external_name(service) else {
+    let Some(target) = becomes_external_name(service, context.old) else {
         return Vec::new();
     };
-    if let Some(Object::Service(old)) = context.old
-        && external_name(old).is_some()
-    {
-        return Vec::new();
-    }
     let namespace = namespace_of(&service.metadata);
     let name = service.metadata.name.as_deref().unwrap_or_default();
     let prefix = &context.policy.annotation_prefix;

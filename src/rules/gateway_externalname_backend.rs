@@ -5,7 +5,7 @@
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::kinds::{IndexKey, Kind};
-use crate::objects::{Object, external_name, namespace_of};
+use crate::objects::{becomes_external_name, external_name, namespace_of};
 use crate::policy::Action;
 use crate::view::Lookup;
 use k8s_openapi::api::core::v1::Service;
@@ -73,14 +73,9 @@ fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
 
 /// A Service becoming ExternalName while a session-persistent route rule sends to it.
 fn check_service(service: &Service, context: &Context<'_>) -> Vec<Finding> {
-    let Some(target) = external_name(service) else {
+    let Some(target) = becomes_external_name(service, context.old) else {
         return Vec::new();
     };
-    if let Some(Object::Service(old)) = context.old
-        && external_name(old).is_some()
-    {
-        return Vec::new();
-    }
     let namespace = namespace_of(&service.metadata);
     let name = service.metadata.name.as_deref().unwrap_or_default();
     let key = IndexKey::Backend {

@@ -27,13 +27,33 @@ pub fn captured_review(name: &str) -> Value {
 
 /// The documents of a seed scenario, as JSON.
 pub fn seed_documents(name: &str) -> Vec<Value> {
-    let path = fixture(&format!("seed-scenarios/{name}"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    yaml_file(&fixture(&format!("seed-scenarios/{name}")))
+}
+
+/// The documents of a YAML stream, as JSON, up to the first one that does not parse (the rest
+/// of such a stream is unreliable); empty documents left out.
+pub fn yaml_values(text: &str) -> Vec<Value> {
     use serde::Deserialize;
-    serde_norway::Deserializer::from_str(&text)
-        .map(|doc| Value::deserialize(doc).expect("seed is YAML"))
+    serde_norway::Deserializer::from_str(text)
+        .map_while(|doc| Value::deserialize(doc).ok())
         .filter(|v| !v.is_null())
         .collect()
+}
+
+/// [`yaml_values`] of a file.
+pub fn yaml_file(path: &std::path::Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    yaml_values(&text)
+}
+
+/// The documents of `tests/data/gateway-api/<name>` (Gateway API manifests written from the
+/// implementations' docs).
+pub fn gateway_data(name: &str) -> Vec<Value> {
+    yaml_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data/gateway-api")
+            .join(name),
+    )
 }
 
 /// Wraps an object in an `admission.k8s.io/v1` CREATE request, as the API server would.

@@ -44,7 +44,8 @@ cookie/cookie.cc L48-83 (requestPathMatch); NGINX Gateway Fabric route_common.go
 };
 
 fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
-    let served = implementations(route, context.view);
+    // Looked up once, and only for a route with a sticky regex match (most have none).
+    let mut served = None;
     let mut out = Vec::new();
     for (r, rule) in route.spec.rules.iter().enumerate() {
         let Some(persistence) = rule.session_persistence.as_ref().filter(|p| p.is_cookie()) else {
@@ -56,7 +57,8 @@ fn check(route: &RouteObject, context: &Context<'_>) -> Vec<Finding> {
             };
             // The most serious answer among the implementations serving the route.
             let mut worst: Option<(Level, String)> = None;
-            for implementation in &served {
+            let served = served.get_or_insert_with(|| implementations(route, context.view));
+            for implementation in served.iter() {
                 if let Some(found) = judge(*implementation, persistence, regex)
                     && worst.as_ref().is_none_or(|(level, _)| found.0 > *level)
                 {

@@ -289,7 +289,10 @@ impl Bundle {
         for binding in &self.cluster_role_bindings {
             let name = binding.metadata.name.as_deref().unwrap();
             assert_eq!(json!(binding.subjects), sa_subject, "{name}: subjects");
-            assert_eq!(binding.role_ref.api_group, "rbac.authorization.k8s.io");
+            assert_eq!(
+                binding.role_ref.api_group.as_deref(),
+                Some("rbac.authorization.k8s.io")
+            );
             assert_eq!(binding.role_ref.kind, "ClusterRole", "{name}");
             let role = self
                 .cluster_roles

@@ -50,7 +50,7 @@ pub enum Command {
     /// Make a CA and a serving certificate for the webhook Service (for a cluster install).
     Certs(certs::CertsArgs),
     /// Export the single-object rules as in-process admission policies
-    /// (`export policies`: ValidatingAdmissionPolicies, no webhook needed).
+    /// (`export policies`: Validating- and MutatingAdmissionPolicies, no webhook needed).
     Export(export::ExportArgs),
 }
 

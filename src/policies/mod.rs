@@ -1,22 +1,28 @@
-//! The single-object rules as in-process CEL admission policies: a ValidatingAdmissionPolicy
-//! and its binding (`admissionregistration.k8s.io/v1`, GA in Kubernetes 1.30) for each rule
-//! whose verdict CEL can compute from the object under review alone.
+//! The single-object rules as in-process CEL admission policies: for each rule whose verdict
+//! CEL can compute from the object under review alone, a ValidatingAdmissionPolicy and its
+//! binding (`admissionregistration.k8s.io/v1`, GA in Kubernetes 1.30), and for a rule whose fix
+//! CEL can compute, a MutatingAdmissionPolicy and its binding (`admissionregistration.k8s.io`
+//! `v1alpha1` from 1.32, `v1beta1` from 1.34, `v1` from 1.36: [`MutatingApi`]).
 //!
 //! A policy runs inside the API server (no pods, certificates or failure policy to choose), but
 //! CEL sees only `object`, `oldObject`, `request`, `params` and `namespaceObject`: no lookups
 //! of other objects. So a rule that reads the cluster view cannot be exported, and neither can
-//! one whose judgement needs a regex parser or the controller's validators beyond what CEL's
-//! `matches()` reproduces. [`EXPORTS`] says, for every rule of the catalogue, which: a test
-//! keeps it complete, and the parity test (`tests/policies.rs`) evaluates each exported
-//! expression with a CEL interpreter on every fixture object against the engine.
+//! one whose judgement needs a regex parser or an edit distance. [`EXPORTS`] says, for every
+//! rule of the catalogue, which: a test keeps it complete, and the parity test
+//! (`tests/policies.rs`) evaluates every exported expression with a CEL interpreter on every
+//! fixture object against the engine, the mutation's JSONPatch included.
 //!
-//! Not exported yet (decided, not done): a MutatingAdmissionPolicy for the session-cookie-path
-//! patch, and the per-object forms of `cookie-path-for-regex`, `cookie-path-not-literal` and
-//! `invalid-affinity-value`.
-//!
-//! Kubernetes CEL used: the standard macros (`has`, `all`, `exists`, `filter`, `map`), `size`,
-//! `contains`, `matches` (RE2) and `in`: all in the CEL standard library every Kubernetes
-//! version with ValidatingAdmissionPolicy has (1.26+). No Kubernetes CEL library functions.
+//! The CEL used (see [`cel`]): the standard macros (`has`, `all`, `exists`, `filter`, `map`),
+//! `size`, `contains`, `startsWith`, `matches` (RE2) and `in` (all Kubernetes versions); the
+//! Kubernetes extended strings library `trim`, `replace`, `split`, `join`, `indexOf`,
+//! `lastIndexOf`, `substring` (1.25+); `variables` (ValidatingAdmissionPolicy v1, 1.30+); and in
+//! the mutation the `JSONPatch` type (MutatingAdmissionPolicy, 1.32+). No other Kubernetes CEL
+//! library function.
+
+pub mod cel;
+pub mod gateway;
+pub mod ingress;
+pub mod nginx;
 
 use crate::objects::kinds::Kind;
 use crate::policy::{Action, Policy};
@@ -26,75 +32,99 @@ use serde_json::{Value, json};
 /// What a rule exports as CEL, or why it does not.
 #[derive(Clone, Copy, Debug)]
 pub enum Export {
-    /// A ValidatingAdmissionPolicy with this validation.
-    Validation(&'static Validation),
+    /// Its policies, built by this function from the policy options (the annotation prefix).
+    Cel(fn(&Policy) -> Cel),
     /// Not exported, with the reason.
     No(&'static str),
 }
 
-/// One validation of a ValidatingAdmissionPolicy: true when the object is allowed.
-#[derive(Debug)]
-pub struct Validation {
+/// A rule as CEL: what its ValidatingAdmissionPolicy holds and, when CEL can compute its fix,
+/// its MutatingAdmissionPolicy.
+#[derive(Clone, Debug)]
+pub struct Cel {
     /// The kinds it matches (their webhook rules from the kinds table).
     pub kinds: &'static [Kind],
-    /// `validations[].expression`: true when the rule does not fire.
-    pub expression: &'static str,
-    /// `validations[].messageExpression`: the message, naming the offending field's value.
-    pub message_expression: &'static str,
+    /// `spec.variables` as `(name, expression)`, in order: each may read the earlier ones as
+    /// `variables.<name>`.
+    pub variables: Vec<(&'static str, String)>,
+    /// `spec.validations`: each true when the object is allowed.
+    pub validations: Vec<CelValidation>,
+    /// The MutatingAdmissionPolicy, if CEL computes the fix.
+    pub mutation: Option<Mutation>,
 }
 
-/// A Service name: a DNS-1035 label (`IsDNS1035Label`), as RE2; written out in the expressions
-/// below.
-#[cfg(test)]
-const DNS1035: &str = "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$";
+/// One entry of a ValidatingAdmissionPolicy's `validations`.
+#[derive(Clone, Debug)]
+pub struct CelValidation {
+    /// `expression`: true when the rule does not fire.
+    pub expression: String,
+    /// `messageExpression`: the message, naming the offending field's value (bounded).
+    pub message_expression: String,
+}
 
-static CROSS_NAMESPACE_BACKEND: Validation = Validation {
-    kinds: &[Kind::Ingress],
-    expression: "(!has(object.spec.defaultBackend) || !has(object.spec.defaultBackend.service) || \
-object.spec.defaultBackend.service.name.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')) && \
-(!has(object.spec.rules) || object.spec.rules.all(r, !has(r.http) || r.http.paths.all(p, \
-!has(p.backend.service) || p.backend.service.name.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'))))",
-    message_expression: "'backend `' + ((has(object.spec.defaultBackend) && \
-has(object.spec.defaultBackend.service) && \
-!object.spec.defaultBackend.service.name.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')) ? \
-object.spec.defaultBackend.service.name : object.spec.rules.filter(r, has(r.http) && \
-r.http.paths.exists(p, has(p.backend.service) && \
-!p.backend.service.name.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$')))[0].http.paths.filter(p, \
-has(p.backend.service) && \
-!p.backend.service.name.matches('^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$'))[0].backend.service.name) + \
-'` is not a Service name of this namespace: an Ingress routes only to Services in its own \
-namespace, named by a DNS-1035 label (run sticky-guard check for the fix)'",
-};
+/// A MutatingAdmissionPolicy's content.
+#[derive(Clone, Debug)]
+pub struct Mutation {
+    /// Its `spec.variables` after the rule's [`Cel::variables`], which it holds too.
+    pub variables: Vec<(&'static str, String)>,
+    /// `mutations[0].jsonPatch.expression`: a list of `JSONPatch` (empty: no change).
+    pub json_patch: String,
+}
 
-static GATEWAY_DOTTED_BACKEND_NAME: Validation = Validation {
-    kinds: &[Kind::HttpRoute, Kind::GrpcRoute],
-    expression: "!has(object.spec.rules) || object.spec.rules.all(r, !has(r.backendRefs) || \
-r.backendRefs.all(b, (has(b.group) && b.group != '') || (has(b.kind) && b.kind != 'Service') || \
-!b.name.contains('.')))",
-    message_expression: "'backendRef `' + object.spec.rules.filter(r, has(r.backendRefs) && \
-r.backendRefs.exists(b, !(has(b.group) && b.group != '') && !(has(b.kind) && b.kind != \
-'Service') && b.name.contains('.')))[0].backendRefs.filter(b, !(has(b.group) && b.group != '') \
-&& !(has(b.kind) && b.kind != 'Service') && b.name.contains('.'))[0].name + '` is a DNS name: \
-name the Service by `name` and `namespace`, with a ReferenceGrant in that namespace for another \
-one'",
-};
+/// The `admissionregistration.k8s.io` version of the MutatingAdmissionPolicies written
+/// (`--api`). ValidatingAdmissionPolicies are always `v1`, which every Kubernetes version
+/// serving any MutatingAdmissionPolicy version also serves.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MutatingApi {
+    /// GA in Kubernetes 1.36, on by default.
+    #[default]
+    V1,
+    /// Beta in 1.34 and 1.35, off by default (feature gate `MutatingAdmissionPolicy` and
+    /// `--runtime-config=admissionregistration.k8s.io/v1beta1=true`).
+    V1beta1,
+    /// Alpha in 1.32 and 1.33, off by default (the same gate, `.../v1alpha1=true`).
+    V1alpha1,
+}
+
+impl MutatingApi {
+    /// The version string: `v1`, `v1beta1` or `v1alpha1`.
+    pub fn version(self) -> &'static str {
+        match self {
+            MutatingApi::V1 => "v1",
+            MutatingApi::V1beta1 => "v1beta1",
+            MutatingApi::V1alpha1 => "v1alpha1",
+        }
+    }
+
+    /// Where it is served, for the header of the YAML.
+    pub fn served(self) -> &'static str {
+        match self {
+            MutatingApi::V1 => "Kubernetes 1.36+",
+            MutatingApi::V1beta1 => {
+                "Kubernetes 1.34+ with the MutatingAdmissionPolicy feature gate and \
+--runtime-config=admissionregistration.k8s.io/v1beta1=true"
+            }
+            MutatingApi::V1alpha1 => {
+                "Kubernetes 1.32+ with the MutatingAdmissionPolicy feature gate and \
+--runtime-config=admissionregistration.k8s.io/v1alpha1=true"
+            }
+        }
+    }
+}
 
 /// Every rule of the catalogue: what it exports, or why not.
 pub static EXPORTS: &[(&str, Export)] = &[
     (
         "cookie-path-for-regex",
-        Export::No(
-            "not yet: its per-object form (regex mode from this Ingress's own annotations) is \
-planned, and the derivation of its patch needs a regex parser",
-        ),
+        Export::Cel(nginx::cookie_path_for_regex),
     ),
     (
         "cookie-path-not-literal",
-        Export::No("not yet: the controller's URLIsValidRegex validator is to be ported to RE2"),
+        Export::Cel(nginx::cookie_path_not_literal),
     ),
     (
         "cross-namespace-backend",
-        Export::Validation(&CROSS_NAMESPACE_BACKEND),
+        Export::Cel(ingress::cross_namespace_backend),
     ),
     (
         "invalid-backend",
@@ -112,7 +142,10 @@ before admission policies run",
     ("affinity-settings-without-affinity", Export::No(CANARY)),
     (
         "invalid-affinity-value",
-        Export::No("not yet: the controller's validators are to be ported to RE2"),
+        Export::No(
+            "not yet: the validators of the whole affinity family, with sticky.lua's number \
+reading, are to be ported to RE2",
+        ),
     ),
     (
         "ignored-annotation",
@@ -152,7 +185,7 @@ before admission policies run",
     ),
     (
         "gateway-dotted-backend-name",
-        Export::Validation(&GATEWAY_DOTTED_BACKEND_NAME),
+        Export::Cel(gateway::dotted_backend_name),
     ),
     ("gateway-session-persistence-regex-path", Export::No(READS)),
     ("gateway-externalname-backend", Export::No(READS)),
@@ -173,31 +206,51 @@ pub fn export_of(rule: &Rule) -> Export {
         .map_or(Export::No("not listed"), |(_, export)| *export)
 }
 
-/// One line for docs: `ValidatingAdmissionPolicy` or `no: <reason>`.
+/// One line for docs: `ValidatingAdmissionPolicy`, `ValidatingAdmissionPolicy +
+/// MutatingAdmissionPolicy`, or `no: <reason>`.
 pub fn summary(rule: &Rule) -> String {
     match export_of(rule) {
-        Export::Validation(_) => "ValidatingAdmissionPolicy".to_string(),
+        Export::Cel(build) if build(&Policy::default()).mutation.is_some() => {
+            "ValidatingAdmissionPolicy + MutatingAdmissionPolicy".to_string()
+        }
+        Export::Cel(_) => "ValidatingAdmissionPolicy".to_string(),
         Export::No(reason) => format!("no: {reason}"),
     }
 }
 
-/// The name of the policy and binding of `rule`.
+/// The name of the policies and bindings of `rule`.
 pub fn policy_name(rule: &Rule) -> String {
     format!("sticky-guard.{}", rule.id)
 }
 
-/// The ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding of every exported rule
-/// whose action under `policy` is not `off`, as JSON objects in catalogue order.
+/// One file of `export policies --output-dir`: a policy and its binding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PolicyFile {
+    /// The file name: `<policy name>.yaml` for the validating pair,
+    /// `<policy name>.mutating.yaml` for the mutating one (so that a cluster without
+    /// MutatingAdmissionPolicy can apply the others alone).
+    pub file_name: String,
+    /// The policy and its binding, as JSON objects.
+    pub documents: Vec<Value>,
+}
+
+/// The policies and bindings of every exported rule whose action under `policy` is not `off`,
+/// in catalogue order, the validating pair of a rule before its mutating one.
 ///
-/// The policy shapes them: `deny` → `validationActions: [Deny]`, `warn` → `[Warn, Audit]`;
-/// excluded namespaces → the binding's `matchResources.namespaceSelector` (the control-plane
-/// label `kubernetes.io/metadata.name`); for Ingress rules the judged classes → a
-/// `matchConditions` entry (an Ingress with no class is judged, as by the webhook). The
-/// annotation prefix is not read by the exported rules.
-pub fn validating_policies(policy: &Policy) -> Vec<Value> {
+/// The policy shapes them: `deny` → `validationActions: [Deny]`, `warn` → `[Warn, Audit]`
+/// (a mutation is written for both, as the webhook applies fixes at either level); excluded
+/// namespaces → each binding's `matchResources.namespaceSelector` (the control-plane label
+/// `kubernetes.io/metadata.name`); for Ingress rules the judged classes → a `matchConditions`
+/// entry (an Ingress with no class is judged, as by the webhook); the annotation prefix → the
+/// annotation keys read and written.
+///
+/// A ValidatingAdmissionPolicy fails closed (`failurePolicy: Fail`, as the rule's verdict
+/// would); a MutatingAdmissionPolicy fails open (`Ignore`): an error leaves the object
+/// unchanged, and the validating policy then denies it with its advice.
+pub fn policies(policy: &Policy, api: MutatingApi) -> Vec<PolicyFile> {
     let mut out = Vec::new();
     for rule in crate::rules::CATALOGUE {
-        let Export::Validation(validation) = export_of(rule) else {
+        let Export::Cel(build) = export_of(rule) else {
             continue;
         };
         let actions = match policy.action(rule.id, rule.default_action) {
@@ -205,60 +258,125 @@ pub fn validating_policies(policy: &Policy) -> Vec<Value> {
             Action::Deny => json!(["Deny"]),
             Action::Warn => json!(["Warn", "Audit"]),
         };
+        let cel = build(policy);
         let name = policy_name(rule);
-        let rules: Vec<Value> = validation
+        let match_constraints = json!({"resourceRules": cel
             .kinds
             .iter()
             .map(|k| k.info().webhook_rule())
-            .collect();
-        let mut spec = json!({
-            "failurePolicy": "Fail",
-            "matchConstraints": {"resourceRules": rules},
-            "validations": [{
-                "expression": validation.expression,
-                "messageExpression": validation.message_expression,
-                "reason": "Invalid",
-            }],
-        });
-        if validation.kinds.contains(&Kind::Ingress) {
-            spec["matchConditions"] = json!([{
+            .collect::<Vec<Value>>()});
+        let match_conditions = cel.kinds.contains(&Kind::Ingress).then(|| {
+            json!([{
                 "name": "judged-ingress-class",
                 "expression": class_condition(&policy.ingress_classes),
-            }]);
-        }
-        out.push(json!({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicy",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "sticky-guard"}},
-            "spec": spec,
-        }));
-        let mut binding = json!({
-            "policyName": name,
-            "validationActions": actions,
+            }])
         });
-        if !policy.excluded_namespaces.is_empty() {
-            binding["matchResources"] = json!({"namespaceSelector": {"matchExpressions": [{
+        let match_resources = (!policy.excluded_namespaces.is_empty()).then(|| {
+            json!({"namespaceSelector": {"matchExpressions": [{
                 "key": "kubernetes.io/metadata.name",
                 "operator": "NotIn",
                 "values": policy.excluded_namespaces,
-            }]}});
+            }]}})
+        });
+
+        let mut spec = json!({
+            "failurePolicy": "Fail",
+            "matchConstraints": match_constraints,
+        });
+        if let Some(conditions) = &match_conditions {
+            spec["matchConditions"] = conditions.clone();
         }
-        out.push(json!({
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "ValidatingAdmissionPolicyBinding",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "sticky-guard"}},
-            "spec": binding,
-        }));
+        if !cel.variables.is_empty() {
+            spec["variables"] = variables(&cel.variables);
+        }
+        spec["validations"] = cel
+            .validations
+            .iter()
+            .map(|v| {
+                json!({
+                    "expression": v.expression,
+                    "messageExpression": v.message_expression,
+                    "reason": "Invalid",
+                })
+            })
+            .collect();
+        let mut binding = json!({"policyName": name, "validationActions": actions});
+        if let Some(resources) = &match_resources {
+            binding["matchResources"] = resources.clone();
+        }
+        out.push(PolicyFile {
+            file_name: format!("{name}.yaml"),
+            documents: vec![
+                object("v1", "ValidatingAdmissionPolicy", &name, spec),
+                object("v1", "ValidatingAdmissionPolicyBinding", &name, binding),
+            ],
+        });
+
+        let Some(mutation) = &cel.mutation else {
+            continue;
+        };
+        let all_variables: Vec<(&str, String)> = cel
+            .variables
+            .iter()
+            .chain(&mutation.variables)
+            .cloned()
+            .collect();
+        let mut spec = json!({
+            "failurePolicy": "Ignore",
+            "reinvocationPolicy": "Never",
+            "matchConstraints": match_constraints,
+        });
+        if let Some(conditions) = &match_conditions {
+            spec["matchConditions"] = conditions.clone();
+        }
+        spec["variables"] = variables(&all_variables);
+        spec["mutations"] = json!([{
+            "patchType": "JSONPatch",
+            "jsonPatch": {"expression": mutation.json_patch},
+        }]);
+        let mut binding = json!({"policyName": name});
+        if let Some(resources) = &match_resources {
+            binding["matchResources"] = resources.clone();
+        }
+        out.push(PolicyFile {
+            file_name: format!("{name}.mutating.yaml"),
+            documents: vec![
+                object(api.version(), "MutatingAdmissionPolicy", &name, spec),
+                object(
+                    api.version(),
+                    "MutatingAdmissionPolicyBinding",
+                    &name,
+                    binding,
+                ),
+            ],
+        });
     }
     out
+}
+
+/// `spec.variables` as JSON.
+fn variables(variables: &[(&str, String)]) -> Value {
+    variables
+        .iter()
+        .map(|(name, expression)| json!({"name": name, "expression": expression}))
+        .collect()
+}
+
+/// An `admissionregistration.k8s.io/<version>` object labelled as sticky-guard's.
+fn object(version: &str, kind: &str, name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": format!("admissionregistration.k8s.io/{version}"),
+        "kind": kind,
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "sticky-guard"}},
+        "spec": spec,
+    })
 }
 
 /// CEL: the Ingress's class (`spec.ingressClassName`, else the `kubernetes.io/ingress.class`
 /// annotation) is one of `classes`, or it has none.
 pub fn class_condition(classes: &[String]) -> String {
     let list = serde_json::to_string(classes).unwrap_or_else(|_| "[]".into());
-    // JSON string literals are CEL string literals for the class names the policy accepts
-    // (RFC 1123 subdomains: no quotes or backslashes).
+    // JSON string literals are CEL string literals (cel::lit).
     format!(
         "has(object.spec.ingressClassName) ? object.spec.ingressClassName in {list} : \
 (!has(object.metadata.annotations) || !('kubernetes.io/ingress.class' in \
@@ -267,16 +385,34 @@ object.metadata.annotations) || object.metadata.annotations['kubernetes.io/ingre
     )
 }
 
-/// The policies as a YAML stream (`---` between documents), with a header comment.
+/// `files` as one YAML stream (`---` between documents), after a header comment naming the
+/// APIs and where they are served.
 ///
 /// # Errors
 /// The YAML writer's, which JSON values never produce.
-pub fn to_yaml(documents: &[Value]) -> Result<String, serde_norway::Error> {
-    let mut out = String::from(
-        "# Generated by `sticky-guard export policies`: the single-object rules as\n\
-         # ValidatingAdmissionPolicies (admissionregistration.k8s.io/v1, Kubernetes 1.30+).\n",
-    );
-    for document in documents {
+pub fn to_yaml(files: &[PolicyFile], api: MutatingApi) -> Result<String, serde_norway::Error> {
+    let mutating = files
+        .iter()
+        .flat_map(|f| &f.documents)
+        .any(|d| d["kind"] == "MutatingAdmissionPolicy");
+    let validating = files
+        .iter()
+        .flat_map(|f| &f.documents)
+        .any(|d| d["kind"] == "ValidatingAdmissionPolicy");
+    let mut out = String::from("# Generated by `sticky-guard export policies`.\n");
+    if validating {
+        out.push_str(
+            "# ValidatingAdmissionPolicy: admissionregistration.k8s.io/v1, Kubernetes 1.30+.\n",
+        );
+    }
+    if mutating {
+        out.push_str(&format!(
+            "# MutatingAdmissionPolicy: admissionregistration.k8s.io/{}, {}.\n",
+            api.version(),
+            api.served()
+        ));
+    }
+    for document in files.iter().flat_map(|f| &f.documents) {
         out.push_str("---\n");
         out.push_str(&serde_norway::to_string(document)?);
     }
@@ -300,36 +436,36 @@ mod tests {
             if rule.reads.needs_view {
                 assert!(matches!(export_of(rule), Export::No(_)), "{}", rule.id);
             }
+            // Only a rule with a fix can have a mutation.
+            if let Export::Cel(build) = export_of(rule) {
+                assert!(rule.mutating || build(&Policy::default()).mutation.is_none());
+            }
         }
         assert_eq!(EXPORTS.len(), crate::rules::CATALOGUE.len());
-        assert!(CROSS_NAMESPACE_BACKEND.expression.contains(DNS1035));
-    }
-
-    /// The RE2 form accepts exactly the names `is_dns1035_label` does.
-    #[test]
-    fn the_dns1035_regex_is_the_label_check() {
-        let re = regex::Regex::new(DNS1035).unwrap();
-        let long = "a".repeat(63);
-        let longer = "a".repeat(64);
-        for name in [
-            "a", "web", "my-svc-2", &long, &longer, "1abc", "abc-", "", "MySvc", "a.b", "a_b",
-            "-a", "a-b-c",
-        ] {
-            assert_eq!(
-                re.is_match(name),
-                crate::objects::is_dns1035_label(name),
-                "{name:?}"
-            );
-        }
     }
 
     #[test]
-    fn the_policy_shapes_actions_namespaces_and_classes() {
+    fn the_policy_shapes_actions_namespaces_classes_and_prefix() {
         let mut policy = Policy::default();
-        let documents = validating_policies(&policy);
-        assert_eq!(documents.len(), 4, "two rules, a policy and a binding each");
-        assert_eq!(documents[1]["spec"]["validationActions"], json!(["Deny"]));
-        assert!(documents[1]["spec"].get("matchResources").is_none());
+        let files = policies(&policy, MutatingApi::V1);
+        let names: Vec<&str> = files.iter().map(|f| f.file_name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sticky-guard.cookie-path-for-regex.yaml",
+                "sticky-guard.cookie-path-for-regex.mutating.yaml",
+                "sticky-guard.cookie-path-not-literal.yaml",
+                "sticky-guard.cross-namespace-backend.yaml",
+                "sticky-guard.gateway-dotted-backend-name.yaml",
+            ]
+        );
+        let binding = &files[3].documents[1];
+        assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
+        assert!(binding["spec"].get("matchResources").is_none());
+        assert_eq!(
+            files[1].documents[0]["apiVersion"],
+            "admissionregistration.k8s.io/v1"
+        );
         policy
             .actions
             .insert("cross-namespace-backend".into(), Action::Warn);
@@ -338,18 +474,34 @@ mod tests {
             .insert("gateway-dotted-backend-name".into(), Action::Off);
         policy.excluded_namespaces = vec!["kube-system".into()];
         policy.ingress_classes = vec!["nginx".into(), "internal".into()];
-        let documents = validating_policies(&policy);
-        assert_eq!(documents.len(), 2);
+        policy.annotation_prefix = "example.com".into();
+        let files = policies(&policy, MutatingApi::V1alpha1);
+        assert_eq!(files.len(), 4);
+        let binding = &files[3].documents[1];
         assert_eq!(
-            documents[1]["spec"]["validationActions"],
+            binding["spec"]["validationActions"],
             json!(["Warn", "Audit"])
         );
         assert_eq!(
-            documents[1]["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"],
+            binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"],
             json!(["kube-system"])
         );
+        let mutating = &files[1].documents;
+        assert_eq!(
+            mutating[0]["apiVersion"],
+            "admissionregistration.k8s.io/v1alpha1"
+        );
+        assert_eq!(
+            mutating[1]["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"],
+            json!(["kube-system"])
+        );
+        let text = serde_json::to_string(&files[1].documents).unwrap()
+            + &serde_json::to_string(&files[0].documents).unwrap();
+        assert!(text.contains("example.com/session-cookie-path"));
+        assert!(text.contains("example.com~1session-cookie-path"));
+        assert!(!text.contains("nginx.ingress.kubernetes.io"));
         assert!(
-            documents[0]["spec"]["matchConditions"][0]["expression"]
+            files[3].documents[0]["spec"]["matchConditions"][0]["expression"]
                 .as_str()
                 .unwrap()
                 .contains(r#"in ["nginx","internal"]"#)

@@ -137,7 +137,7 @@ before admission policies run",
     ("externalname-under-sticky-ingress", Export::No(READS)),
     (
         "affinity-with-service-upstream",
-        Export::No("not yet: per-object, to be ported (ParseBool of two annotations)"),
+        Export::Cel(nginx::affinity_with_service_upstream),
     ),
     ("affinity-settings-without-affinity", Export::No(CANARY)),
     (
@@ -156,9 +156,12 @@ reading, are to be ported to RE2",
         Export::No("needs the regex parser of the cookie path derivation"),
     ),
     ("samesite-none-without-secure", Export::No(CANARY)),
-    ("affinity-with-ssl-passthrough", Export::No(CANARY)),
+    (
+        "affinity-with-ssl-passthrough",
+        Export::Cel(nginx::affinity_with_ssl_passthrough),
+    ),
     ("affinity-overrides-load-balancing", Export::No(CANARY)),
-    ("canary-affinity", Export::No(CANARY)),
+    ("canary-affinity", Export::Cel(nginx::canary_affinity)),
     ("regex-path-without-regex-mode", Export::No(READS)),
     (
         "regex-path-with-exact-or-prefix",
@@ -456,6 +459,9 @@ mod tests {
                 "sticky-guard.cookie-path-for-regex.mutating.yaml",
                 "sticky-guard.cookie-path-not-literal.yaml",
                 "sticky-guard.cross-namespace-backend.yaml",
+                "sticky-guard.affinity-with-service-upstream.yaml",
+                "sticky-guard.affinity-with-ssl-passthrough.yaml",
+                "sticky-guard.canary-affinity.yaml",
                 "sticky-guard.gateway-dotted-backend-name.yaml",
             ]
         );
@@ -476,7 +482,7 @@ mod tests {
         policy.ingress_classes = vec!["nginx".into(), "internal".into()];
         policy.annotation_prefix = "example.com".into();
         let files = policies(&policy, MutatingApi::V1alpha1);
-        assert_eq!(files.len(), 4);
+        assert_eq!(files.len(), 7);
         let binding = &files[3].documents[1];
         assert_eq!(
             binding["spec"]["validationActions"],

@@ -1,6 +1,7 @@
 //! The ingress-nginx rules CEL can judge from one Ingress: `cookie-path-for-regex` (per object,
-//! with a MutatingAdmissionPolicy for the paths whose cookie path CEL derives exactly) and
-//! `cookie-path-not-literal`.
+//! with a MutatingAdmissionPolicy for the paths whose cookie path CEL derives exactly),
+//! `cookie-path-not-literal`, `affinity-with-service-upstream`, `affinity-with-ssl-passthrough`
+//! and `canary-affinity`.
 //!
 //! Both read the annotations as the controller does ([`crate::controllers::nginx::Annotations`]):
 //! cookie affinity is `affinity` trimmed equal to `cookie` on one line, on an Ingress that is not
@@ -255,6 +256,75 @@ ingress-nginx uses only letters, digits and - . _ ~ / : , & = there as written; 
 such as the literal part of the Ingress paths'",
                 bounded("variables.cookiePath")
             ),
+        }],
+        mutation: None,
+    }
+}
+
+/// A rule that fires on a sticky Ingress (cookie affinity, not a canary) whose boolean
+/// annotation `flag` Go's ParseBool reads as true, with the engine's fixed `message`.
+fn sticky_with_flag(policy: &Policy, flag: &str, message: &str) -> Cel {
+    let mut variables = annotation_variables(&policy.annotation_prefix);
+    variables.push((
+        "flag",
+        go_true(&annotation(&format!("{}/{flag}", policy.annotation_prefix))),
+    ));
+    Cel {
+        kinds: &[Kind::Ingress],
+        variables,
+        validations: vec![CelValidation {
+            expression: "!(variables.sticky && variables.flag)".into(),
+            message_expression: lit(message),
+        }],
+        mutation: None,
+    }
+}
+
+/// `affinity-with-service-upstream`: cookie affinity with `service-upstream` true (the
+/// ClusterIP is the only endpoint; controller.go L1115-1121).
+pub fn affinity_with_service_upstream(policy: &Policy) -> Cel {
+    sticky_with_flag(
+        policy,
+        name::SERVICE_UPSTREAM,
+        crate::rules::affinity_with_service_upstream::MESSAGE,
+    )
+}
+
+/// `affinity-with-ssl-passthrough`: cookie affinity with `ssl-passthrough` true (layer 4: nginx
+/// never sees the cookie).
+pub fn affinity_with_ssl_passthrough(policy: &Policy) -> Cel {
+    sticky_with_flag(
+        policy,
+        name::SSL_PASSTHROUGH,
+        crate::rules::affinity_with_ssl_passthrough::MESSAGE,
+    )
+}
+
+/// `canary-affinity`: a canary (`canary` ParseBool true) with affinity family annotations
+/// (`affinity`, `affinity-*`, `session-cookie-*`, non-empty; `affinity-canary-behavior` aside),
+/// which the controller ignores; the message counts them as the engine's does.
+pub fn canary_affinity(policy: &Policy) -> Cel {
+    let prefix = lit(&format!("{}/", policy.annotation_prefix));
+    let mut variables = annotation_variables(&policy.annotation_prefix);
+    variables.push((
+        "ignored",
+        format!(
+            "has(object.metadata.annotations) ? object.metadata.annotations.filter(k, \
+k.startsWith({prefix}) && object.metadata.annotations[k] != '' && (k.substring(size({prefix})) \
+== 'affinity' || k.substring(size({prefix})).startsWith('affinity-') || \
+k.substring(size({prefix})).startsWith('session-cookie-')) && k.substring(size({prefix})) != \
+'affinity-canary-behavior').size() : 0"
+        ),
+    ));
+    Cel {
+        kinds: &[Kind::Ingress],
+        variables,
+        validations: vec![CelValidation {
+            expression: format!("!{} || variables.ignored == 0", go_true("variables.canary")),
+            message_expression: "(variables.ignored == 1 ? '1 affinity annotation is' : \
+string(variables.ignored) + ' affinity annotations are') + ' ignored on a canary: set affinity \
+on the primary Ingress'"
+                .into(),
         }],
         mutation: None,
     }

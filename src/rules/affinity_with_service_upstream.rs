@@ -33,19 +33,18 @@ the ClusterIP as the only endpoint); internal/ingress/annotations/serviceupstrea
     check: Check::Ingress(check),
 };
 
+/// The finding's message (also the exported policy's).
+pub const MESSAGE: &str = "service-upstream makes the Service's ClusterIP the only endpoint, so kube-proxy \
+             picks the pod and cookie affinity pins nothing: remove service-upstream (or set it \
+             to \"false\") to keep affinity, or drop affinity";
+
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let annotations = Annotations::new(ingress, &context.policy.annotation_prefix);
     if !annotations.cookie_affinity() || !annotations.flag(annotation::SERVICE_UPSTREAM) {
         return Vec::new();
     }
     vec![
-        Finding::deny(
-            &RULE,
-            "service-upstream makes the Service's ClusterIP the only endpoint, so kube-proxy \
-             picks the pod and cookie affinity pins nothing: remove service-upstream (or set it \
-             to \"false\") to keep affinity, or drop affinity",
-        )
-        .at_annotation(&annotations.key(annotation::SERVICE_UPSTREAM)),
+        Finding::deny(&RULE, MESSAGE).at_annotation(&annotations.key(annotation::SERVICE_UPSTREAM)),
     ]
 }
 

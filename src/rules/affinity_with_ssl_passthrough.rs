@@ -30,18 +30,16 @@ docs/user-guide/tls.md L52-57, L66-68; internal/ingress/annotations/sslpassthrou
     check: Check::Ingress(check),
 };
 
+/// The finding's message (also the exported policy's).
+pub const MESSAGE: &str =
+    "ssl-passthrough bypasses nginx (layer 4), so no cookie affinity: terminate TLS at nginx";
+
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let annotations = Annotations::new(ingress, &context.policy.annotation_prefix);
     if !annotations.cookie_affinity() || !annotations.flag(annotation::SSL_PASSTHROUGH) {
         return Vec::new();
     }
-    vec![
-        Finding::warn(
-            &RULE,
-            "ssl-passthrough bypasses nginx (layer 4), so no cookie affinity: terminate TLS at nginx",
-        )
-        .at_annotation(&annotations.key(annotation::SSL_PASSTHROUGH)),
-    ]
+    vec![Finding::warn(&RULE, MESSAGE).at_annotation(&annotations.key(annotation::SSL_PASSTHROUGH))]
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@
 mod affinity_annotations_on_other_controller;
 mod affinity_overrides_load_balancing;
 mod affinity_settings_without_affinity;
-mod affinity_with_service_upstream;
-mod affinity_with_ssl_passthrough;
+pub(crate) mod affinity_with_service_upstream;
+pub(crate) mod affinity_with_ssl_passthrough;
 mod canary_affinity;
 mod client_ip_affinity_behind_ingress;
 mod conflicting_cookie_settings;

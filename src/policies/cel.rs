@@ -33,7 +33,12 @@ pub fn go_true(expr: &str) -> String {
 /// message never repeats an unbounded value.
 pub fn bounded(expr: &str) -> String {
     let max = crate::echo::MAX_TOKEN_CHARS;
-    format!("(size({expr}) > {max} ? {expr}.substring(0, {max}) + '…' : {expr})")
+    // A messageExpression result with a line break is dropped by the API server, so line
+    // breaks and tabs are escaped, as crate::echo::bounded does.
+    format!(
+        "(size({expr}) > {max} ? {expr}.substring(0, {max}) + '…' : {expr}).replace('\\\\', \
+'\\\\\\\\').replace('\\n', '\\\\n').replace('\\r', '\\\\r').replace('\\t', '\\\\t')"
+    )
 }
 
 /// The path of Ingress path `p` (a loop variable) as the controller uses it: omitted or empty is

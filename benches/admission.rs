@@ -4,7 +4,16 @@
 //!   with managedFields; `ingress-update-annotate.json`, an UPDATE with oldObject;
 //!   `service-create-clusterip.json`) from request bytes to response bytes, single-object mode;
 //! - `rules/paths-N`: an Ingress with N sticky regex paths through every rule (validating);
-//! - `derive/*`: cookie path derivation for one regex path.
+//! - `derive/*`: cookie path derivation for one regex path;
+//! - `review/host-5000-live`: one validating review of a sticky Ingress CREATE on a host that
+//!   holds 5,000 other sticky Ingresses (every 10th with `use-regex`) and 50 Services, against
+//!   the live view's caches filled by watching the stand-in API server of the tests
+//!   (`tests/common/apiserver.rs`, 127.0.0.1): the host's and the upstream's summaries are read,
+//!   not rebuilt, so the review costs about what it costs on an empty cluster.
+
+#[path = "../tests/common/apiserver.rs"]
+#[allow(dead_code)]
+mod apiserver;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -103,5 +112,72 @@ fn derive(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, admission, rules, derive);
+/// Ingress `team-<i>` in namespace `team` on host `api.company.com`, sticky, one path to
+/// `svc-<i % 50>`; every 10th with `use-regex` and a regex path (as `bench/scale.rs`).
+fn host_ingress(i: usize) -> serde_json::Value {
+    let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
+    let (path, path_type) = if i.is_multiple_of(10) {
+        annotations["nginx.ingress.kubernetes.io/use-regex"] = json!("true");
+        (format!("/t{i}(/|$)(.*)"), "ImplementationSpecific")
+    } else {
+        (format!("/t{i}"), "Prefix")
+    };
+    json!({
+        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+        "metadata": {"name": format!("team-{i}"), "namespace": "team", "annotations": annotations},
+        "spec": {"ingressClassName": "nginx", "rules": [{"host": "api.company.com", "http": {"paths": [
+            {"path": path, "pathType": path_type,
+             "backend": {"service": {"name": format!("svc-{}", i % 50), "port": {"number": 80}}}}]}}]}
+    })
+}
+
+fn review_on_a_large_host(c: &mut Criterion) {
+    const INGRESSES: usize = 5_000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (api, view) = runtime.block_on(async {
+        let api = apiserver::ApiServer::start(apiserver::Options::default()).await;
+        for k in 0..50 {
+            api.apply(json!({"apiVersion": "v1", "kind": "Service",
+                "metadata": {"name": format!("svc-{k}"), "namespace": "team"},
+                "spec": {"type": "ClusterIP", "ports": [{"name": "http", "port": 80}]}}));
+        }
+        for i in 0..INGRESSES {
+            api.apply(host_ingress(i));
+        }
+        let live = sticky_guard::view::live::LiveView::start(api.client());
+        live.wait_until_synced().await;
+        (api, ViewSource::Live(Box::new(live)))
+    });
+    let mut object = host_ingress(INGRESSES + 1);
+    object["metadata"]["name"] = json!("team-new");
+    let body = serde_json::to_vec(&json!({
+        "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+        "request": {"uid": "7f0b2c4e-0000-4000-8000-000000000001",
+            "kind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+            "resource": {"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
+            "requestKind": {"group": "networking.k8s.io", "version": "v1", "kind": "Ingress"},
+            "requestResource": {"group": "networking.k8s.io", "version": "v1", "resource": "ingresses"},
+            "name": "team-new", "namespace": "team", "operation": "CREATE",
+            "userInfo": {"username": "bench"}, "object": object, "oldObject": null,
+            "dryRun": false, "options": {"apiVersion": "meta.k8s.io/v1", "kind": "CreateOptions"}}
+    }))
+    .expect("serializes");
+    let policy = Policy::default();
+    c.bench_function("review/host-5000-live", |b| {
+        b.iter(|| {
+            let (response, _) = runtime
+                .block_on(admit(black_box(&body), Phase::Validating, &policy, &view))
+                .expect("a valid review");
+            black_box(serde_json::to_vec(&response).expect("serializes"))
+        })
+    });
+    drop(view);
+    runtime.block_on(api.shutdown());
+}
+
+criterion_group!(benches, admission, rules, derive, review_on_a_large_host);
 criterion_main!(benches);

@@ -103,7 +103,13 @@ pub async fn admit(
         view: cluster.as_ref(),
         old: old.as_ref(),
     };
-    let findings = rules::evaluate(&decoded, phase, &context);
+    let findings = if body.len() >= LARGE_REVIEW_BYTES && multi_threaded() {
+        // A large object is judged off the async workers: the runtime hands this worker's
+        // other tasks (other reviews, `/healthz`, `/readyz`) to another thread meanwhile.
+        tokio::task::block_in_place(|| rules::evaluate(&decoded, phase, &context))
+    } else {
+        rules::evaluate(&decoded, phase, &context)
+    };
 
     let verdict = Verdict::decide(
         &findings,
@@ -120,6 +126,20 @@ pub async fn admit(
         .collect();
     outcome.rules = verdict.rules.clone();
     Ok((ReviewResponse::from_verdict(uid, verdict), outcome))
+}
+
+/// From this body size on, the rules run in [`tokio::task::block_in_place`]: judging is linear
+/// in the object's paths and backends (a 4,000-path Ingress is about 400 KB and takes
+/// milliseconds), and a few such reviews must not hold every async worker while probes and
+/// small reviews wait. Below it, the hand-off would cost more than the judging (tens of
+/// microseconds). The request timeout does not interrupt a review being judged either way.
+pub const LARGE_REVIEW_BYTES: usize = 64 * 1024;
+
+/// Whether this runs on tokio's multi-thread runtime (`serve`), where
+/// [`tokio::task::block_in_place`] is allowed; tests and benchmarks may use a current-thread one.
+fn multi_threaded() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 /// What happened to one request, for the log line.

@@ -90,6 +90,21 @@ pub struct PathRef<'a> {
     pub path_type: &'a str,
 }
 
+/// A backend's Service port as written: the number when one is set (and positive), else the
+/// name, else `""`. ingress-nginx names an upstream by Service and this (`upstreamName`,
+/// internal/ingress/controller/util.go L50-60), so `web:80` and `web:http` are two upstreams
+/// even when the Service's port `http` is 80.
+pub fn port_as_written(port: Option<&ServiceBackendPort>) -> String {
+    match port {
+        Some(ServiceBackendPort {
+            number: Some(number),
+            ..
+        }) if *number > 0 => number.to_string(),
+        Some(port) => port.name.clone().unwrap_or_default(),
+        None => String::new(),
+    }
+}
+
 impl IngressObject {
     /// From a `networking.k8s.io/v1` Ingress (as the watch cache holds it).
     pub fn from_v1(ingress: &k8s_openapi::api::networking::v1::Ingress) -> Self {

@@ -72,6 +72,18 @@ pub enum IndexKey {
     /// Every object of the kind in this namespace (ReferenceGrants, which are read per
     /// namespace).
     Namespace(String),
+    /// An Ingress with a backend naming Service `service` in `namespace` at `port` as written
+    /// (the number, else the name: see [`super::port_as_written`]). ingress-nginx names
+    /// an upstream so (`upstreamName`, internal/ingress/controller/util.go L50-60): `web:80`
+    /// and `web:http` are two upstreams, each with its own affinity settings.
+    Upstream {
+        /// The Ingress's namespace.
+        namespace: String,
+        /// The Service name as written.
+        service: String,
+        /// The port as written.
+        port: String,
+    },
 }
 
 /// One row of the kinds table.
@@ -318,10 +330,17 @@ impl KindInfo {
                 if ingress.spec.default_backend.is_some() {
                     keys.push(IndexKey::Host(String::new()));
                 }
-                keys.extend(ingress.backends().iter().map(|b| IndexKey::Backend {
-                    namespace: namespace.to_string(),
-                    service: b.service_name.to_string(),
-                }));
+                for backend in ingress.backends() {
+                    keys.push(IndexKey::Backend {
+                        namespace: namespace.to_string(),
+                        service: backend.service_name.to_string(),
+                    });
+                    keys.push(IndexKey::Upstream {
+                        namespace: namespace.to_string(),
+                        service: backend.service_name.to_string(),
+                        port: super::port_as_written(backend.port),
+                    });
+                }
                 keys.sort();
                 keys.dedup();
                 keys

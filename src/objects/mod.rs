@@ -11,7 +11,7 @@ mod ingress;
 pub mod kinds;
 
 pub use decode::{DecodeError, Input, LAST_APPLIED, Shape, decode, decode_as, decode_json};
-pub use ingress::{BackendRef, BackendShapeError, IngressObject, PathRef};
+pub use ingress::{BackendRef, BackendShapeError, IngressObject, PathRef, port_as_written};
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;

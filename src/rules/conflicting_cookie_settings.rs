@@ -1,16 +1,14 @@
 //! `conflicting-cookie-settings`: sticky Ingresses sharing an upstream disagree on the cookie,
 //! or sticky Ingresses on one host send the same cookie to different upstreams.
 
-use super::cookie_path_not_literal::literal_problem;
-use super::regex_mode::{regex_mode, same_controller, same_object};
+use super::host::{HostFacts, ObjectKey, Subject, UpstreamFacts, routed};
+use super::regex_mode::RegexModes;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
-use crate::controllers::nginx::{self, Annotations, annotation};
-use crate::cookie_path::{path_matches, path_prefix};
 use crate::objects::kinds::Kind;
-use crate::objects::{IngressObject, ObjectRef, PathRef, is_dns1035_label, namespace_of};
+use crate::objects::{IngressObject, is_dns1035_label, namespace_of, port_as_written};
 use crate::policy::Action;
-use k8s_openapi::api::networking::v1::{IngressServiceBackend, ServiceBackendPort};
+use std::collections::HashSet;
 
 /// The rule's declaration.
 pub static RULE: Rule = Rule {
@@ -57,54 +55,49 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     if !mine.cookie {
         return Vec::new();
     }
-    let (mut findings, reported) = shared_upstreams(ingress, &mine, context);
-    findings.extend(same_cookie_on_one_host(ingress, &mine, &reported, context));
+    let subject = Subject::of(ingress);
+    let (mut findings, reported) = shared_upstreams(ingress, &subject, &mine, context);
+    findings.extend(same_cookie_on_one_host(
+        ingress, &subject, &mine, reported, context,
+    ));
     findings
 }
 
 /// Sticky Ingresses that share a Service:port with this one and disagree on the settings
-/// (controller.go L875-897), with the Ingresses reported.
+/// (controller.go L875-897), with the Ingresses reported. Each upstream is read once, from its
+/// summary in the cluster view ([`UpstreamFacts`]).
 fn shared_upstreams(
     ingress: &IngressObject,
+    subject: &Subject<'_>,
     mine: &Affinity,
     context: &Context<'_>,
-) -> (Vec<Finding>, Vec<(String, String)>) {
-    let prefix = &context.policy.annotation_prefix;
+) -> (Vec<Finding>, HashSet<ObjectKey>) {
     let namespace = namespace_of(&ingress.meta);
-    let mut reported = Vec::new();
+    let mut reported: HashSet<ObjectKey> = HashSet::new();
+    let mut seen: HashSet<(&str, String)> = HashSet::new();
     let mut findings = Vec::new();
     for backend in ingress.backends() {
         if !is_dns1035_label(backend.service_name) {
             continue;
         }
-        let port = port_key(backend.port);
-        let listing = context
-            .view
-            .ingresses_with_backend(namespace, backend.service_name);
-        for other in listing.ingresses() {
-            if !same_controller(ingress, other, context) || reported.contains(&same_object(other)) {
-                continue;
-            }
-            let theirs = Affinity::of(other, prefix);
-            if !theirs.cookie {
-                continue;
-            }
-            let shares_port = other
-                .backends()
-                .iter()
-                .any(|b| b.service_name == backend.service_name && port_key(b.port) == port);
-            let differing = mine.differences(&theirs);
-            if !shares_port || differing.is_empty() {
-                continue;
-            }
-            reported.push(same_object(other));
+        let port = port_as_written(backend.port);
+        if !seen.insert((backend.service_name, port.clone())) {
+            // The same upstream again: its Ingresses were judged at its first backend.
+            continue;
+        }
+        let upstream = UpstreamFacts::of(namespace, backend.service_name, &port, context);
+        let differing = upstream.differing(mine, |other| {
+            !other.same_controller_as(subject) || reported.contains(&other.key)
+        });
+        for (other, differing) in differing {
+            reported.insert(other.key.clone());
             findings.push(
                 Finding::warn(
                     &RULE,
                     format!(
                         "make {} match {}: both set upstream {}:{port}",
                         differing.join(", "),
-                        ObjectRef::ingress(other),
+                        other.reference,
                         backend.service_name,
                     ),
                 )
@@ -115,155 +108,64 @@ fn shared_upstreams(
     (findings, reported)
 }
 
-/// One path of a sticky Ingress as the browser and the controller see it.
-struct Routed<'a> {
-    path: PathRef<'a>,
-    /// `(namespace, Service, port)`: the upstream.
-    upstream: (String, &'a str, String),
-    /// The literal every request the path serves starts with.
-    reach: String,
-    /// The sticky cookie's Path there: `session-cookie-path`, else the path itself
-    /// (sticky.lua L75-78), a regex path by its literal prefix.
-    cookie_path: String,
-}
-
-/// The paths of a sticky Ingress on `host` with their upstreams and cookie Paths. Paths with
-/// no Service backend, and regex paths that do not parse, are left out.
-fn routed<'a>(
-    ingress: &'a IngressObject,
-    affinity: &Affinity,
-    host: &str,
-    regex_host: bool,
-) -> Vec<Routed<'a>> {
-    let namespace = namespace_of(&ingress.meta);
-    let services = ingress
-        .spec
-        .rules
-        .iter()
-        .flatten()
-        .filter_map(|rule| rule.http.as_ref())
-        .flat_map(|http| http.paths.iter().map(|p| p.backend.service.as_ref()));
-    let explicit = affinity
-        .cookie_settings
-        .path
-        .as_deref()
-        .filter(|p| literal_problem(p).is_none());
-    ingress
-        .paths()
-        .into_iter()
-        .zip(services)
-        .filter(|(p, _)| p.host.unwrap_or("") == host)
-        .filter_map(
-            |(path, service): (PathRef<'a>, Option<&'a IngressServiceBackend>)| {
-                let service = service?;
-                let reach = if regex_host && nginx::regex_tell(path.path).is_some() {
-                    path_prefix(path.path).ok()?
-                } else {
-                    path.path.to_string()
-                };
-                let port = port_key(service.port.as_ref());
-                Some(Routed {
-                    upstream: (namespace.to_string(), service.name.as_str(), port),
-                    cookie_path: explicit.map_or_else(|| reach.clone(), str::to_string),
-                    reach,
-                    path,
-                })
-            },
-        )
-        .collect()
-}
-
-/// Whether two `(namespace, Service, port as written)` are different upstreams (the
-/// controller names upstreams by the port as written, see [`port_key`]).
-fn other_upstream(a: &(String, &str, String), b: &(String, &str, String)) -> bool {
-    a != b
-}
-
-/// Whether one of two paths is the other, or a prefix of it on a segment boundary.
-fn overlap(a: &str, b: &str) -> bool {
-    path_matches(a, b) || path_matches(b, a)
-}
-
 /// Sticky Ingresses on the same host (same controller, not canaries) that route overlapping
 /// paths to other upstreams under the same cookie name, with different cookie Paths or a
 /// persistent affinity mode: the browser sends both cookies on the deeper path (RFC 6265 §5.4,
 /// longer Path first), lua-resty-cookie keeps the last (cookie.lua L75), and the upstream
 /// gets a key that is not its own (sticky.lua L176-196). Ingresses in `reported` already have
-/// a finding.
+/// a finding. The host's sticky paths come from its summary ([`HostFacts`]), indexed by path,
+/// so the cost follows this Ingress's paths and the overlaps found, not the host's size.
 fn same_cookie_on_one_host(
     ingress: &IngressObject,
+    subject: &Subject<'_>,
     mine: &Affinity,
-    reported: &[(String, String)],
+    mut done: HashSet<ObjectKey>,
     context: &Context<'_>,
 ) -> Vec<Finding> {
-    let prefix = &context.policy.annotation_prefix;
     // A canary's own affinity annotations are never used: the primary's are copied into its
-    // upstream (controller.go L807, L1597-1598).
-    let canary = |i: &IngressObject| Annotations::new(i, prefix).flag(annotation::CANARY);
-    if canary(ingress) {
+    // upstream (controller.go L807, L1597-1598). (`mine.cookie` is false for a canary; kept
+    // explicit.)
+    if mine.canary {
         return Vec::new();
     }
     let mut hosts: Vec<&str> = ingress
-        .paths()
+        .spec
+        .rules
         .iter()
-        .map(|p| p.host.unwrap_or(""))
+        .flatten()
+        .filter(|rule| rule.http.as_ref().is_some_and(|h| !h.paths.is_empty()))
+        .map(|rule| rule.host.as_deref().unwrap_or(""))
         .collect();
     hosts.sort_unstable();
     hosts.dedup();
-    let mut done: Vec<(String, String)> = reported.to_vec();
+    let mut modes = RegexModes::new(ingress, context);
     let mut findings = Vec::new();
     for host in hosts {
-        let regex_host = regex_mode(ingress, host, context).is_some();
+        let regex_host = modes.of(host).is_some();
         let my_paths = routed(ingress, mine, host, regex_host);
-        for other in context.view.ingresses_on_host(host).ingresses() {
-            if !same_controller(ingress, other, context)
-                || done.contains(&same_object(other))
-                || canary(other)
-            {
-                continue;
-            }
-            let theirs = Affinity::of(other, prefix);
-            if !theirs.cookie || theirs.cookie_settings.name != mine.cookie_settings.name {
-                continue;
-            }
-            let persistent = mine.mode == "persistent" || theirs.mode == "persistent";
-            let their_paths = routed(other, &theirs, host, regex_host);
-            let clash = my_paths.iter().find(|a| {
-                their_paths.iter().any(|b| {
-                    other_upstream(&a.upstream, &b.upstream)
-                        && (a.cookie_path != b.cookie_path || persistent)
-                        && (overlap(&a.cookie_path, &b.reach) || overlap(&b.cookie_path, &a.reach))
-                })
-            });
-            let Some(clash) = clash else { continue };
-            done.push(same_object(other));
+        let facts = HostFacts::of(host, context);
+        let clashes = facts.same_cookie_clashes(
+            &mine.cookie_settings.name,
+            &my_paths,
+            mine.mode == "persistent",
+            regex_host,
+            |other| !other.same_controller_as(subject) || done.contains(&other.key),
+        );
+        for (other, clash) in clashes {
+            done.insert(other.key.clone());
             findings.push(
                 Finding::warn(
                     &RULE,
                     format!(
                         "use another session-cookie-name than {}: their paths overlap",
-                        ObjectRef::ingress(other)
+                        other.reference
                     ),
                 )
-                .at(clash.path.field.clone()),
+                .at(my_paths[clash].path.field.clone()),
             );
         }
     }
     findings
-}
-
-/// The port as written, as the controller names the upstream (`upstreamName`,
-/// internal/ingress/controller/util.go L50-60: the number if set, else the name): `web:80`
-/// and `web:http` are two upstreams, each with its own affinity settings.
-fn port_key(port: Option<&ServiceBackendPort>) -> String {
-    match port {
-        Some(ServiceBackendPort {
-            number: Some(number),
-            ..
-        }) if *number > 0 => number.to_string(),
-        Some(port) => port.name.clone().unwrap_or_default(),
-        None => String::new(),
-    }
 }
 
 #[cfg(test)]

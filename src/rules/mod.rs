@@ -27,6 +27,7 @@ mod gateway_dotted_backend_name;
 mod gateway_externalname_backend;
 mod gateway_session_persistence_regex_path;
 mod generated_cookie_without_neg;
+mod host;
 mod ignored_annotation;
 mod invalid_affinity_value;
 mod invalid_backend;

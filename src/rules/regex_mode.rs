@@ -6,6 +6,7 @@
 //! a host share the catch-all server (host `""` here).
 
 use super::Context;
+use super::host::{HostFacts, Subject};
 use crate::controllers::nginx;
 use crate::objects::{IngressObject, ObjectRef};
 
@@ -19,19 +20,16 @@ pub enum RegexMode {
 }
 
 /// Whether regex mode is on for `host`, and who turns it on: this Ingress, else another
-/// Ingress of the same controller on the same host (from the cluster view).
+/// Ingress of the same controller on the same host (from the host's summary in the cluster
+/// view, [`HostFacts`], built once per change to the host's Ingresses).
 pub fn regex_mode(ingress: &IngressObject, host: &str, context: &Context<'_>) -> Option<RegexMode> {
     let prefix = &context.policy.annotation_prefix;
     if nginx::turns_on_regex_mode(ingress, host, prefix) {
         return Some(RegexMode::Own);
     }
-    context
-        .view
-        .ingresses_on_host(host)
-        .ingresses()
-        .filter(|other| same_controller(ingress, other, context))
-        .find(|other| nginx::turns_on_regex_mode(other, host, prefix))
-        .map(|other| RegexMode::Other(ObjectRef::ingress(other)))
+    HostFacts::of(host, context)
+        .regex_mode_from_other(&Subject::of(ingress))
+        .map(|other| RegexMode::Other(other.reference.clone()))
 }
 
 /// [`regex_mode`] for the hosts of one Ingress, each host computed once: rules that ask per
@@ -62,28 +60,4 @@ impl<'a, 'c> RegexModes<'a, 'c> {
         self.known.insert(host.to_string(), mode.clone());
         mode
     }
-}
-
-/// Whether `other` is another Ingress served by the same controller as `ingress`: a judged
-/// class, and the same class, or no class on either side (it may be the default class). Two
-/// configured classes are two controllers, with their own servers and upstreams.
-pub fn same_controller(
-    ingress: &IngressObject,
-    other: &IngressObject,
-    context: &Context<'_>,
-) -> bool {
-    same_object(other) != same_object(ingress)
-        && context.policy.judges_ingress_class(other)
-        && match (ingress.ingress_class(), other.ingress_class()) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        }
-}
-
-/// `(namespace, name)`, with `default` for no namespace.
-pub fn same_object(ingress: &IngressObject) -> (String, String) {
-    (
-        crate::objects::namespace_of(&ingress.meta).to_string(),
-        ingress.meta.name.clone().unwrap_or_default(),
-    )
 }

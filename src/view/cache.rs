@@ -6,8 +6,15 @@
 
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::{Object, namespace_of};
+use std::any::{Any, TypeId};
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// A value derived from the objects under one index key, type-erased: see [`Cache::derive`].
+pub type DerivedValue = Arc<dyn Any + Send + Sync>;
+
+/// What a derived value is: its type, and a hash of the settings it was built with.
+pub type DerivedId = (TypeId, u64);
 
 /// `(namespace, name)` of an object.
 pub type Key = (String, String);
@@ -32,6 +39,37 @@ pub struct Cache {
     kind: Kind,
     current: Entries,
     relisting: Option<Entries>,
+    derived: Derived,
+}
+
+/// Values derived from the objects under one index key (a host's summary, an upstream's
+/// settings), one per type: built on first use by [`Cache::derive`] and dropped when an object
+/// filed under the key is added, changed or deleted, so a reader never sees a stale one.
+#[derive(Default)]
+struct Derived(Mutex<HashMap<IndexKey, Vec<(DerivedId, DerivedValue)>>>);
+
+impl std::fmt::Debug for Derived {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys = self.0.lock().map(|m| m.len()).unwrap_or_default();
+        write!(f, "Derived({keys} keys)")
+    }
+}
+
+impl Derived {
+    fn map(&mut self) -> &mut HashMap<IndexKey, Vec<(DerivedId, DerivedValue)>> {
+        self.0.get_mut().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops what was derived from the objects under the keys of `object`.
+    fn invalidate(&mut self, kind: Kind, object: &Object) {
+        let map = self.map();
+        if map.is_empty() {
+            return;
+        }
+        for key in kind.info().index_keys(object) {
+            map.remove(&key);
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -72,16 +110,25 @@ impl Cache {
             kind,
             current: Entries::default(),
             relisting: None,
+            derived: Derived::default(),
         }
     }
 
     /// Adds or replaces an object (of this cache's kind).
     pub fn apply(&mut self, object: Arc<Object>) {
+        let key = key_of(&object);
+        if let Some(old) = self.current.objects.get(&key) {
+            self.derived.invalidate(self.kind, old);
+        }
+        self.derived.invalidate(self.kind, &object);
         self.current.apply(self.kind, object);
     }
 
     /// Removes the object `key`.
     pub fn delete(&mut self, key: &Key) {
+        if let Some(old) = self.current.objects.get(key) {
+            self.derived.invalidate(self.kind, old);
+        }
         self.current.delete(self.kind, key);
     }
 
@@ -102,7 +149,40 @@ impl Cache {
     pub fn finish_relist(&mut self) {
         if let Some(entries) = self.relisting.take() {
             self.current = entries;
+            self.derived.map().clear();
         }
+    }
+
+    /// The value derived from the objects under `key` (in key order) by `build`, for `id`
+    /// (the value's type, and a hash of the settings `build` reads, such as the policy's
+    /// annotation prefix): built on the first call, then shared until an object filed under
+    /// `key` is added, changed or deleted. Rules reach it through
+    /// [`crate::view::ClusterView::derive`], typed.
+    ///
+    /// This is how a rule reads a host's or an upstream's facts without walking the objects
+    /// on every review: the cost of `build` (linear in the objects under the key) is paid
+    /// once per change to them, not once per object judged.
+    pub fn derive(
+        &self,
+        key: &IndexKey,
+        id: DerivedId,
+        build: &mut dyn FnMut(&[Arc<Object>]) -> DerivedValue,
+    ) -> DerivedValue {
+        let lock = || self.derived.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(value) = lock()
+            .get(key)
+            .and_then(|values| values.iter().find(|(i, _)| *i == id))
+        {
+            return value.1.clone();
+        }
+        // Built without the lock, so that hosts are summarised in parallel; the objects cannot
+        // change meanwhile (`apply` and `delete` take `&mut self`).
+        let value = build(&self.find(key));
+        let mut map = lock();
+        let values = map.entry(key.clone()).or_default();
+        values.retain(|(i, _)| *i != id);
+        values.push((id, value.clone()));
+        value
     }
 
     /// The object `namespace/name`.

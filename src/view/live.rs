@@ -526,6 +526,34 @@ impl ClusterView for Prepared {
             None => Listing::default(),
         }
     }
+
+    /// Kept in the cache only once it is complete (synced, or the kind not installed): what
+    /// is derived from a cache still filling would be kept past the sync.
+    fn derive_erased(
+        &self,
+        kind: Kind,
+        key: &IndexKey,
+        id: super::cache::DerivedId,
+        build: &mut dyn FnMut(&Listing) -> super::cache::DerivedValue,
+    ) -> super::cache::DerivedValue {
+        let Some(watched) = self.live.kinds.get(&kind) else {
+            return build(&Listing::default());
+        };
+        let complete = watched.is_synced() || watched.not_installed();
+        let cache = watched.cache();
+        if !complete {
+            return build(&Listing {
+                objects: cache.find(key),
+                complete,
+            });
+        }
+        cache.derive(key, id, &mut |objects| {
+            build(&Listing {
+                objects: objects.to_vec(),
+                complete,
+            })
+        })
+    }
 }
 
 /// The API resource of a kind at its served version.

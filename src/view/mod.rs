@@ -15,6 +15,9 @@ pub mod offline;
 
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::{IngressObject, Object};
+use cache::{DerivedId, DerivedValue};
+use std::any::{Any, TypeId};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// The answer to a lookup by name.
@@ -62,9 +65,45 @@ pub trait ClusterView: Send + Sync {
     fn is_single_object(&self) -> bool {
         false
     }
+    /// A value derived from the objects of `kind` under `key`, type-erased; rules call the
+    /// typed [`derive`](#method.derive). A view that keeps caches builds it once per change
+    /// to the objects under the key ([`cache::Cache::derive`]); the default builds it anew.
+    fn derive_erased(
+        &self,
+        kind: Kind,
+        key: &IndexKey,
+        id: DerivedId,
+        build: &mut dyn FnMut(&Listing) -> DerivedValue,
+    ) -> DerivedValue {
+        let _ = id;
+        build(&self.find(kind, key))
+    }
 }
 
 impl dyn ClusterView + '_ {
+    /// The `T` that `build` derives from the objects of `kind` under `key` (a host's
+    /// summary, an upstream's settings), with `settings` the policy fields `build` reads
+    /// (hashed into the memo's key). Built at most once per change to those objects in the
+    /// caches of `serve` and in a bundle's view, so a rule pays for the walk once, not once
+    /// per object judged: the per-host facts of ingress-nginx are read this way.
+    pub fn derive<T: Any + Send + Sync>(
+        &self,
+        kind: Kind,
+        key: &IndexKey,
+        settings: impl Hash,
+        build: impl Fn(&Listing) -> T,
+    ) -> Arc<T> {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        settings.hash(&mut hasher);
+        let id = (TypeId::of::<T>(), hasher.finish());
+        let value = self.derive_erased(kind, key, id, &mut |listing| Arc::new(build(listing)));
+        // The id holds `T`'s type, so a stored value is a `T`; should a view break that, the
+        // value is built anew.
+        value
+            .downcast::<T>()
+            .unwrap_or_else(|_| Arc::new(build(&self.find(kind, key))))
+    }
+
     /// The Service `namespace/name`.
     pub fn service(&self, namespace: &str, name: &str) -> Lookup<Arc<Object>> {
         self.get(Kind::Service, namespace, name)

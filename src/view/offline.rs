@@ -1,6 +1,6 @@
 //! The cluster view built from manifests.
 
-use super::cache::Cache;
+use super::cache::{Cache, DerivedId, DerivedValue};
 use super::{ClusterView, Listing, Lookup};
 use crate::objects::Object;
 use crate::objects::kinds::{IndexKey, KINDS, Kind};
@@ -74,6 +74,28 @@ impl ClusterView for OfflineView {
                 .map(|c| c.find(key))
                 .unwrap_or_default(),
             complete: self.complete,
+        }
+    }
+
+    fn derive_erased(
+        &self,
+        kind: Kind,
+        key: &IndexKey,
+        id: DerivedId,
+        build: &mut dyn FnMut(&Listing) -> DerivedValue,
+    ) -> DerivedValue {
+        let complete = self.complete;
+        match self.caches.get(&kind) {
+            Some(cache) => cache.derive(key, id, &mut |objects| {
+                build(&Listing {
+                    objects: objects.to_vec(),
+                    complete,
+                })
+            }),
+            None => build(&Listing {
+                objects: Vec::new(),
+                complete,
+            }),
         }
     }
 }

@@ -52,7 +52,7 @@ pub struct Affinity {
 }
 
 /// The sticky cookie's attributes.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct CookieSettings {
     /// `session-cookie-name`, else [`DEFAULT_COOKIE_NAME`].
     pub name: String,

@@ -64,10 +64,23 @@ impl<'a> Annotations<'a> {
     /// The raw value of `<prefix>/<name>`, if set. An empty value counts as unset, as in
     /// ingress-nginx's annotation parser (`checkAnnotation` skips it, the getter reports it).
     pub fn get(&self, name: &str) -> Option<&'a str> {
-        object_annotations(&self.ingress.meta)
-            .get(&self.key(name))
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        thread_local! {
+            /// The key being looked up, built in place: no allocation per lookup.
+            static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        let annotations = object_annotations(&self.ingress.meta);
+        if annotations.is_empty() {
+            return None;
+        }
+        KEY.with_borrow_mut(|key| {
+            key.clear();
+            key.push_str(self.prefix);
+            key.push('/');
+            key.push_str(name);
+            annotations.get(key.as_str())
+        })
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
     }
 
     /// What the controller makes of `<prefix>/<name>`, through its validator in

@@ -77,6 +77,37 @@ pub fn derive<'a>(paths: impl IntoIterator<Item = &'a str>) -> Derived {
 /// # Errors
 /// The `regex-syntax` parser's message when `regex` does not parse.
 pub fn path_prefix(regex: &str) -> Result<String, String> {
+    if regex.len() > MEMO_MAX_PATH_BYTES {
+        return parse_prefix(regex);
+    }
+    let memo = MEMO.get_or_init(|| {
+        std::sync::Mutex::new(lru::LruCache::new(
+            std::num::NonZeroUsize::new(MEMO_ENTRIES).unwrap_or(std::num::NonZeroUsize::MIN),
+        ))
+    });
+    let lock = || memo.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = lock().get(regex) {
+        return known.clone();
+    }
+    let prefix = parse_prefix(regex);
+    lock().put(regex.to_string(), prefix.clone());
+    prefix
+}
+
+/// How many regex paths [`path_prefix`] remembers (the most recently used): parsing one with
+/// `regex-syntax` takes microseconds, and the webhook meets the same paths again and again (every
+/// apply of an Ingress, every Ingress of a host). At most about 4096 × 256 bytes of keys.
+pub const MEMO_ENTRIES: usize = 4096;
+
+/// Longer regex paths are parsed every time rather than remembered.
+pub const MEMO_MAX_PATH_BYTES: usize = 256;
+
+/// The remembered results of [`path_prefix`], by regex path.
+type Memo = std::sync::Mutex<lru::LruCache<String, Result<String, String>>>;
+static MEMO: std::sync::OnceLock<Memo> = std::sync::OnceLock::new();
+
+/// [`path_prefix`] without the memo.
+fn parse_prefix(regex: &str) -> Result<String, String> {
     let hir = regex_syntax::ParserBuilder::new()
         .build()
         .parse(regex)

@@ -15,36 +15,54 @@ pub const MAX_TEXT_CHARS: usize = 4096;
 
 /// `text`, bounded and escaped as the module documentation says.
 pub fn bounded(text: &str) -> String {
-    let mut out = String::with_capacity(text.len().min(MAX_TEXT_CHARS + 16));
-    let mut token = 0; // characters of the current non-space run
-    let mut total = 0;
-    let mut cut_token = false;
-    for c in text.chars() {
-        if total == MAX_TEXT_CHARS {
-            out.push('…');
-            break;
+    Bounded(text).to_string()
+}
+
+/// `text`, bounded and escaped as [`bounded`] does it, written straight into a formatter: a log
+/// field or a message built with `format!` takes it without a `String` of its own. Text that
+/// needs no cut and no escape (a uid, a name) is written in one piece.
+#[derive(Clone, Copy, Debug)]
+pub struct Bounded<'a>(pub &'a str);
+
+impl std::fmt::Display for Bounded<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use std::fmt::Write;
+        let text = self.0;
+        if text.len() <= MAX_TOKEN_CHARS && !text.chars().any(char::is_control) {
+            return f.write_str(text);
         }
-        if c.is_whitespace() && !c.is_control() || c == ' ' {
-            token = 0;
-            cut_token = false;
-        } else {
-            token += 1;
-            if token > MAX_TOKEN_CHARS {
-                if !cut_token {
-                    out.push('…');
-                    cut_token = true;
+        let mut token = 0; // characters of the current non-space run
+        let mut total = 0;
+        let mut cut_token = false;
+        for c in text.chars() {
+            if total == MAX_TEXT_CHARS {
+                f.write_char('…')?;
+                break;
+            }
+            if c.is_whitespace() && !c.is_control() || c == ' ' {
+                token = 0;
+                cut_token = false;
+            } else {
+                token += 1;
+                if token > MAX_TOKEN_CHARS {
+                    if !cut_token {
+                        f.write_char('…')?;
+                        cut_token = true;
+                    }
+                    continue;
                 }
-                continue;
+            }
+            total += 1;
+            if c.is_control() {
+                for e in c.escape_default() {
+                    f.write_char(e)?;
+                }
+            } else {
+                f.write_char(c)?;
             }
         }
-        total += 1;
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
+        Ok(())
     }
-    out
 }
 
 #[cfg(test)]

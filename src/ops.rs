@@ -17,16 +17,28 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// What `/readyz` and `/metrics` read. Clones share one state.
+/// What `/readyz` and `/metrics` read. Clones share one state (one reference count: the
+/// server clones it for every request).
 #[derive(Clone)]
-pub struct Health {
+pub struct Health(Arc<HealthState>);
+
+/// The state behind [`Health`].
+pub struct HealthState {
     /// The cluster view (its caches' sync state).
     pub view: ViewSource,
     /// The certificate served: until a real one is loaded, the replica is not ready.
     pub serving: ServingState,
     /// The server's metrics.
     pub metrics: Arc<Metrics>,
-    shutting_down: Arc<AtomicBool>,
+    shutting_down: AtomicBool,
+}
+
+impl std::ops::Deref for Health {
+    type Target = HealthState;
+
+    fn deref(&self) -> &HealthState {
+        &self.0
+    }
 }
 
 /// The `/readyz` body: the cluster view's readiness (its `ready` and `detail` made the
@@ -49,12 +61,12 @@ impl Health {
     /// Health of a server with this view and certificate state; metrics read the same.
     pub fn new(view: ViewSource, serving: ServingState) -> Health {
         let metrics = Arc::new(Metrics::new(view.clone(), serving.clone()));
-        Health {
+        Health(Arc::new(HealthState {
             view,
             serving,
             metrics,
-            shutting_down: Arc::new(AtomicBool::new(false)),
-        }
+            shutting_down: AtomicBool::new(false),
+        }))
     }
 
     /// From now on `/readyz` answers 503 (the shutdown delay: endpoints controllers remove the

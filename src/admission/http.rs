@@ -182,13 +182,13 @@ async fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {
             // The decision log: one line per judged request.
             tracing::info!(
                 webhook,
-                uid = %echo::bounded(&outcome.uid),
-                kind = %echo::bounded(&outcome.kind),
-                namespace = %echo::bounded(&outcome.namespace),
-                name = %echo::bounded(&outcome.name),
+                uid = %echo::Bounded(&outcome.uid),
+                kind = %echo::Bounded(&outcome.kind),
+                namespace = %echo::Bounded(&outcome.namespace),
+                name = %echo::Bounded(&outcome.name),
                 dry_run = outcome.dry_run,
                 allowed = outcome.allowed,
-                rules = %outcome.rules.join(","),
+                rules = %RuleList(&outcome.rules),
                 latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
                 "admission review"
             );
@@ -198,6 +198,21 @@ async fn review(state: &AppState, phase: Phase, body: &[u8]) -> Response {
             state.health.metrics.rejected(webhook);
             bad_request(&error)
         }
+    }
+}
+
+/// Rule IDs joined with `,` as they are written into a log line.
+struct RuleList<'a>(&'a [&'static str]);
+
+impl std::fmt::Display for RuleList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, rule) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(rule)?;
+        }
+        Ok(())
     }
 }
 

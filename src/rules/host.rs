@@ -1,8 +1,10 @@
 //! What the Ingresses of one host, and of one upstream, add up to for ingress-nginx: derived
-//! once per change to them through [`crate::view::ClusterView::derive`] and kept beside the
-//! view's caches, so that a rule judging one Ingress reads a summary instead of walking the
+//! through [`crate::view::ClusterView::derive`] and kept beside the view's caches, so that a rule judging one Ingress reads a summary instead of walking the
 //! other Ingresses of its host or upstream. `check` of N Ingresses on one host, and a review
 //! against a cache holding them, stay linear in N.
+//!
+//! Both are [`Summary`]s: built once from the objects under their key, then updated object by
+//! object as the view's caches change (a watch event costs what the changed Ingress holds).
 //!
 //! - [`HostFacts`]: per host (one nginx `server`), who turns regex mode on (`enforceRegexModifier`,
 //!   `internal/ingress/controller/template/template.go`) and, per cookie name, the sticky paths
@@ -20,8 +22,10 @@ use crate::controllers::nginx;
 use crate::controllers::nginx::affinity::{Affinity, CookieSettings};
 use crate::cookie_path::{path_matches, path_prefix};
 use crate::objects::kinds::{IndexKey, Kind};
-use crate::objects::{IngressObject, ObjectRef, PathRef, namespace_of, port_as_written};
-use std::collections::{BTreeMap, HashMap};
+use crate::objects::{IngressObject, Object, ObjectRef, PathRef, namespace_of, port_as_written};
+use crate::policy::Policy;
+use crate::view::cache::Summary;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -63,7 +67,7 @@ impl<'a> Subject<'a> {
 }
 
 /// Another Ingress of a host or an upstream.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Member {
     /// Its `(namespace, name)`.
     pub key: ObjectKey,
@@ -74,12 +78,12 @@ pub struct Member {
 }
 
 impl Member {
-    fn of(ingress: &IngressObject, context: &Context<'_>) -> Member {
+    fn of(ingress: &IngressObject, policy: &Policy) -> Member {
         Member {
             key: object_key(ingress),
             reference: ObjectRef::ingress(ingress),
             class: ingress.ingress_class().map(str::to_string),
-            class_judged: context.policy.judges_ingress_class(ingress),
+            class_judged: policy.judges_ingress_class(ingress),
         }
     }
 
@@ -162,27 +166,40 @@ pub fn overlap(a: &str, b: &str) -> bool {
 }
 
 /// The Ingresses of one host (one nginx `server`): see the module docs.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HostFacts {
-    members: Vec<Member>,
+    host: String,
+    /// The policy it was built with (annotation prefix, judged ingress classes).
+    policy: Policy,
+    members: BTreeMap<ObjectKey, HostMember>,
     /// Members that turn regex mode on for the host, in key order.
-    turners: Vec<usize>,
+    turners: BTreeSet<ObjectKey>,
     /// Sticky paths of sticky Ingresses that are not canaries, by cookie name.
     cookies: HashMap<String, CookieGroup>,
 }
 
+/// One Ingress of a host.
+#[derive(Clone, Debug, PartialEq)]
+struct HostMember {
+    member: Member,
+    /// Its cookie name, when it is sticky and not a canary.
+    cookie: Option<String>,
+    /// Its sticky paths without regex mode, and with it.
+    literal: Vec<Entry>,
+    regex: Vec<Entry>,
+}
+
 /// The sticky paths under one cookie name, as the host reads them without regex mode and with
 /// it (a regex path then reaches only its literal prefix).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct CookieGroup {
     literal: PathIndex,
     regex: PathIndex,
 }
 
 /// One sticky path of a member.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Entry {
-    member: usize,
     /// Service and port as written (the namespace is the member's).
     upstream: (String, String),
     reach: String,
@@ -191,35 +208,57 @@ struct Entry {
     persistent: bool,
 }
 
+/// A member's entry: its key and the entry's position among its paths.
+type EntryRef = (ObjectKey, usize);
+
 /// Entries indexed by reach and by cookie Path, ordered so that the paths below one path (on
 /// a segment boundary) are one range.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct PathIndex {
-    entries: Vec<Entry>,
-    by_reach: BTreeMap<String, Vec<usize>>,
-    by_cookie_path: BTreeMap<String, Vec<usize>>,
+    by_reach: BTreeMap<String, BTreeSet<EntryRef>>,
+    by_cookie_path: BTreeMap<String, BTreeSet<EntryRef>>,
 }
 
 impl PathIndex {
-    fn add(&mut self, entry: Entry) {
-        let i = self.entries.len();
-        self.by_reach
-            .entry(entry.reach.clone())
-            .or_default()
-            .push(i);
-        self.by_cookie_path
-            .entry(entry.cookie_path.clone())
-            .or_default()
-            .push(i);
-        self.entries.push(entry);
+    fn add(&mut self, key: &ObjectKey, entries: &[Entry]) {
+        for (i, entry) in entries.iter().enumerate() {
+            for (map, path) in [
+                (&mut self.by_reach, &entry.reach),
+                (&mut self.by_cookie_path, &entry.cookie_path),
+            ] {
+                map.entry(path.clone())
+                    .or_default()
+                    .insert((key.clone(), i));
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &ObjectKey, entries: &[Entry]) {
+        for (i, entry) in entries.iter().enumerate() {
+            for (map, path) in [
+                (&mut self.by_reach, &entry.reach),
+                (&mut self.by_cookie_path, &entry.cookie_path),
+            ] {
+                if let Some(refs) = map.get_mut(path) {
+                    refs.remove(&(key.clone(), i));
+                    if refs.is_empty() {
+                        map.remove(path);
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.by_reach.is_empty()
     }
 
     /// Entries whose key overlaps `path` (see [`overlap`]): the keys that path-match it (its
     /// segment prefixes) and the keys it path-matches (a range of the map).
     fn overlapping<'m>(
-        map: &'m BTreeMap<String, Vec<usize>>,
+        map: &'m BTreeMap<String, BTreeSet<EntryRef>>,
         path: &'m str,
-    ) -> impl Iterator<Item = usize> + 'm {
+    ) -> impl Iterator<Item = &'m EntryRef> + 'm {
         // Keys that are `path` or one of its prefixes ending on a segment boundary.
         let ancestors = (0..path.len())
             .filter(|&i| path.as_bytes()[i] == b'/')
@@ -227,8 +266,7 @@ impl PathIndex {
             .chain(std::iter::once(path))
             .filter(|key| path_matches(key, path))
             .filter_map(|key| map.get(key))
-            .flatten()
-            .copied();
+            .flatten();
         // Keys below `path`: `path/…` (or `path…` when it ends with `/`).
         let below = if path.ends_with('/') {
             path.to_string()
@@ -237,8 +275,8 @@ impl PathIndex {
         };
         let descendants = map
             .range::<str, _>((Bound::Included(below.as_str()), Bound::Unbounded))
-            .take_while(move |(key, _)| key.starts_with(below.as_str()))
-            .flat_map(|(_, entries)| entries.iter().copied())
+            .take_while(|(key, _)| key.starts_with(below.as_str()))
+            .flat_map(|(_, refs)| refs.iter())
             .collect::<Vec<_>>();
         ancestors.chain(descendants)
     }
@@ -246,51 +284,27 @@ impl PathIndex {
 
 impl HostFacts {
     /// The facts of `host` (`""` for rules without a host and default backends) from the
-    /// cluster view, built once per change to the host's Ingresses.
+    /// cluster view: built on first use, then kept up to date as the host's Ingresses change.
     pub fn of(host: &str, context: &Context<'_>) -> Arc<HostFacts> {
         context.view.derive(
             Kind::Ingress,
             &IndexKey::Host(host.to_string()),
             settings(context),
-            |listing| HostFacts::build(listing.ingresses(), host, context),
+            |listing| HostFacts::build(host, context.policy, &listing.objects),
         )
     }
 
-    fn build<'i>(
-        ingresses: impl Iterator<Item = &'i IngressObject>,
-        host: &str,
-        context: &Context<'_>,
-    ) -> HostFacts {
-        let prefix = context.policy.annotation_prefix.as_str();
-        let mut facts = HostFacts::default();
-        for ingress in ingresses {
-            let i = facts.members.len();
-            facts.members.push(Member::of(ingress, context));
-            if nginx::turns_on_regex_mode(ingress, host, prefix) {
-                facts.turners.push(i);
-            }
-            // A canary's own affinity annotations are never used: the primary's are copied
-            // into its upstream (controller.go L807, L1597-1598); `cookie` is false for it.
-            let affinity = Affinity::of(ingress, prefix);
-            if !affinity.cookie {
-                continue;
-            }
-            let persistent = affinity.mode == "persistent";
-            let group = facts
-                .cookies
-                .entry(affinity.cookie_settings.name.clone())
-                .or_default();
-            for (regex_host, index) in [(false, &mut group.literal), (true, &mut group.regex)] {
-                for routed in routed(ingress, &affinity, host, regex_host) {
-                    index.add(Entry {
-                        member: i,
-                        upstream: (routed.upstream.1.to_string(), routed.upstream.2),
-                        reach: routed.reach,
-                        cookie_path: routed.cookie_path,
-                        persistent,
-                    });
-                }
-            }
+    /// The facts of `host` from its Ingresses `objects` under `policy`.
+    pub fn build(host: &str, policy: &Policy, objects: &[Arc<Object>]) -> HostFacts {
+        let mut facts = HostFacts {
+            host: host.to_string(),
+            policy: policy.clone(),
+            members: BTreeMap::new(),
+            turners: BTreeSet::new(),
+            cookies: HashMap::new(),
+        };
+        for object in objects {
+            facts.add(object);
         }
         facts
     }
@@ -300,7 +314,8 @@ impl HostFacts {
     pub fn regex_mode_from_other(&self, subject: &Subject<'_>) -> Option<&Member> {
         self.turners
             .iter()
-            .map(|&i| &self.members[i])
+            .filter_map(|key| self.members.get(key))
+            .map(|m| &m.member)
             .find(|m| m.same_controller_as(subject))
     }
 
@@ -325,52 +340,134 @@ impl HostFacts {
             &group.literal
         };
         // member → the first of `mine` that clashes with one of its paths.
-        let mut first: BTreeMap<usize, usize> = BTreeMap::new();
-        let mut skipped: HashMap<usize, bool> = HashMap::new();
+        let mut first: BTreeMap<&ObjectKey, usize> = BTreeMap::new();
+        let mut skipped: HashMap<&ObjectKey, bool> = HashMap::new();
         for (a_index, a) in mine.iter().enumerate() {
             let candidates = PathIndex::overlapping(&index.by_reach, &a.cookie_path)
                 .chain(PathIndex::overlapping(&index.by_cookie_path, &a.reach));
-            for e in candidates {
-                let b = &index.entries[e];
-                if first.contains_key(&b.member)
-                    || *skipped
-                        .entry(b.member)
-                        .or_insert_with(|| skip(&self.members[b.member]))
+            for (key, e) in candidates {
+                let Some(member) = self.members.get(key) else {
+                    continue;
+                };
+                if first.contains_key(key)
+                    || *skipped.entry(key).or_insert_with(|| skip(&member.member))
                 {
                     continue;
                 }
-                let namespace = &self.members[b.member].key.0;
-                let other_upstream = a.upstream.0 != *namespace
+                let entries = if regex_host {
+                    &member.regex
+                } else {
+                    &member.literal
+                };
+                let Some(b) = entries.get(*e) else { continue };
+                let other_upstream = a.upstream.0 != key.0
                     || a.upstream.1 != b.upstream.0
                     || a.upstream.2 != b.upstream.1;
                 if other_upstream
                     && (a.cookie_path != b.cookie_path || my_persistent || b.persistent)
                     && (overlap(&a.cookie_path, &b.reach) || overlap(&b.cookie_path, &a.reach))
                 {
-                    first.insert(b.member, a_index);
+                    first.insert(key, a_index);
                 }
             }
         }
         first
             .into_iter()
-            .map(|(m, a)| (&self.members[m], a))
+            .filter_map(|(key, a)| Some((&self.members.get(key)?.member, a)))
             .collect()
+    }
+}
+
+impl Summary for HostFacts {
+    fn add(&mut self, object: &Object) {
+        let Some(ingress) = object.as_ingress() else {
+            return;
+        };
+        let prefix = self.policy.annotation_prefix.as_str();
+        let member = Member::of(ingress, &self.policy);
+        let key = member.key.clone();
+        if nginx::turns_on_regex_mode(ingress, &self.host, prefix) {
+            self.turners.insert(key.clone());
+        }
+        // A canary's own affinity annotations are never used: the primary's are copied into
+        // its upstream (controller.go L807, L1597-1598); `cookie` is false for it.
+        let affinity = Affinity::of(ingress, prefix);
+        let mut facts = HostMember {
+            member,
+            cookie: None,
+            literal: Vec::new(),
+            regex: Vec::new(),
+        };
+        if affinity.cookie {
+            let persistent = affinity.mode == "persistent";
+            let entries = |regex_host: bool| -> Vec<Entry> {
+                routed(ingress, &affinity, &self.host, regex_host)
+                    .into_iter()
+                    .map(|routed| Entry {
+                        upstream: (routed.upstream.1.to_string(), routed.upstream.2),
+                        reach: routed.reach,
+                        cookie_path: routed.cookie_path,
+                        persistent,
+                    })
+                    .collect()
+            };
+            facts.literal = entries(false);
+            facts.regex = entries(true);
+            let group = self
+                .cookies
+                .entry(affinity.cookie_settings.name.clone())
+                .or_default();
+            group.literal.add(&key, &facts.literal);
+            group.regex.add(&key, &facts.regex);
+            facts.cookie = Some(affinity.cookie_settings.name);
+        }
+        self.members.insert(key, facts);
+    }
+
+    fn remove(&mut self, object: &Object) {
+        let Some(ingress) = object.as_ingress() else {
+            return;
+        };
+        let key = object_key(ingress);
+        self.turners.remove(&key);
+        let Some(facts) = self.members.remove(&key) else {
+            return;
+        };
+        if let Some(name) = &facts.cookie
+            && let Some(group) = self.cookies.get_mut(name)
+        {
+            group.literal.remove(&key, &facts.literal);
+            group.regex.remove(&key, &facts.regex);
+            if group.literal.is_empty() && group.regex.is_empty() {
+                self.cookies.remove(name);
+            }
+        }
+    }
+
+    fn clone_boxed(&self) -> Box<dyn Summary> {
+        Box::new(self.clone())
     }
 }
 
 /// The sticky Ingresses of one upstream, grouped by their affinity settings: see the module
 /// docs.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct UpstreamFacts {
-    members: Vec<Member>,
+    /// The policy it was built with.
+    policy: Policy,
+    /// Sticky members and the settings of their group.
+    members: BTreeMap<ObjectKey, (Member, GroupKey)>,
     /// Settings (mode and cookie settings, as [`Affinity::differences`] compares them) and the
     /// members that have them.
-    groups: Vec<(Affinity, Vec<usize>)>,
+    groups: HashMap<GroupKey, (Affinity, BTreeSet<ObjectKey>)>,
 }
 
+/// Affinity mode and cookie settings: what [`Affinity::differences`] compares.
+type GroupKey = (String, CookieSettings);
+
 impl UpstreamFacts {
-    /// The facts of upstream `namespace`/`service`:`port` (as written) from the cluster view,
-    /// built once per change to its Ingresses.
+    /// The facts of upstream `namespace`/`service`:`port` (as written) from the cluster view:
+    /// built on first use, then kept up to date as its Ingresses change.
     pub fn of(namespace: &str, service: &str, port: &str, context: &Context<'_>) -> Arc<Self> {
         let key = IndexKey::Upstream {
             namespace: namespace.to_string(),
@@ -380,27 +477,21 @@ impl UpstreamFacts {
         context
             .view
             .derive(Kind::Ingress, &key, settings(context), |listing| {
-                let prefix = context.policy.annotation_prefix.as_str();
-                let mut facts = UpstreamFacts::default();
-                let mut groups: HashMap<(String, CookieSettings), usize> = HashMap::new();
-                for ingress in listing.ingresses() {
-                    let affinity = Affinity::of(ingress, prefix);
-                    if !affinity.cookie {
-                        continue;
-                    }
-                    let i = facts.members.len();
-                    facts.members.push(Member::of(ingress, context));
-                    let key = (affinity.mode.clone(), affinity.cookie_settings.clone());
-                    match groups.get(&key) {
-                        Some(&g) => facts.groups[g].1.push(i),
-                        None => {
-                            groups.insert(key, facts.groups.len());
-                            facts.groups.push((affinity, vec![i]));
-                        }
-                    }
-                }
-                facts
+                UpstreamFacts::build(context.policy, &listing.objects)
             })
+    }
+
+    /// The facts of an upstream from its Ingresses `objects` under `policy`.
+    pub fn build(policy: &Policy, objects: &[Arc<Object>]) -> UpstreamFacts {
+        let mut facts = UpstreamFacts {
+            policy: policy.clone(),
+            members: BTreeMap::new(),
+            groups: HashMap::new(),
+        };
+        for object in objects {
+            facts.add(object);
+        }
+        facts
     }
 
     /// The sticky Ingresses of the upstream whose settings differ from `mine`, with the
@@ -410,22 +501,172 @@ impl UpstreamFacts {
         mine: &Affinity,
         skip: impl Fn(&Member) -> bool,
     ) -> Vec<(&Member, Vec<&'static str>)> {
-        let mut out: Vec<(usize, Vec<&'static str>)> = Vec::new();
-        for (settings, members) in &self.groups {
+        let mut out: Vec<(&ObjectKey, Vec<&'static str>)> = Vec::new();
+        for (settings, keys) in self.groups.values() {
             let differing = mine.differences(settings);
             if differing.is_empty() {
                 continue;
             }
-            out.extend(
-                members
-                    .iter()
-                    .filter(|&&m| !skip(&self.members[m]))
-                    .map(|&m| (m, differing.clone())),
-            );
+            out.extend(keys.iter().map(|key| (key, differing.clone())));
         }
-        out.sort_by_key(|(m, _)| *m);
+        out.sort_by(|a, b| a.0.cmp(b.0));
         out.into_iter()
-            .map(|(m, d)| (&self.members[m], d))
+            .filter_map(|(key, d)| Some((&self.members.get(key)?.0, d)))
+            .filter(|(member, _)| !skip(member))
             .collect()
+    }
+}
+
+impl Summary for UpstreamFacts {
+    fn add(&mut self, object: &Object) {
+        let Some(ingress) = object.as_ingress() else {
+            return;
+        };
+        let affinity = Affinity::of(ingress, &self.policy.annotation_prefix);
+        if !affinity.cookie {
+            return;
+        }
+        let member = Member::of(ingress, &self.policy);
+        let key = member.key.clone();
+        let group: GroupKey = (affinity.mode.clone(), affinity.cookie_settings.clone());
+        self.groups
+            .entry(group.clone())
+            .or_insert_with(|| (affinity, BTreeSet::new()))
+            .1
+            .insert(key.clone());
+        self.members.insert(key, (member, group));
+    }
+
+    fn remove(&mut self, object: &Object) {
+        let Some(ingress) = object.as_ingress() else {
+            return;
+        };
+        let key = object_key(ingress);
+        let Some((_, group)) = self.members.remove(&key) else {
+            return;
+        };
+        if let Some((_, keys)) = self.groups.get_mut(&group) {
+            keys.remove(&key);
+            if keys.is_empty() {
+                self.groups.remove(&group);
+            }
+        }
+    }
+
+    fn clone_boxed(&self) -> Box<dyn Summary> {
+        Box::new(self.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::objects::decode;
+    use crate::view::cache::Cache;
+    use serde_json::{Value, json};
+
+    fn ingress(name: &str, annotations: Value, paths: &[(&str, &str)]) -> Arc<Object> {
+        let paths: Vec<Value> = paths
+            .iter()
+            .map(|(path, service)| {
+                json!({"path": path, "pathType": "ImplementationSpecific",
+                       "backend": {"service": {"name": service, "port": {"number": 80}}}})
+            })
+            .collect();
+        let value = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "app", "annotations": annotations},
+            "spec": {"ingressClassName": "nginx",
+                     "rules": [{"host": "h.example", "http": {"paths": paths}}]}});
+        Arc::new(decode(&value).unwrap().unwrap())
+    }
+
+    fn sticky(extra: &[(&str, &str)]) -> Value {
+        let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
+        for (k, v) in extra {
+            annotations[format!("nginx.ingress.kubernetes.io/{k}")] = json!(v);
+        }
+        annotations
+    }
+
+    /// After every add, change and delete, the summaries the cache keeps up to date equal
+    /// summaries built anew from the objects then filed under their keys.
+    #[test]
+    fn summaries_kept_up_to_date_equal_summaries_built_anew() {
+        let policy = Policy::default();
+        let host = IndexKey::Host("h.example".into());
+        let upstream = IndexKey::Upstream {
+            namespace: "app".into(),
+            service: "web".into(),
+            port: "80".into(),
+        };
+        let host_id = (std::any::TypeId::of::<HostFacts>(), 0);
+        let upstream_id = (std::any::TypeId::of::<UpstreamFacts>(), 0);
+        let mut cache = Cache::new(Kind::Ingress);
+        let steps: Vec<(&str, Option<Arc<Object>>)> = vec![
+            ("a", Some(ingress("a", sticky(&[]), &[("/", "web")]))),
+            (
+                "b",
+                Some(ingress(
+                    "b",
+                    sticky(&[("use-regex", "true")]),
+                    &[("/b(/|$)(.*)", "api")],
+                )),
+            ),
+            (
+                "c",
+                Some(ingress(
+                    "c",
+                    sticky(&[("session-cookie-name", "x")]),
+                    &[("/c", "web"), ("/d", "web")],
+                )),
+            ),
+            // b changes: no regex mode any more, another path.
+            ("b", Some(ingress("b", sticky(&[]), &[("/b2", "web")]))),
+            ("d", Some(ingress("d", json!({}), &[("/d", "web")]))),
+            // c becomes a canary, then goes.
+            (
+                "c",
+                Some(ingress(
+                    "c",
+                    sticky(&[("canary", "true")]),
+                    &[("/c", "web")],
+                )),
+            ),
+            ("c", None),
+            ("a", None),
+            ("b", None),
+            ("d", None),
+        ];
+        let mut held = Vec::new();
+        for (name, object) in steps {
+            match object {
+                Some(object) => cache.apply(object),
+                None => cache.delete(&("app".to_string(), name.to_string())),
+            }
+            let kept = cache.derive(&host, host_id, &mut |objects| {
+                Arc::new(HostFacts::build("h.example", &policy, objects))
+            });
+            let anew = HostFacts::build("h.example", &policy, &cache.find(&host));
+            let kept: Arc<dyn std::any::Any + Send + Sync> = kept;
+            assert_eq!(
+                kept.downcast_ref::<HostFacts>(),
+                Some(&anew),
+                "after {name}"
+            );
+            let kept = cache.derive(&upstream, upstream_id, &mut |objects| {
+                Arc::new(UpstreamFacts::build(&policy, objects))
+            });
+            let anew = UpstreamFacts::build(&policy, &cache.find(&upstream));
+            let kept: Arc<dyn std::any::Any + Send + Sync> = kept;
+            assert_eq!(
+                kept.downcast_ref::<UpstreamFacts>(),
+                Some(&anew),
+                "after {name}"
+            );
+            // A reader holding a summary while the cache changes keeps what it read (the
+            // cache copies before changing it).
+            held.push(kept);
+        }
+        assert!(cache.is_empty());
     }
 }

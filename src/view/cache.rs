@@ -7,11 +7,25 @@
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::{Object, namespace_of};
 use std::any::{Any, TypeId};
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-/// A value derived from the objects under one index key, type-erased: see [`Cache::derive`].
-pub type DerivedValue = Arc<dyn Any + Send + Sync>;
+/// A value derived from the objects under one index key (a host's summary, an upstream's
+/// settings) and kept up to date as they change: [`Cache`] hands it every object filed under
+/// the key that is added, changed (the old version removed, the new one added) or deleted, so
+/// a reader never walks the objects and never sees a stale summary.
+pub trait Summary: Any + Send + Sync {
+    /// `object`, filed under the key, was added (or is the new version of a changed object).
+    fn add(&mut self, object: &Object);
+    /// `object`, filed under the key, was deleted (or is the old version of a changed object).
+    fn remove(&mut self, object: &Object);
+    /// A copy, for a change while readers still hold the summary (copy on write).
+    fn clone_boxed(&self) -> Box<dyn Summary>;
+}
+
+/// A summary, type-erased: see [`Cache::derive`].
+pub type DerivedValue = Arc<dyn Summary>;
 
 /// What a derived value is: its type, and a hash of the settings it was built with.
 pub type DerivedId = (TypeId, u64);
@@ -42,9 +56,8 @@ pub struct Cache {
     derived: Derived,
 }
 
-/// Values derived from the objects under one index key (a host's summary, an upstream's
-/// settings), one per type: built on first use by [`Cache::derive`] and dropped when an object
-/// filed under the key is added, changed or deleted, so a reader never sees a stale one.
+/// [`Summary`]s of the objects under one index key, one per [`DerivedId`]: built on first use by
+/// [`Cache::derive`], then updated object by object.
 #[derive(Default)]
 struct Derived(Mutex<HashMap<IndexKey, Vec<(DerivedId, DerivedValue)>>>);
 
@@ -60,22 +73,51 @@ impl Derived {
         self.0.get_mut().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Drops what was derived from the objects under the keys of `object`.
-    fn invalidate(&mut self, kind: Kind, object: &Object) {
+    /// Hands `old` (removed) and `new` (added) to the summaries of their index keys; a summary
+    /// a reader still holds is copied first. Summaries of keys that no object is filed under
+    /// any more are dropped.
+    fn update(&mut self, kind: Kind, old: Option<&Object>, new: Option<&Object>, index: &Index) {
         let map = self.map();
         if map.is_empty() {
             return;
         }
-        for key in kind.info().index_keys(object) {
-            map.remove(&key);
+        let mut touched = Vec::new();
+        for (object, adding) in [(old, false), (new, true)] {
+            let Some(object) = object else { continue };
+            for key in kind.info().index_keys(object) {
+                let Some(summaries) = map.get_mut(&key) else {
+                    continue;
+                };
+                for (_, summary) in summaries.iter_mut() {
+                    if Arc::get_mut(summary).is_none() {
+                        *summary = Arc::from(summary.clone_boxed());
+                    }
+                    if let Some(summary) = Arc::get_mut(summary) {
+                        if adding {
+                            summary.add(object);
+                        } else {
+                            summary.remove(object);
+                        }
+                    }
+                }
+                touched.push(key);
+            }
+        }
+        for key in touched {
+            if !index.contains_key(&key) {
+                map.remove(&key);
+            }
         }
     }
 }
 
+/// A secondary index: the keys of the objects under each index key, in key order.
+type Index = HashMap<IndexKey, BTreeSet<Key>>;
+
 #[derive(Debug, Default)]
 struct Entries {
     objects: HashMap<Key, Arc<Object>>,
-    index: HashMap<IndexKey, BTreeSet<Key>>,
+    index: Index,
 }
 
 impl Entries {
@@ -116,20 +158,22 @@ impl Cache {
 
     /// Adds or replaces an object (of this cache's kind).
     pub fn apply(&mut self, object: Arc<Object>) {
-        let key = key_of(&object);
-        if let Some(old) = self.current.objects.get(&key) {
-            self.derived.invalidate(self.kind, old);
-        }
-        self.derived.invalidate(self.kind, &object);
-        self.current.apply(self.kind, object);
+        let old = self.current.objects.get(&key_of(&object)).cloned();
+        self.current.apply(self.kind, object.clone());
+        self.derived.update(
+            self.kind,
+            old.as_deref(),
+            Some(&object),
+            &self.current.index,
+        );
     }
 
     /// Removes the object `key`.
     pub fn delete(&mut self, key: &Key) {
-        if let Some(old) = self.current.objects.get(key) {
-            self.derived.invalidate(self.kind, old);
-        }
+        let old = self.current.objects.get(key).cloned();
         self.current.delete(self.kind, key);
+        self.derived
+            .update(self.kind, old.as_deref(), None, &self.current.index);
     }
 
     /// A re-list starts: objects are collected aside until [`Cache::finish_relist`].
@@ -153,15 +197,14 @@ impl Cache {
         }
     }
 
-    /// The value derived from the objects under `key` (in key order) by `build`, for `id`
-    /// (the value's type, and a hash of the settings `build` reads, such as the policy's
-    /// annotation prefix): built on the first call, then shared until an object filed under
-    /// `key` is added, changed or deleted. Rules reach it through
-    /// [`crate::view::ClusterView::derive`], typed.
+    /// The summary of the objects under `key` (in key order) that `build` makes, for `id` (the
+    /// summary's type, and a hash of the settings `build` reads, such as the policy's
+    /// annotation prefix): built on the first call, then kept up to date object by object
+    /// ([`Summary`]). Rules reach it through [`crate::view::ClusterView::derive`], typed.
     ///
-    /// This is how a rule reads a host's or an upstream's facts without walking the objects
-    /// on every review: the cost of `build` (linear in the objects under the key) is paid
-    /// once per change to them, not once per object judged.
+    /// This is how a rule reads a host's or an upstream's facts without walking the objects:
+    /// `build` (linear in the objects under the key) runs once, and each later change costs
+    /// what the changed object holds.
     pub fn derive(
         &self,
         key: &IndexKey,

@@ -81,12 +81,12 @@ pub trait ClusterView: Send + Sync {
 }
 
 impl dyn ClusterView + '_ {
-    /// The `T` that `build` derives from the objects of `kind` under `key` (a host's
-    /// summary, an upstream's settings), with `settings` the policy fields `build` reads
-    /// (hashed into the memo's key). Built at most once per change to those objects in the
-    /// caches of `serve` and in a bundle's view, so a rule pays for the walk once, not once
-    /// per object judged: the per-host facts of ingress-nginx are read this way.
-    pub fn derive<T: Any + Send + Sync>(
+    /// The summary `T` of the objects of `kind` under `key` (a host's, an upstream's), that
+    /// `build` makes from them, with `settings` the policy fields `build` reads (hashed into
+    /// the summary's identity). In the caches of `serve` and in a bundle's view it is built
+    /// once and then kept up to date object by object ([`cache::Summary`]), so a rule reads it
+    /// without walking the objects: the per-host facts of ingress-nginx are read this way.
+    pub fn derive<T: cache::Summary>(
         &self,
         kind: Kind,
         key: &IndexKey,
@@ -96,7 +96,8 @@ impl dyn ClusterView + '_ {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         settings.hash(&mut hasher);
         let id = (TypeId::of::<T>(), hasher.finish());
-        let value = self.derive_erased(kind, key, id, &mut |listing| Arc::new(build(listing)));
+        let value: Arc<dyn Any + Send + Sync> =
+            self.derive_erased(kind, key, id, &mut |listing| Arc::new(build(listing)));
         // The id holds `T`'s type, so a stored value is a `T`; should a view break that, the
         // value is built anew.
         value

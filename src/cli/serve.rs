@@ -408,9 +408,52 @@ fn init_tracing(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_timer(SecondCachedTime)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// Log timestamps as tracing-subscriber's default writes them (RFC 3339, UTC, microseconds:
+/// `2026-12-04T11:35:33.556420Z`), with the date and time of the current second formatted
+/// once per second and thread rather than for every line: the decision log writes a line per
+/// review.
+struct SecondCachedTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for SecondCachedTime {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        thread_local! {
+            static SECOND: std::cell::RefCell<(u64, String)> =
+                const { std::cell::RefCell::new((u64::MAX, String::new())) };
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let seconds = now.as_secs();
+        SECOND.with_borrow_mut(|(cached, text)| {
+            if *cached != seconds {
+                let t = i64::try_from(seconds)
+                    .ok()
+                    .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+                    .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+                text.clear();
+                use std::fmt::Write;
+                write!(
+                    text,
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                    t.year(),
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute(),
+                    t.second()
+                )?;
+                *cached = seconds;
+            }
+            w.write_str(text)?;
+            write!(w, ".{:06}Z", now.subsec_micros())
+        })
+    }
 }

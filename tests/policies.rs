@@ -1,10 +1,13 @@
 //! The exported admission policies (`sticky-guard export policies`) agree with the engine.
 //!
-//! Each exported ValidatingAdmissionPolicy, evaluated with a CEL interpreter (the `cel` crate,
-//! with only what Kubernetes' CEL has: the standard library, the extended strings library and,
-//! for mutations, the `JSONPatch` type) the way kube-apiserver evaluates it (matchConditions,
-//! then variables, then validations), allows exactly the objects on which its rule does not
-//! fire, on every fixture object (seed scenarios, real-world manifests, captured reviews,
+//! The API server's order is modelled: mutating admission (every exported
+//! MutatingAdmissionPolicy), then its own validation of the object (the fields the policies
+//! read: [`apiserver_validation`]), then validating admission; an object the API server refuses
+//! never reaches a ValidatingAdmissionPolicy. Each exported ValidatingAdmissionPolicy, evaluated
+//! with a CEL interpreter (the `cel` crate, with only what Kubernetes' CEL has: the standard
+//! library, the extended strings library and, for mutations, the `JSONPatch` type) the way
+//! kube-apiserver evaluates it (matchConditions, then variables, then validations), allows
+//! exactly the objects on which its rule does not fire, on every fixture object (seed scenarios, real-world manifests, captured reviews,
 //! tests/data/gateway-api, and variants), and its messageExpression names what the engine's
 //! message names. Each MutatingAdmissionPolicy gives exactly the engine's JSONPatch for that
 //! rule, or none where its documented domain ends (the webhook's part), and the object it
@@ -425,6 +428,193 @@ fn vap_verdict(env: &Arc<cel::Env>, vap: &Value, object: &Value) -> Option<Strin
         })
 }
 
+/// kube-apiserver's own validation of an Ingress, for the fields the exported policies read, as
+/// `pkg/apis/networking/validation/validation.go` (kubernetes/kubernetes) writes it; it runs
+/// after mutating and before validating admission. `None` when the object passes, else the
+/// first error.
+///
+/// - `validateHTTPIngressRuleValue`: a rule's `http.paths` is not empty;
+/// - `validateHTTPIngressPath`: `pathType` is required and one of `Exact`, `Prefix`,
+///   `ImplementationSpecific`; for `Exact` and `Prefix` the path is absolute, holds none of
+///   `invalidPathSequences` (`//`, `/./`, `/../`, `%2f`, `%2F`) and ends with none of
+///   `invalidPathSuffixes` (`/..`, `/.`); for `ImplementationSpecific` a non-empty path is
+///   absolute;
+/// - `validateIngressBackend` (for `spec.defaultBackend` and every path): a Service backend's
+///   name is a DNS-1035 label (`ValidateServiceName`), and it has a port name or number.
+///
+/// Gateway API routes are custom resources: their schema does not make `backendRefs[].name` a
+/// DNS label (a dotted name is stored), so nothing is refused here for them.
+fn apiserver_validation(object: &Value) -> Option<String> {
+    if object["kind"] != "Ingress" {
+        return None;
+    }
+    let backend = |backend: &Value, at: &str| -> Option<String> {
+        let service = backend.get("service")?;
+        let name = service["name"].as_str().unwrap_or_default();
+        if !sticky_guard::objects::is_dns1035_label(name) {
+            return Some(format!("{at}.service.name: Invalid value: {name:?}"));
+        }
+        let port = &service["port"];
+        (port.get("name").is_none() && port.get("number").is_none())
+            .then(|| format!("{at}: Required value: port name or number is required"))
+    };
+    if let Some(default) = object["spec"].get("defaultBackend")
+        && let Some(error) = backend(default, "spec.defaultBackend")
+    {
+        return Some(error);
+    }
+    for (r, rule) in object["spec"]["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let Some(http) = rule.get("http") else {
+            continue;
+        };
+        let paths = http["paths"].as_array().cloned().unwrap_or_default();
+        if paths.is_empty() {
+            return Some(format!("spec.rules[{r}].http.paths: Required value"));
+        }
+        for (p, path) in paths.iter().enumerate() {
+            let at = format!("spec.rules[{r}].http.paths[{p}]");
+            let value = path["path"].as_str().unwrap_or_default();
+            match path["pathType"].as_str() {
+                None => return Some(format!("{at}.pathType: Required value")),
+                Some("Exact" | "Prefix") => {
+                    if !value.starts_with('/') {
+                        return Some(format!("{at}.path: must be an absolute path"));
+                    }
+                    if ["//", "/./", "/../", "%2f", "%2F"]
+                        .iter()
+                        .any(|s| value.contains(s))
+                        || ["/..", "/."].iter().any(|s| value.ends_with(s))
+                    {
+                        return Some(format!("{at}.path: Invalid value: {value:?}"));
+                    }
+                }
+                Some("ImplementationSpecific") => {
+                    if !value.is_empty() && !value.starts_with('/') {
+                        return Some(format!("{at}.path: must be an absolute path"));
+                    }
+                }
+                Some(other) => return Some(format!("{at}.pathType: Unsupported value: {other}")),
+            }
+            if let Some(error) = backend(&path["backend"], &format!("{at}.backend")) {
+                return Some(error);
+            }
+        }
+    }
+    None
+}
+
+/// The object as the API server stores or refuses it after mutating admission: every exported
+/// MutatingAdmissionPolicy applied in order (`Ok`), then the API server's validation (`Err` with
+/// its first error: no validating policy sees the object).
+fn after_mutation_and_validation(
+    env: &Arc<cel::Env>,
+    exported: &[(String, String, Value)],
+    object: &Value,
+) -> Result<Value, String> {
+    let mut object = object.clone();
+    for (_, _, map) in exported
+        .iter()
+        .filter(|(_, kind, _)| kind == "MutatingAdmissionPolicy")
+    {
+        let ops = map_patch(env, map, &object);
+        if !ops.is_empty() {
+            let patch: json_patch::Patch = serde_json::from_value(Value::Array(ops)).unwrap();
+            json_patch::patch(&mut object, &patch).unwrap();
+        }
+    }
+    match apiserver_validation(&object) {
+        Some(error) => Err(error),
+        None => Ok(object),
+    }
+}
+
+#[test]
+fn the_apiserver_validation_model_refuses_what_the_apiserver_refuses() {
+    let valid = ingress(json!({}), &[(Some("a.example"), &["/a", "/b(/|$)(.*)"])]);
+    assert_eq!(apiserver_validation(&valid), None);
+    let mut dotted = valid.clone();
+    dotted["spec"]["rules"][0]["http"]["paths"][1]["backend"]["service"]["name"] =
+        json!("web.other.svc.cluster.local");
+    assert!(
+        apiserver_validation(&dotted)
+            .unwrap()
+            .contains("paths[1].backend.service.name")
+    );
+    let mut default = valid.clone();
+    default["spec"]["defaultBackend"] = json!({"service": {"name": "Web", "port": {"number": 80}}});
+    assert!(
+        apiserver_validation(&default)
+            .unwrap()
+            .starts_with("spec.defaultBackend")
+    );
+    for (path_type, path, refused) in [
+        ("Prefix", "a", true),
+        ("Prefix", "/a//b", true),
+        ("Exact", "/a/..", true),
+        ("Prefix", "/a%2Fb", true),
+        ("ImplementationSpecific", "a(.*)", true),
+        ("ImplementationSpecific", "", false),
+        ("ImplementationSpecific", "/a/(.*)", false),
+        ("Prefix", "/a.b", false),
+        ("Regex", "/a", true),
+    ] {
+        let mut object = valid.clone();
+        object["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = json!(path_type);
+        object["spec"]["rules"][0]["http"]["paths"][0]["path"] = json!(path);
+        assert_eq!(
+            apiserver_validation(&object).is_some(),
+            refused,
+            "{path_type} {path:?}"
+        );
+    }
+    let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "r"}, "spec": {"rules": [{"backendRefs": [{"name": "web.other"}]}]}});
+    assert_eq!(apiserver_validation(&route), None);
+}
+
+/// No dead policy: every exported ValidatingAdmissionPolicy denies at least one fixture object
+/// that the API server lets through to validating admission (after the mutating policies), and
+/// every MutatingAdmissionPolicy patches at least one.
+#[test]
+fn no_exported_policy_is_dead() {
+    let env = environment();
+    let exported = exported();
+    let mut denied = std::collections::BTreeMap::<&str, usize>::new();
+    let mut patched = std::collections::BTreeMap::<&str, usize>::new();
+    for (object, _) in judged_objects() {
+        for (id, kind, policy) in &exported {
+            if kind == "MutatingAdmissionPolicy" && !map_patch(&env, policy, &object).is_empty() {
+                *patched.entry(id).or_default() += 1;
+            }
+        }
+        let Ok(stored) = after_mutation_and_validation(&env, &exported, &object) else {
+            continue;
+        };
+        for (id, kind, vap) in &exported {
+            if kind == "ValidatingAdmissionPolicy" && vap_verdict(&env, vap, &stored).is_some() {
+                *denied.entry(id).or_default() += 1;
+            }
+        }
+    }
+    for (id, kind, _) in &exported {
+        let counts = if kind == "ValidatingAdmissionPolicy" {
+            &denied
+        } else {
+            &patched
+        };
+        assert!(
+            counts.get(id.as_str()).copied().unwrap_or(0) > 0,
+            "the {kind} of {id} never acts on an object the API server lets through: \
+             {denied:?} {patched:?}"
+        );
+    }
+}
+
 /// The exported policies as the default policy writes them: (rule ID, kind, policy object).
 fn exported() -> Vec<(String, String, Value)> {
     policies::policies(&Policy::default(), MutatingApi::V1)
@@ -470,9 +660,18 @@ fn exported_validations_agree_with_the_engine_on_every_fixture_object() {
         .iter()
         .filter(|(_, kind, _)| kind == "ValidatingAdmissionPolicy")
         .collect();
-    assert_eq!(validating.len(), 7);
+    assert_eq!(validating.len(), 6);
     let mut compared = std::collections::BTreeMap::<&str, (usize, usize)>::new();
-    for (object, decoded) in judged_objects() {
+    for (object, _) in judged_objects() {
+        // The API server's order: mutating policies, its own validation, validating policies.
+        // The engine judges what the validating policies see (the webhook's validating phase
+        // also comes after mutation).
+        let Ok(object) = after_mutation_and_validation(&env, &exported, &object) else {
+            continue;
+        };
+        let Ok(Some(decoded)) = sticky_guard::objects::decode(&object) else {
+            continue;
+        };
         let findings = rules::evaluate(&decoded, Phase::Validating, &Context::single(&policy));
         for (id, _, vap) in &validating {
             let rule = rules::find(id).unwrap();
@@ -518,7 +717,7 @@ fn exported_validations_agree_with_the_engine_on_every_fixture_object() {
             "{id}: {seen} compared, {denied} denied"
         );
     }
-    assert_eq!(compared.len(), 7, "{compared:?}");
+    assert_eq!(compared.len(), 6, "{compared:?}");
 }
 
 /// The cookie path the mutation can derive for these paths: the first path's derivation and its
@@ -684,7 +883,7 @@ fn every_api_decodes_with_the_kubernetes_types() {
             }
             kinds.push(kind);
         }
-        assert_eq!(kinds.len(), 16, "{kinds:?}");
+        assert_eq!(kinds.len(), 14, "{kinds:?}");
         assert_eq!(
             kinds
                 .iter()
@@ -752,7 +951,6 @@ fn committed_policies_are_the_generator_output() {
             "sticky-guard.cookie-path-for-regex.mutating.yaml",
             "sticky-guard.cookie-path-for-regex.yaml",
             "sticky-guard.cookie-path-not-literal.yaml",
-            "sticky-guard.cross-namespace-backend.yaml",
             "sticky-guard.gateway-dotted-backend-name.yaml",
         ]
     );
@@ -763,10 +961,12 @@ fn committed_policies_are_the_generator_output() {
     );
 
     // A warn action and the file split: the validating file holds no mutating policy.
-    let dir = export_to_dir(&["--rule", "cross-namespace-backend=warn"]);
-    let text =
-        std::fs::read_to_string(dir.path().join("sticky-guard.cross-namespace-backend.yaml"))
-            .unwrap();
+    let dir = export_to_dir(&["--rule", "affinity-with-service-upstream=warn"]);
+    let text = std::fs::read_to_string(
+        dir.path()
+            .join("sticky-guard.affinity-with-service-upstream.yaml"),
+    )
+    .unwrap();
     let documents = yaml_documents(&text);
     assert_eq!(documents.len(), 2);
     assert_eq!(

@@ -1,55 +1,12 @@
-//! Kubernetes Ingress rules CEL can judge from one Ingress: `cross-namespace-backend`.
-
-use super::{Cel, CelValidation};
-use crate::objects::kinds::Kind;
-use crate::policy::Policy;
+//! Kubernetes Ingress facts for the policies: what the API server accepts as a Service name.
+//!
+//! `cross-namespace-backend` is not exported as a ValidatingAdmissionPolicy: the API server
+//! refuses a name that is not a DNS-1035 label before validating admission runs, so such a
+//! policy could never fire (see `REFUSED_FIRST` in the parent module).
 
 /// A Service name: a DNS-1035 label (`IsDNS1035Label`, k8s.io/apimachinery
 /// `pkg/util/validation/validation.go`), as RE2.
 pub const DNS1035: &str = "^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$";
-
-/// `cross-namespace-backend`: every Service backend (`spec.defaultBackend`, each rule path's)
-/// names a Service of this namespace by a DNS-1035 label; the message names the first that does
-/// not.
-pub fn cross_namespace_backend(_: &Policy) -> Cel {
-    let label = super::cel::lit(DNS1035);
-    let bad_default = format!(
-        "has(object.spec.defaultBackend) && has(object.spec.defaultBackend.service) && \
-!object.spec.defaultBackend.service.name.matches({label})"
-    );
-    let bad_path = format!("has(p.backend.service) && !p.backend.service.name.matches({label})");
-    Cel {
-        kinds: &[Kind::Ingress],
-        variables: vec![
-            ("badDefault", bad_default),
-            (
-                "badPath",
-                format!(
-                    "has(object.spec.rules) && object.spec.rules.exists(r, has(r.http) && \
-r.http.paths.exists(p, {bad_path}))"
-                ),
-            ),
-            (
-                "badName",
-                format!(
-                    "variables.badDefault ? object.spec.defaultBackend.service.name : \
-variables.badPath ? object.spec.rules.filter(r, has(r.http) && r.http.paths.exists(p, \
-{bad_path}))[0].http.paths.filter(p, {bad_path})[0].backend.service.name : ''"
-                ),
-            ),
-        ],
-        validations: vec![CelValidation {
-            expression: "!variables.badDefault && !variables.badPath".into(),
-            message_expression: format!(
-                "'backend `' + {} + '` is not a Service name of this namespace: an Ingress \
-routes only to Services in its own namespace, named by a DNS-1035 label (run sticky-guard check \
-for the fix)'",
-                super::cel::bounded("variables.badName")
-            ),
-        }],
-        mutation: None,
-    }
-}
 
 #[cfg(test)]
 mod tests {

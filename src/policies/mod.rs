@@ -13,7 +13,8 @@
 //! fixture object against the engine, the mutation's JSONPatch included.
 //!
 //! The CEL used (see [`cel`]): the standard macros (`has`, `all`, `exists`, `filter`, `map`),
-//! `size`, `contains`, `startsWith`, `matches` (RE2) and `in` (all Kubernetes versions); the
+//! `size`, `contains`, `startsWith`, `endsWith`, `matches` (RE2), `in` and `string()` (all
+//! Kubernetes versions); the
 //! Kubernetes extended strings library `trim`, `replace`, `split`, `join`, `indexOf`,
 //! `lastIndexOf`, `substring` (1.25+); `variables` (ValidatingAdmissionPolicy v1, 1.30+); and in
 //! the mutation the `JSONPatch` type (MutatingAdmissionPolicy, 1.32+). No other Kubernetes CEL
@@ -122,7 +123,10 @@ pub static EXPORTS: &[(&str, Export)] = &[
         "cookie-path-not-literal",
         Export::Cel(nginx::cookie_path_not_literal),
     ),
-    ("cross-namespace-backend", Export::No(REFUSED_FIRST)),
+    (
+        "cross-namespace-backend",
+        Export::Cel(ingress::cross_namespace_backend),
+    ),
     (
         "invalid-backend",
         Export::No(
@@ -196,14 +200,7 @@ reading, are to be ported to RE2",
 ];
 
 const READS: &str = "reads other objects (the cluster view), which CEL cannot";
-/// kube-apiserver validates an Ingress after mutating and before validating admission, and
-/// refuses a `backend.service.name` that is not a DNS-1035 label (`validateIngressBackend`,
-/// pkg/apis/networking/validation/validation.go, through `ValidateServiceName`): a validating
-/// policy never sees the names this rule judges. Only a mutating step can act on them; the
-/// MutatingAdmissionPolicy that rewrites same-namespace names is still to come.
-const REFUSED_FIRST: &str = "a validating policy never sees a dotted backend name: the API \
-server refuses it first (validateIngressBackend); a MutatingAdmissionPolicy that rewrites names \
-of the Ingress's own namespace is not written yet";
+
 const CANARY: &str = "not yet: per-object, to be ported (canary and affinity reading)";
 
 /// What `rule` exports (every catalogue rule is listed; tested).
@@ -218,10 +215,14 @@ pub fn export_of(rule: &Rule) -> Export {
 /// MutatingAdmissionPolicy`, or `no: <reason>`.
 pub fn summary(rule: &Rule) -> String {
     match export_of(rule) {
-        Export::Cel(build) if build(&Policy::default()).mutation.is_some() => {
-            "ValidatingAdmissionPolicy + MutatingAdmissionPolicy".to_string()
+        Export::Cel(build) => {
+            let cel = build(&Policy::default());
+            match (cel.validations.is_empty(), cel.mutation.is_some()) {
+                (false, true) => "ValidatingAdmissionPolicy + MutatingAdmissionPolicy".to_string(),
+                (true, _) => "MutatingAdmissionPolicy".to_string(),
+                (false, false) => "ValidatingAdmissionPolicy".to_string(),
+            }
         }
-        Export::Cel(_) => "ValidatingAdmissionPolicy".to_string(),
         Export::No(reason) => format!("no: {reason}"),
     }
 }
@@ -291,6 +292,9 @@ pub fn policies(policy: &Policy, api: MutatingApi) -> Vec<PolicyFile> {
             "failurePolicy": "Fail",
             "matchConstraints": match_constraints,
         });
+        // A rule whose verdict only a mutation can act on (the API server refuses the object
+        // before validating admission) has no validating policy.
+        let validating = !cel.validations.is_empty();
         if let Some(conditions) = &match_conditions {
             spec["matchConditions"] = conditions.clone();
         }
@@ -312,13 +316,15 @@ pub fn policies(policy: &Policy, api: MutatingApi) -> Vec<PolicyFile> {
         if let Some(resources) = &match_resources {
             binding["matchResources"] = resources.clone();
         }
-        out.push(PolicyFile {
-            file_name: format!("{name}.yaml"),
-            documents: vec![
-                object("v1", "ValidatingAdmissionPolicy", &name, spec),
-                object("v1", "ValidatingAdmissionPolicyBinding", &name, binding),
-            ],
-        });
+        if validating {
+            out.push(PolicyFile {
+                file_name: format!("{name}.yaml"),
+                documents: vec![
+                    object("v1", "ValidatingAdmissionPolicy", &name, spec),
+                    object("v1", "ValidatingAdmissionPolicyBinding", &name, binding),
+                ],
+            });
+        }
 
         let Some(mutation) = &cel.mutation else {
             continue;
@@ -463,13 +469,14 @@ mod tests {
                 "sticky-guard.cookie-path-for-regex.yaml",
                 "sticky-guard.cookie-path-for-regex.mutating.yaml",
                 "sticky-guard.cookie-path-not-literal.yaml",
+                "sticky-guard.cross-namespace-backend.mutating.yaml",
                 "sticky-guard.affinity-with-service-upstream.yaml",
                 "sticky-guard.affinity-with-ssl-passthrough.yaml",
                 "sticky-guard.canary-affinity.yaml",
                 "sticky-guard.gateway-dotted-backend-name.yaml",
             ]
         );
-        let binding = &files[3].documents[1];
+        let binding = &files[4].documents[1];
         assert_eq!(binding["spec"]["validationActions"], json!(["Deny"]));
         assert!(binding["spec"].get("matchResources").is_none());
         assert_eq!(
@@ -486,8 +493,8 @@ mod tests {
         policy.ingress_classes = vec!["nginx".into(), "internal".into()];
         policy.annotation_prefix = "example.com".into();
         let files = policies(&policy, MutatingApi::V1alpha1);
-        assert_eq!(files.len(), 6);
-        let binding = &files[3].documents[1];
+        assert_eq!(files.len(), 7);
+        let binding = &files[4].documents[1];
         assert_eq!(
             binding["spec"]["validationActions"],
             json!(["Warn", "Audit"])
@@ -511,7 +518,7 @@ mod tests {
         assert!(text.contains("example.com~1session-cookie-path"));
         assert!(!text.contains("nginx.ingress.kubernetes.io"));
         assert!(
-            files[3].documents[0]["spec"]["matchConditions"][0]["expression"]
+            files[4].documents[0]["spec"]["matchConditions"][0]["expression"]
                 .as_str()
                 .unwrap()
                 .contains(r#"in ["nginx","internal"]"#)

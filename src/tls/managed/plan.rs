@@ -1,67 +1,14 @@
-//! Self-managed webhook certificates (`serve --manage-certs`), the default install.
-//!
-//! Every replica runs the same loop; there is no leader election. The state lives in one Secret
-//! in the pods' namespace (default `sticky-guard-tls`, type `kubernetes.io/tls`):
-//!
-//! | key | what |
-//! |---|---|
-//! | `ca.crt`, `ca.key` | the CA that signs serving certificates now |
-//! | `tls.crt`, `tls.key` | the serving certificate, for the Service's DNS names ([`pki::service_dns_names`]) |
-//! | `ca-bundle.crt` | every unexpired CA to trust, newest first: what goes into `caBundle` |
-//!
-//! and the annotation `sticky-guard.dev/ca-bundle-serial` (Unix milliseconds of the last change
-//! of `ca-bundle.crt`).
-//!
-//! Each tick (every [`Settings::poll`], 5 s by default) a replica:
-//! 1. GETs the Secret. Missing: it makes a CA and a serving certificate and *creates* the Secret;
-//!    if another replica created it first (409 AlreadyExists) it re-reads on the next tick. Every
-//!    later write is an update carrying the `resourceVersion` it read, so of two replicas racing
-//!    one wins and the other (409 Conflict) re-reads. This is why no leader election is needed.
-//! 2. Serves the Secret's `tls.crt`/`tls.key` if they changed (a rustls reload; open connections
-//!    keep theirs). This never waits for step 3.
-//! 3. Publishes `ca-bundle.crt` into `clientConfig.caBundle` of each webhook of the
-//!    MutatingWebhookConfiguration and ValidatingWebhookConfiguration (default name
-//!    `sticky-guard`) whose `clientConfig.service` is this Service, with a merge patch that
-//!    carries the configuration's `resourceVersion` (so it cannot overwrite a concurrent change)
-//!    and the bundle's serial as an annotation. A replica whose Secret read is older than the
-//!    serial already published leaves the configuration alone (a stale read never removes a
-//!    CA) unless that lasts three ticks (then the serial is what is wrong: a restored Secret, a
-//!    clock ahead). Configurations are re-checked every [`Settings::recheck`] (10 s), so one
-//!    re-created without `caBundle` is repaired within seconds.
-//! 4. Makes at most one change to the Secret ([`next_step`]), in this order:
-//!    - no usable CA (missing, unreadable, key mismatch, expired): a new CA; the old Secret's
-//!      unexpired CAs stay in the bundle and a serving certificate they trust stays served, so
-//!      the switch below applies;
-//!    - the CA has less than a third of [`Settings::ca_validity`] left: a new CA becomes `ca.crt`,
-//!      the bundle becomes new + old; the serving certificate stays (it is still trusted);
-//!    - the serving certificate is not issued by the current CA (a rotation in progress): it is
-//!      reissued from the new CA only once this replica has seen the new CA in every webhook's
-//!      `caBundle` for [`Settings::settle`] (60 s), so kube-apiserver trusts it before it is served;
-//!    - it has less than a third of [`Settings::serving_validity`] left, or wrong names, or does
-//!      not match its key, or no trusted CA signed it: reissued from the current CA at once;
-//!    - CAs in the bundle that have expired are dropped (an expired CA can no longer vouch for
-//!      anything, so no replica can still be serving a certificate that needs it).
-//!
-//! So during a rotation the bundle holds the old and the new CA from before the first replica
-//! serves a certificate of the new CA until the old CA expires, and every replica serves the
-//! newest certificate within one poll of the Secret changing. Kubewarden keeps `old-ca.crt` and
-//! publishes new+old; Kyverno keeps every unexpired CA: the same idea.
-//!
-//! RBAC: get, create, update on the Secret (create cannot be limited by name) and get, patch on
-//! the two webhook configurations by `resourceNames`.
+//! The certificate manager's plan, without Kubernetes I/O: the Secret's content and what to
+//! change in it next ([`next_step`]), and when to publish the CA bundle into the webhook
+//! configurations ([`StaleGuard`]). [`super::CertManager`] reads and writes the objects and
+//! follows these decisions; the tests here drive them directly.
 
-use super::ServingState;
-use super::pki::{self, CertInfo, KeyedCert, PkiError};
-use super::server::Reloader;
+use crate::tls::MinVersion;
+use crate::tls::pki::{self, CertInfo, KeyedCert, PkiError};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::admissionregistration::v1::{
-    MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
-};
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Secret key of the current CA certificate.
 pub const CA_CERT: &str = "ca.crt";
@@ -79,8 +26,8 @@ pub const SERIAL_ANNOTATION: &str = "sticky-guard.dev/ca-bundle-serial";
 const DAY: Duration = Duration::from_secs(86_400);
 
 /// Ticks in a row a newer serial on a configuration holds publication back (a stale read of the
-/// Secret lasts one tick).
-const STALE_TICKS_TOLERATED: u32 = 3;
+/// Secret lasts one tick): on the third such tick in a row the Secret's bundle is published.
+pub const STALE_TICKS_TOLERATED: u32 = 3;
 
 /// What the certificate manager manages, and how often.
 #[derive(Clone, Debug)]
@@ -106,7 +53,7 @@ pub struct Settings {
     /// Time between ticks: 5 s.
     pub poll: Duration,
     /// The oldest TLS version served: 1.2.
-    pub tls_min_version: super::MinVersion,
+    pub tls_min_version: MinVersion,
     /// Time between checks of the webhook configurations when nothing changed: 10 s (repairs a
     /// configuration that was re-created without `caBundle`: two GETs per replica every 10 s).
     pub recheck: Duration,
@@ -125,7 +72,7 @@ impl Settings {
             serving_validity: 90 * DAY,
             settle: Duration::from_secs(60),
             poll: Duration::from_secs(5),
-            tls_min_version: super::MinVersion::Tls12,
+            tls_min_version: MinVersion::Tls12,
             recheck: Duration::from_secs(10),
         }
     }
@@ -378,288 +325,8 @@ fn bundle_pem<'a>(certs: impl Iterator<Item = &'a CertInfo>) -> String {
     certs.map(pki::pem_of).collect()
 }
 
-/// Why a tick did not finish.
-#[derive(Debug, thiserror::Error)]
-pub enum ManagedError {
-    /// The API server refused or did not answer.
-    #[error("{0}")]
-    Api(#[from] kube::Error),
-    /// A certificate could not be made.
-    #[error(transparent)]
-    Pki(#[from] PkiError),
-    /// The tick took longer than its time limit.
-    #[error("the API server did not answer within {0:?}")]
-    Timeout(Duration),
-}
-
-/// A replica's certificate manager: see the module documentation.
-pub struct CertManager {
-    client: kube::Client,
-    settings: Settings,
-    reloader: Reloader,
-    serving: ServingState,
-    /// The certificate and key being served (from the Secret).
-    served: Option<KeyedCert>,
-    /// The current CA and since when this replica has seen it in every webhook's `caBundle`.
-    published: Option<(Vec<u8>, Instant)>,
-    /// Serial of the bundle last seen in every configuration, and when.
-    checked: Option<(i64, Instant)>,
-    /// Ticks in a row on which a configuration carried a newer serial than the Secret read.
-    stale_ticks: u32,
-}
-
-impl CertManager {
-    /// A manager that reloads `reloader`'s server with the Secret's certificate and records it in
-    /// `serving`.
-    pub fn new(
-        client: kube::Client,
-        settings: Settings,
-        reloader: Reloader,
-        serving: ServingState,
-    ) -> CertManager {
-        CertManager {
-            client,
-            settings,
-            reloader,
-            serving,
-            served: None,
-            published: None,
-            checked: None,
-            stale_ticks: 0,
-        }
-    }
-
-    /// Ticks every [`Settings::poll`] forever, logging failures (the next tick retries).
-    pub async fn run(mut self) {
-        loop {
-            let limit = (self.settings.poll * 2).max(Duration::from_secs(10));
-            match tokio::time::timeout(limit, self.tick()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(error)) => tracing::warn!(%error, "certificate manager: will retry"),
-                Err(_) => tracing::warn!(
-                    error = %ManagedError::Timeout(limit),
-                    "certificate manager: will retry"
-                ),
-            }
-            tokio::time::sleep(self.settings.poll).await;
-        }
-    }
-
-    /// One round: read the Secret, publish its bundle, serve its certificate, make at most one
-    /// change.
-    ///
-    /// # Errors
-    /// [`ManagedError`] when the API server fails; nothing is lost, the next tick starts over.
-    pub async fn tick(&mut self) -> Result<(), ManagedError> {
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.settings.namespace);
-        let existing = secrets.get_opt(&self.settings.secret).await?;
-        let current = existing.as_ref().map(SecretPki::from_secret);
-        if let Some(Ok(pki)) = &current {
-            // Serving does not wait for publishing: what the Secret holds is what the bundle
-            // trusts, and a configuration this replica cannot patch must not keep it unready.
-            self.serve(pki);
-            if let Err(error) = self.publish(pki).await {
-                tracing::warn!(%error, "certificate manager: cannot publish the CA bundle; will retry");
-            }
-        }
-        let ca_published_for = self.published.as_ref().and_then(|(der, since)| {
-            let ca = current.as_ref()?.as_ref().ok()?;
-            let ca = pki::parse(&ca.ca.cert_pem).ok()?;
-            (ca.der == *der).then(|| since.elapsed())
-        });
-        let step = next_step(
-            current.as_ref(),
-            unix_millis(),
-            &self.settings,
-            ca_published_for,
-        )?;
-        let Step::Write(pki, reason) = step else {
-            return Ok(());
-        };
-        let written = match existing {
-            Some(mut secret) => {
-                // `resourceVersion` as read: a concurrent writer makes this fail with 409.
-                pki.write_into(&mut secret);
-                secrets
-                    .replace(&self.settings.secret, &PostParams::default(), &secret)
-                    .await
-            }
-            None => {
-                let mut secret = Secret {
-                    metadata: kube::api::ObjectMeta {
-                        name: Some(self.settings.secret.clone()),
-                        namespace: Some(self.settings.namespace.clone()),
-                        labels: Some(BTreeMap::from([(
-                            "app.kubernetes.io/managed-by".to_string(),
-                            "sticky-guard".to_string(),
-                        )])),
-                        ..Default::default()
-                    },
-                    type_: Some("kubernetes.io/tls".into()),
-                    ..Default::default()
-                };
-                pki.write_into(&mut secret);
-                secrets.create(&PostParams::default(), &secret).await
-            }
-        };
-        match written {
-            Ok(_) => {
-                tracing::info!(secret = %self.settings.secret, %reason, "certificate manager");
-                self.serve(&pki);
-                if let Err(error) = self.publish(&pki).await {
-                    tracing::warn!(%error, "certificate manager: cannot publish the CA bundle; will retry");
-                }
-                Ok(())
-            }
-            Err(kube::Error::Api(status)) if status.code == 409 => {
-                tracing::debug!(reason = %status.reason, "another replica wrote the Secret first; re-reading");
-                Ok(())
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// Serves the Secret's certificate if it is not already served and is usable.
-    fn serve(&mut self, pki: &SecretPki) {
-        if self.served.as_ref() == Some(&pki.serving) {
-            return;
-        }
-        match super::server_config(
-            pki.serving.cert_pem.as_bytes(),
-            pki.serving.key_pem.as_bytes(),
-            self.settings.tls_min_version,
-        ) {
-            Ok(config) => {
-                self.reloader.reload(config);
-                let issuer = pki::parse(&pki.serving.cert_pem).ok().and_then(|leaf| {
-                    pki::parse_all(&pki.bundle)
-                        .ok()?
-                        .into_iter()
-                        .find(|ca| leaf.signed_by(ca))
-                });
-                let issuer_pem = issuer.as_ref().map(pki::pem_of);
-                self.serving
-                    .set_loaded(&pki.serving.cert_pem, issuer_pem.as_deref());
-                self.served = Some(pki.serving.clone());
-                tracing::info!("serving the certificate from the Secret");
-            }
-            Err(error) => {
-                tracing::warn!(%error, "the Secret's serving certificate does not load; keeping the one in use")
-            }
-        }
-    }
-
-    /// Makes every webhook of both configurations that calls this Service trust `pki.bundle`.
-    async fn publish(&mut self, pki: &SecretPki) -> Result<(), ManagedError> {
-        let fresh = self.checked.is_some_and(|(serial, at)| {
-            serial == pki.serial && at.elapsed() < self.settings.recheck
-        });
-        if fresh {
-            return Ok(());
-        }
-        let mut everywhere = true;
-        for resource in [
-            ApiResource::erase::<MutatingWebhookConfiguration>(&()),
-            ApiResource::erase::<ValidatingWebhookConfiguration>(&()),
-        ] {
-            everywhere &= self.publish_to(&resource, pki).await?;
-        }
-        if !everywhere {
-            return Ok(());
-        }
-        self.checked = Some((pki.serial, Instant::now()));
-        if let Ok(ca) = pki::parse(&pki.ca.cert_pem)
-            && self
-                .published
-                .as_ref()
-                .is_none_or(|(der, _)| *der != ca.der)
-        {
-            self.published = Some((ca.der, Instant::now()));
-        }
-        Ok(())
-    }
-
-    /// Publishes into one configuration; true when every webhook of ours there holds the bundle.
-    async fn publish_to(
-        &mut self,
-        resource: &ApiResource,
-        pki: &SecretPki,
-    ) -> Result<bool, ManagedError> {
-        let api: Api<DynamicObject> = Api::all_with(self.client.clone(), resource);
-        let name = &self.settings.webhook_configuration;
-        let Some(config) = api.get_opt(name).await? else {
-            tracing::warn!(kind = %resource.kind, %name, "webhook configuration not found: nothing to put the CA into");
-            return Ok(false);
-        };
-        let webhooks = config.data.get("webhooks").and_then(Value::as_array);
-        let mut webhooks = webhooks.cloned().unwrap_or_default();
-        let mut ours = 0;
-        let mut differs = false;
-        for webhook in &mut webhooks {
-            let service = webhook.pointer("/clientConfig/service");
-            let is_ours = service.and_then(|s| s.get("name")).and_then(Value::as_str)
-                == Some(self.settings.service.as_str())
-                && service
-                    .and_then(|s| s.get("namespace"))
-                    .and_then(Value::as_str)
-                    == Some(self.settings.namespace.as_str());
-            if !is_ours {
-                continue;
-            }
-            ours += 1;
-            let current = webhook
-                .pointer("/clientConfig/caBundle")
-                .and_then(Value::as_str)
-                .and_then(base64_decode);
-            if current.as_deref() != Some(pki.bundle.as_bytes()) {
-                differs = true;
-                webhook["clientConfig"]["caBundle"] = json!(base64_encode(pki.bundle.as_bytes()));
-            }
-        }
-        if ours == 0 {
-            tracing::warn!(kind = %resource.kind, %name, "no webhook in this configuration calls Service {}/{}", self.settings.namespace, self.settings.service);
-            return Ok(false);
-        }
-        if !differs {
-            return Ok(true);
-        }
-        let published_serial = serial_of(&config.metadata);
-        if published_serial > pki.serial {
-            // Another replica published a newer bundle than the Secret this replica read: a
-            // stale read, gone on the next tick. If it persists, the serial on the configuration
-            // is what is wrong (a Secret restored from a backup, a clock far ahead): the Secret
-            // wins.
-            self.stale_ticks += 1;
-            if self.stale_ticks < STALE_TICKS_TOLERATED {
-                tracing::debug!(kind = %resource.kind, "a newer CA bundle is published; re-reading the Secret");
-                return Ok(false);
-            }
-            tracing::warn!(kind = %resource.kind, published_serial, secret_serial = pki.serial, "the configuration's CA bundle serial is newer than the Secret's for several ticks: publishing the Secret's bundle");
-        }
-        self.stale_ticks = 0;
-        let patch = json!({
-            "metadata": {
-                "resourceVersion": config.metadata.resource_version,
-                "annotations": {SERIAL_ANNOTATION: pki.serial.to_string()},
-            },
-            "webhooks": webhooks,
-        });
-        match api
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
-            Ok(_) => {
-                tracing::info!(kind = %resource.kind, %name, serial = pki.serial, "CA bundle published");
-                Ok(true)
-            }
-            Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
-            Err(error) => Err(error.into()),
-        }
-    }
-}
-
 /// The [`SERIAL_ANNOTATION`] of an object; 0 when absent or not a number.
-fn serial_of(meta: &kube::api::ObjectMeta) -> i64 {
+pub fn serial_of(meta: &kube::api::ObjectMeta) -> i64 {
     meta.annotations
         .as_ref()
         .and_then(|a| a.get(SERIAL_ANNOTATION))
@@ -667,24 +334,129 @@ fn serial_of(meta: &kube::api::ObjectMeta) -> i64 {
         .unwrap_or(0)
 }
 
-fn unix_millis() -> i64 {
+/// What to do with one webhook configuration on a tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publish {
+    /// Every webhook of ours already holds the Secret's bundle.
+    UpToDate,
+    /// Write the Secret's bundle and serial.
+    Write,
+    /// Leave it: the configuration carries a newer serial than the Secret this replica read,
+    /// most likely a stale read of the Secret, which the next tick's read corrects.
+    HoldBack,
+}
+
+/// The guard against publishing an older bundle over a newer one, counted in ticks.
+///
+/// A configuration whose bundle differs from the Secret's but whose serial is newer holds
+/// publication back, for at most [`STALE_TICKS_TOLERATED`] ticks in a row: a stale read of the
+/// Secret lasts one tick, so a newer serial that persists is what is wrong (a Secret restored
+/// from a backup, a clock far ahead) and the Secret wins. A tick counts once however many
+/// configurations show the newer serial, and a tick on which none does starts the count again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StaleGuard {
+    /// Ticks in a row, this one included, on which a configuration held a newer serial.
+    in_a_row: u32,
+    /// Whether this tick has seen one.
+    seen_this_tick: bool,
+}
+
+impl StaleGuard {
+    /// A tick begins.
+    pub fn begin_tick(&mut self) {
+        self.seen_this_tick = false;
+    }
+
+    /// The decision for one configuration: whether its bundle `differs` from the Secret's, and
+    /// the serial it carries (`published`) against the Secret's (`secret`).
+    pub fn decide(&mut self, differs: bool, published: i64, secret: i64) -> Publish {
+        if !differs {
+            return Publish::UpToDate;
+        }
+        if published <= secret {
+            return Publish::Write;
+        }
+        if !self.seen_this_tick {
+            self.seen_this_tick = true;
+            self.in_a_row += 1;
+        }
+        if self.in_a_row < STALE_TICKS_TOLERATED {
+            Publish::HoldBack
+        } else {
+            Publish::Write
+        }
+    }
+
+    /// The tick is over: one without a newer serial anywhere resets the count.
+    pub fn end_tick(&mut self) {
+        if !self.seen_this_tick {
+            self.in_a_row = 0;
+        }
+    }
+
+    /// Ticks in a row so far on which a configuration held a newer serial.
+    pub fn ticks_in_a_row(&self) -> u32 {
+        self.in_a_row
+    }
+}
+
+/// Now, in Unix milliseconds (the serial's unit).
+pub(super) fn unix_millis() -> i64 {
     let now = time::OffsetDateTime::now_utc();
     i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Both configurations on every tick, as the manager asks: (differs, published serial) per
+    /// configuration, against the Secret's serial 10.
+    fn tick(guard: &mut StaleGuard, configurations: &[(bool, i64)]) -> Vec<Publish> {
+        guard.begin_tick();
+        let decisions = configurations
+            .iter()
+            .map(|(differs, published)| guard.decide(*differs, *published, 10))
+            .collect();
+        guard.end_tick();
+        decisions
+    }
+
+    #[test]
+    fn a_newer_serial_holds_back_for_n_ticks_in_a_row_counted_once_per_tick() {
+        use Publish::*;
+        let mut guard = StaleGuard::default();
+        let stale = [(true, 11), (true, 11)];
+        // Two configurations with a newer serial count one tick, not two.
+        assert_eq!(tick(&mut guard, &stale), [HoldBack, HoldBack]);
+        assert_eq!(guard.ticks_in_a_row(), 1);
+        assert_eq!(tick(&mut guard, &stale), [HoldBack, HoldBack]);
+        // The third tick in a row: the Secret wins, in both configurations.
+        assert_eq!(tick(&mut guard, &stale), [Write, Write]);
+        assert_eq!(STALE_TICKS_TOLERATED, 3);
+    }
+
+    #[test]
+    fn a_clean_tick_resets_the_count() {
+        use Publish::*;
+        let mut guard = StaleGuard::default();
+        let stale = [(true, 11), (false, 10)];
+        assert_eq!(tick(&mut guard, &stale), [HoldBack, UpToDate]);
+        assert_eq!(tick(&mut guard, &stale), [HoldBack, UpToDate]);
+        // Everything up to date for a tick: the count starts again.
+        assert_eq!(
+            tick(&mut guard, &[(false, 11), (false, 10)]),
+            [UpToDate, UpToDate]
+        );
+        assert_eq!(guard.ticks_in_a_row(), 0);
+        assert_eq!(tick(&mut guard, &stale), [HoldBack, UpToDate]);
+        assert_eq!(tick(&mut guard, &stale), [HoldBack, UpToDate]);
+        assert_eq!(tick(&mut guard, &stale), [Write, UpToDate]);
+        // An older or equal serial is written at once and does not count.
+        let mut guard = StaleGuard::default();
+        assert_eq!(tick(&mut guard, &[(true, 9), (true, 10)]), [Write, Write]);
+        assert_eq!(guard.ticks_in_a_row(), 0);
+    }
 
     const HOUR: Duration = Duration::from_secs(3600);
 

@@ -9,57 +9,13 @@
 #[path = "../tests/common/apiserver.rs"]
 #[allow(dead_code)]
 mod apiserver;
+#[path = "objects.rs"]
+mod objects;
 
-use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 const SERVICES: usize = 10_000;
 const INGRESSES: usize = 5_000;
-const NAMESPACES: usize = 100;
-
-fn managed_fields(manager: &str) -> Value {
-    json!([{"manager": manager, "operation": "Apply", "apiVersion": "v1",
-            "time": "2026-11-26T10:00:00Z", "fieldsType": "FieldsV1",
-            "fieldsV1": {"f:metadata": {"f:annotations": {".": {}, "f:kubectl.kubernetes.io/last-applied-configuration": {}},
-                          "f:labels": {".": {}, "f:app": {}}},
-                         "f:spec": {"f:ports": {".": {}, "k:{\"port\":80,\"protocol\":\"TCP\"}": {".": {}, "f:port": {}, "f:targetPort": {}}},
-                                    "f:selector": {}}}}])
-}
-
-fn service(i: usize) -> Value {
-    let (name, ns) = (format!("svc-{i}"), format!("team-{}", i % NAMESPACES));
-    let mut object = json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
-        "spec": {"type": "ClusterIP", "clusterIP": format!("10.96.{}.{}", i / 250, i % 250),
-                 "selector": {"app": name},
-                 "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
-    });
-    let applied = object.to_string();
-    object["metadata"]["annotations"] =
-        json!({"kubectl.kubernetes.io/last-applied-configuration": applied});
-    object["metadata"]["managedFields"] = managed_fields("kubectl-client-side-apply");
-    object
-}
-
-fn ingress(i: usize) -> Value {
-    let (name, ns) = (format!("web-{i}"), format!("team-{}", i % NAMESPACES));
-    let mut object = json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": name, "namespace": ns, "annotations": {
-            "nginx.ingress.kubernetes.io/affinity": "cookie",
-            "nginx.ingress.kubernetes.io/session-cookie-name": "route"}},
-        "spec": {"ingressClassName": "nginx", "rules": [{"host": format!("{name}.example.com"), "http": {"paths": [
-            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": format!("svc-{}", 2 * i), "port": {"number": 80}}}},
-            {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": format!("svc-{}", 2 * i + 1), "port": {"number": 80}}}}
-        ]}}]}
-    });
-    let applied = object.to_string();
-    object["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
-        json!(applied);
-    object["metadata"]["managedFields"] = managed_fields("kubectl-client-side-apply");
-    object
-}
 
 fn rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -79,24 +35,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let api = apiserver::ApiServer::start(apiserver::Options::default()).await;
     for i in 0..SERVICES {
-        api.apply(service(i));
+        api.apply(objects::service(i));
     }
     for i in 0..INGRESSES {
-        api.apply(ingress(i));
+        api.apply(objects::ingress(i));
     }
     let dir =
         std::env::temp_dir().join(format!("sticky-guard-cache-memory-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: stand-in\n  cluster:\n    server: {}\n\
-             users:\n- name: nobody\n  user: {{}}\ncontexts:\n- name: stand-in\n  context:\n    cluster: stand-in\n    user: nobody\n\
-             current-context: stand-in\n",
-            api.url
-        ),
-    )?;
+    std::fs::write(&kubeconfig, objects::kubeconfig(&api.url))?;
     let mut child = std::process::Command::new(binary)
         .args([
             "serve",

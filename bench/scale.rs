@@ -3,12 +3,12 @@
 //! the integration tests (`tests/common/apiserver.rs`, plain HTTP on 127.0.0.1) holding the
 //! same objects. Scenarios:
 //!
-//! * one host: N sticky Ingresses (N = 250 … 4,000) all on `api.company.com`, every 10th with a
-//!   regex path and its own cookie path, over 50 Services in one namespace;
+//! * one host: N sticky Ingresses (N = 250 … 4,000) all on `api.company.com`, every 10th with
+//!   `use-regex` and a regex path, over 50 Services in one namespace;
 //! * one upstream: two sticky Ingresses with P paths each (P = 1,000 … 4,000) on one host, all
 //!   to one Service;
 //! * across namespaces: 10,000 Services and 5,000 sticky Ingresses over 100 namespaces, shaped
-//!   like `bench/cache_memory.rs`'s (each Ingress on its own host).
+//!   like `bench/cache_memory.rs`'s (each Ingress on its own host; `bench/objects.rs`).
 //!
 //! Prints a markdown table and, per scenario, the ratio of the largest size's time to the time
 //! at a quarter of that size (4× the input should cost about 4× the time).
@@ -19,14 +19,13 @@
 #[path = "../tests/common/apiserver.rs"]
 #[allow(dead_code)]
 mod apiserver;
+#[path = "objects.rs"]
+mod objects;
 
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
-
-const ONE_HOST_SERVICES: usize = 50;
-const NAMESPACES: usize = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Objects
@@ -41,30 +40,11 @@ fn one_host_service(k: usize) -> Value {
     })
 }
 
-fn one_host_ingress(i: usize) -> Value {
-    let regex = i.is_multiple_of(10);
-    let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
-    let (path, path_type) = if regex {
-        annotations["nginx.ingress.kubernetes.io/use-regex"] = json!("true");
-        (format!("/t{i}(/|$)(.*)"), "ImplementationSpecific")
-    } else {
-        (format!("/t{i}"), "Prefix")
-    };
-    json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": format!("team-{i}"), "namespace": "team", "annotations": annotations},
-        "spec": {"ingressClassName": "nginx", "rules": [{"host": "api.company.com", "http": {"paths": [
-            {"path": path, "pathType": path_type,
-             "backend": {"service": {"name": format!("svc-{}", i % ONE_HOST_SERVICES), "port": {"number": 80}}}}
-        ]}}]}
-    })
-}
-
 /// Scenario (a): N Ingresses on one host and the 50 Services they use.
 fn one_host(n: usize) -> Vec<Value> {
-    (0..ONE_HOST_SERVICES)
+    (0..objects::HOST_SERVICES)
         .map(one_host_service)
-        .chain((0..n).map(one_host_ingress))
+        .chain((0..n).map(objects::host_ingress))
         .collect()
 }
 
@@ -98,46 +78,11 @@ fn one_upstream(p: usize) -> Vec<Value> {
     ]
 }
 
-/// `bench/cache_memory.rs`'s Service, without managedFields.
-fn spread_service(i: usize) -> Value {
-    let (name, ns) = (format!("svc-{i}"), format!("team-{}", i % NAMESPACES));
-    let mut object = json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
-        "spec": {"type": "ClusterIP", "clusterIP": format!("10.96.{}.{}", i / 250, i % 250),
-                 "selector": {"app": name},
-                 "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]}
-    });
-    let applied = object.to_string();
-    object["metadata"]["annotations"] =
-        json!({"kubectl.kubernetes.io/last-applied-configuration": applied});
-    object
-}
-
-/// `bench/cache_memory.rs`'s Ingress, without managedFields.
-fn spread_ingress(i: usize) -> Value {
-    let (name, ns) = (format!("web-{i}"), format!("team-{}", i % NAMESPACES));
-    let mut object = json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": name, "namespace": ns, "annotations": {
-            "nginx.ingress.kubernetes.io/affinity": "cookie",
-            "nginx.ingress.kubernetes.io/session-cookie-name": "route"}},
-        "spec": {"ingressClassName": "nginx", "rules": [{"host": format!("{name}.example.com"), "http": {"paths": [
-            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": format!("svc-{}", 2 * i), "port": {"number": 80}}}},
-            {"path": "/api", "pathType": "Prefix", "backend": {"service": {"name": format!("svc-{}", 2 * i + 1), "port": {"number": 80}}}}
-        ]}}]}
-    });
-    let applied = object.to_string();
-    object["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"] =
-        json!(applied);
-    object
-}
-
 /// Scenario (c): S Services and M Ingresses over 100 namespaces.
 fn across_namespaces(services: usize, ingresses: usize) -> Vec<Value> {
     (0..services)
-        .map(spread_service)
-        .chain((0..ingresses).map(spread_ingress))
+        .map(objects::service)
+        .chain((0..ingresses).map(objects::ingress))
         .collect()
 }
 
@@ -154,14 +99,7 @@ fn write_bundle(path: &Path, objects: &[Value]) -> std::io::Result<()> {
 
 fn write_kubeconfig(dir: &Path, url: &str) -> std::io::Result<PathBuf> {
     let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: stand-in\n  cluster:\n    server: {url}\n\
-             users:\n- name: nobody\n  user: {{}}\ncontexts:\n- name: stand-in\n  context:\n    cluster: stand-in\n    user: nobody\n\
-             current-context: stand-in\n"
-        ),
-    )?;
+    std::fs::write(&path, objects::kubeconfig(url))?;
     Ok(path)
 }
 
@@ -317,7 +255,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         rows.push(Row {
             scenario: "one host",
             size: n,
-            objects: format!("{} Ingresses + {ONE_HOST_SERVICES} Services", thousands(n)),
+            objects: format!(
+                "{} Ingresses + {} Services",
+                thousands(n),
+                objects::HOST_SERVICES
+            ),
             check,
             audit,
         });
@@ -344,9 +286,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             scenario: "across namespaces",
             size: m,
             objects: format!(
-                "{} Ingresses + {} Services in {NAMESPACES} namespaces",
+                "{} Ingresses + {} Services in {} namespaces",
                 thousands(m),
-                thousands(s)
+                thousands(s),
+                objects::NAMESPACES
             ),
             check: time_check(binary, &file, runs_for(m)),
             audit: None,

@@ -14,6 +14,8 @@
 #[path = "../tests/common/apiserver.rs"]
 #[allow(dead_code)]
 mod apiserver;
+#[path = "../bench/objects.rs"]
+mod objects;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -112,25 +114,6 @@ fn derive(c: &mut Criterion) {
     }
 }
 
-/// Ingress `team-<i>` in namespace `team` on host `api.company.com`, sticky, one path to
-/// `svc-<i % 50>`; every 10th with `use-regex` and a regex path (as `bench/scale.rs`).
-fn host_ingress(i: usize) -> serde_json::Value {
-    let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
-    let (path, path_type) = if i.is_multiple_of(10) {
-        annotations["nginx.ingress.kubernetes.io/use-regex"] = json!("true");
-        (format!("/t{i}(/|$)(.*)"), "ImplementationSpecific")
-    } else {
-        (format!("/t{i}"), "Prefix")
-    };
-    json!({
-        "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-        "metadata": {"name": format!("team-{i}"), "namespace": "team", "annotations": annotations},
-        "spec": {"ingressClassName": "nginx", "rules": [{"host": "api.company.com", "http": {"paths": [
-            {"path": path, "pathType": path_type,
-             "backend": {"service": {"name": format!("svc-{}", i % 50), "port": {"number": 80}}}}]}}]}
-    })
-}
-
 fn review_on_a_large_host(c: &mut Criterion) {
     const INGRESSES: usize = 5_000;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -146,13 +129,13 @@ fn review_on_a_large_host(c: &mut Criterion) {
                 "spec": {"type": "ClusterIP", "ports": [{"name": "http", "port": 80}]}}));
         }
         for i in 0..INGRESSES {
-            api.apply(host_ingress(i));
+            api.apply(objects::host_ingress(i));
         }
         let live = sticky_guard::view::live::LiveView::start(api.client());
         live.wait_until_synced().await;
         (api, ViewSource::Live(Box::new(live)))
     });
-    let mut object = host_ingress(INGRESSES + 1);
+    let mut object = objects::host_ingress(INGRESSES + 1);
     object["metadata"]["name"] = json!("team-new");
     let body = serde_json::to_vec(&json!({
         "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",

@@ -551,3 +551,65 @@ fn a_closed_stdout_is_not_a_crash() {
     assert_eq!(out.status.code(), Some(0));
     assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
 }
+
+/// `sticky-guard rules` prints aligned columns: each rule's kinds, action and title start at the
+/// same character on every line, rules judging several kinds included.
+#[test]
+fn rules_table_columns_are_aligned() {
+    let out = sticky_guard(&["rules"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), sticky_guard::rules::CATALOGUE.len());
+    let mut starts = std::collections::BTreeSet::new();
+    for (line, rule) in lines.iter().zip(sticky_guard::rules::CATALOGUE) {
+        assert!(line.starts_with(rule.id), "{line}");
+        let kinds = line.find(&format!("  {}  ", rule.kinds_text())).unwrap() + 2;
+        let action = kinds + line[kinds..].find("  ").unwrap();
+        let action = action + line[action..].find(|c: char| c != ' ').unwrap();
+        let title = line.find(rule.title).unwrap();
+        starts.insert((kinds, action, title));
+    }
+    assert_eq!(
+        starts.len(),
+        1,
+        "columns start at different places: {starts:?}"
+    );
+    let multi = lines
+        .iter()
+        .find(|l| l.starts_with("client-ip-affinity-behind-ingress "))
+        .unwrap();
+    let (kinds, action, title) = *starts.iter().next().unwrap();
+    assert_eq!(
+        &multi[kinds..kinds + "Ingress, Service".len()],
+        "Ingress, Service"
+    );
+    assert_eq!(&multi[action..action + 4], "warn");
+    assert!(multi[title..].starts_with("Service with ClientIP session affinity"));
+}
+
+/// `check -o json`: a finding's `line` is the line of the key at fault (what text output and
+/// SARIF point at, `region.startLine`); `documentLine` is the first line of its document.
+#[test]
+fn json_line_is_the_key_and_document_line_the_document() {
+    let seed = fixture("seed-scenarios/01-regex-path-missing-cookie-path.yaml");
+    let out = sticky_guard(&["check", seed.to_str().unwrap(), "-o", "json"], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = &report["findings"][0];
+    assert_eq!(finding["rule"], "cookie-path-for-regex");
+    // The annotations key of the Ingress (the fix adds session-cookie-path there) is on line
+    // 12; the document's content starts on line 7 (after the comments and `---`).
+    assert_eq!(finding["line"], 12);
+    assert_eq!(finding["documentLine"], 7);
+    assert_eq!(finding["region"]["startLine"], finding["line"]);
+    let text = sticky_guard(&["check", seed.to_str().unwrap()], None);
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!(
+            "{}:12:3: deny cookie-path-for-regex",
+            seed.display()
+        )),
+        "{text}"
+    );
+}

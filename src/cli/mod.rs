@@ -11,7 +11,7 @@ mod policy;
 mod rules;
 mod serve;
 
-pub use rules::{annotations_table, markdown_table, match_conditions_yaml};
+pub use rules::{annotations_table, human_table, markdown_table, match_conditions_yaml};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

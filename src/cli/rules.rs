@@ -47,20 +47,7 @@ pub fn run(args: RulesArgs) -> ExitCode {
         },
         None => {
             match args.output {
-                RulesOutput::Human => {
-                    let mut text = String::new();
-                    let width = CATALOGUE.iter().map(|r| r.id.len()).max().unwrap_or(0);
-                    for rule in CATALOGUE {
-                        text.push_str(&format!(
-                            "{:<width$} {:<8} {:<6} {}\n",
-                            rule.id,
-                            applies(rule),
-                            default_action(rule),
-                            rule.title
-                        ));
-                    }
-                    super::out(&text);
-                }
+                RulesOutput::Human => super::out(&human_table()),
                 RulesOutput::Markdown => super::out(&markdown_table()),
                 RulesOutput::MatchConditions => super::out(&match_conditions_yaml()),
                 RulesOutput::Annotations => super::out(&annotations_table()),
@@ -205,6 +192,32 @@ pub fn match_conditions_yaml() -> String {
         ),
         None => String::new(),
     }
+}
+
+/// `sticky-guard rules`: one line per rule, in columns (ID, kinds judged, default action,
+/// title), each as wide as its widest entry, so every column starts at the same character.
+pub fn human_table() -> String {
+    let rows: Vec<[String; 4]> = CATALOGUE
+        .iter()
+        .map(|rule| {
+            [
+                rule.id.to_string(),
+                applies(rule),
+                default_action(rule).to_string(),
+                rule.title.to_string(),
+            ]
+        })
+        .collect();
+    let width = |column: usize| {
+        rows.iter()
+            .map(|row| row[column].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let (id, kinds, action) = (width(0), width(1), width(2));
+    rows.iter()
+        .map(|[a, b, c, d]| format!("{a:<id$}  {b:<kinds$}  {c:<action$}  {d}\n"))
+        .collect()
 }
 
 /// The rule table of README.md, generated from the catalogue.

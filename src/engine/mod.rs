@@ -29,23 +29,25 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// One finding, located, as `check` reports it.
-#[derive(Debug, Serialize)]
+///
+/// In JSON (`-o json`) it is one flat object: `rule`, `level`, the object's `kind`,
+/// `namespace` and `name`, then `file`, `document` (and `item` in a `kind: List`), `line` (the
+/// line of the key at fault, as text and SARIF point at it: `region.startLine`),
+/// `documentLine` (the document's first line), `region`, `field`, `message`, `hint`, `fixable`.
+#[derive(Debug)]
 pub struct Reported {
     /// Rule ID.
     pub rule: &'static str,
     /// `deny` or `warn`.
     pub level: Level,
     /// The object.
-    #[serde(flatten)]
     pub object: ObjectRef,
     /// Where the object came from.
-    #[serde(flatten)]
     pub location: Location,
     /// The key at fault in the file (the annotation, the path entry, the backend name), or
     /// the closest existing ancestor for a field a fix would add.
     pub region: Region,
     /// The offending field, if the rule names one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// What is wrong and what to do.
     pub message: String,
@@ -53,6 +55,47 @@ pub struct Reported {
     pub hint: String,
     /// Whether `sticky-guard fix` (and the mutating webhook) fixes it.
     pub fixable: bool,
+}
+
+impl Serialize for Reported {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Json<'a> {
+            rule: &'static str,
+            level: Level,
+            #[serde(flatten)]
+            object: &'a ObjectRef,
+            file: &'a str,
+            document: usize,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            item: Option<usize>,
+            line: usize,
+            document_line: usize,
+            region: &'a Region,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            field: Option<&'a str>,
+            message: &'a str,
+            hint: &'a str,
+            fixable: bool,
+        }
+        Json {
+            rule: self.rule,
+            level: self.level,
+            object: &self.object,
+            file: &self.location.file,
+            document: self.location.document,
+            item: self.location.item,
+            line: self.region.start_line,
+            document_line: self.location.line,
+            region: &self.region,
+            field: self.field.as_deref(),
+            message: &self.message,
+            hint: &self.hint,
+            fixable: self.fixable,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// What was judged and what was not, with why.

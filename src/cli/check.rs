@@ -45,10 +45,12 @@ pub struct FixArgs {
 /// `check` output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// One line per finding: `FILE#DOC: LEVEL RULE Kind ns/name: message (fix: hint)`;
+    /// One line per finding: `FILE:LINE:COL: LEVEL RULE Kind ns/name: message (fix: hint)`;
     /// coloured on a terminal (honours NO_COLOR).
     Human,
-    /// One JSON document: `{"findings": [...], "errors": [...]}`.
+    /// One JSON document: `{"findings": [...], "errors": [...], "summary": {...}}`; a
+    /// finding's `line` is the key at fault's (its `region` has the columns), `documentLine`
+    /// the first line of its document.
     Json,
     /// SARIF 2.1.0, for code-scanning UIs; the rule catalogue is in `tool.driver.rules`.
     Sarif,

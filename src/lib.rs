@@ -24,6 +24,7 @@
 //! - [`cli`] is the command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`.
 
 pub mod admission;
+pub mod cel;
 pub mod cli;
 pub mod controllers;
 pub mod cookie_path;

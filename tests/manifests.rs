@@ -25,7 +25,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::LazyLock;
 use sticky_guard::objects::kinds::{KINDS, Kind};
-use sticky_guard::rules::{MATCH_CONDITION_NAME, match_condition};
+use sticky_guard::policy::Policy;
+use sticky_guard::rules::MATCH_CONDITION_NAME;
+use sticky_guard::rules::condition::{Answers, WEBHOOKS, Webhook, expression};
 
 const NAMESPACE: &str = "sticky-guard";
 const NAME: &str = "sticky-guard";
@@ -436,11 +438,6 @@ fn namespace_selector() -> Value {
     }]})
 }
 
-/// A webhook's `rules`, from the kinds table.
-fn rules_for(kind: Kind) -> Value {
-    json!([kind.info().webhook_rule()])
-}
-
 /// The kinds table sends each judged kind to the webhooks it names, and the view ClusterRole
 /// grants get/list/watch on exactly the kinds the live view watches.
 #[test]
@@ -472,11 +469,14 @@ fn webhooks_and_view_role_follow_the_kinds_table() {
         .map(|k| k.webhook_rule())
         .collect();
     assert_eq!(mutating, expected_mutating);
+    // Each kind goes to a failing-closed and a failing-open validating webhook (their
+    // matchConditions split the writes): the `.validate` ones list every judged kind once.
     let validating: Vec<Value> = BASE
         .validating()
         .webhooks
         .iter()
         .flatten()
+        .filter(|w| w.name.contains(".validate."))
         .flat_map(|w| w.rules.iter().flatten().map(|r| json!(r)))
         .collect();
     let expected_validating: Vec<Value> = KINDS
@@ -500,14 +500,6 @@ fn webhooks_and_view_role_follow_the_kinds_table() {
     assert_eq!(granted_sorted, expected);
 }
 
-/// The `rules` of the Gateway API route webhooks: HTTPRoutes and GRPCRoutes, from the table.
-fn gateway_route_rules() -> Value {
-    json!([
-        Kind::HttpRoute.info().webhook_rule(),
-        Kind::GrpcRoute.info().webhook_rule()
-    ])
-}
-
 fn client_config(path: &str) -> Value {
     json!({"service": {"name": NAME, "namespace": NAMESPACE, "path": path, "port": 443}})
 }
@@ -522,161 +514,188 @@ fn assert_same(actual: &Value, expected: &Value, what: &str) {
     }
 }
 
-fn expected_service_match_conditions() -> Option<Vec<MatchCondition>> {
-    match_condition(Kind::Service).map(|expression| {
-        vec![MatchCondition {
-            name: MATCH_CONDITION_NAME.to_string(),
-            expression,
-        }]
-    })
-}
-
-#[test]
-fn mutating_webhook_patches_ingresses_and_fails_open() {
-    let config = BASE.mutating();
-    assert_eq!(config.metadata.name.as_deref(), Some(NAME));
-    assert_eq!(config.metadata.annotations, None);
-    let webhooks = config.webhooks.as_deref().unwrap();
-    assert_eq!(webhooks.len(), 2);
-    assert_same(
-        &json!(webhooks[1]),
-        &json!({
-            "name": "gateway-routes.mutate.sticky-guard.dev",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Ignore",
-            "reinvocationPolicy": "IfNeeded",
-            "matchPolicy": "Equivalent",
-            "timeoutSeconds": 3,
-            "namespaceSelector": namespace_selector(),
-            "rules": gateway_route_rules(),
-            "clientConfig": client_config("/mutate"),
-        }),
-        "mutating webhook for Gateway API routes",
-    );
-    let w = &webhooks[0];
-    assert_eq!(w.failure_policy.as_deref(), Some("Ignore"));
-    assert_eq!(w.reinvocation_policy.as_deref(), Some("IfNeeded"));
-    assert_eq!(
-        w.match_conditions, None,
-        "ingress webhooks see every Ingress"
-    );
-    assert_eq!(
-        w.client_config.ca_bundle, None,
-        "the server patches caBundle"
-    );
-    assert_same(
-        &json!(w),
-        &json!({
-            "name": "ingresses.mutate.sticky-guard.dev",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Ignore",
-            "reinvocationPolicy": "IfNeeded",
-            "matchPolicy": "Equivalent",
-            "timeoutSeconds": 3,
-            "namespaceSelector": namespace_selector(),
-            "rules": rules_for(Kind::Ingress),
-            "clientConfig": client_config("/mutate"),
-        }),
-        "mutating webhook",
-    );
-}
-
-#[test]
-fn validating_webhooks_enforce_ingresses_and_the_services_a_rule_can_fire_on() {
-    let config = BASE.validating();
-    assert_eq!(config.metadata.name.as_deref(), Some(NAME));
-    assert_eq!(config.metadata.annotations, None);
-    let webhooks = config.webhooks.as_deref().unwrap();
-    let names: Vec<&str> = webhooks.iter().map(|w| w.name.as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "ingresses.validate.sticky-guard.dev",
-            "services.validate.sticky-guard.dev",
-            "gateway-routes.validate.sticky-guard.dev"
-        ]
-    );
-    assert_same(
-        &json!(webhooks[2]),
-        &json!({
-            "name": "gateway-routes.validate.sticky-guard.dev",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "matchPolicy": "Equivalent",
-            "timeoutSeconds": 3,
-            "namespaceSelector": namespace_selector(),
-            "rules": gateway_route_rules(),
-            "clientConfig": client_config("/validate"),
-        }),
-        "validating webhook for Gateway API routes",
-    );
-    for w in webhooks {
-        assert_eq!(w.failure_policy.as_deref(), Some("Fail"), "{}", w.name);
-        assert_eq!(w.client_config.ca_bundle, None, "{}", w.name);
-    }
-    let (ingresses, services) = (&webhooks[0], &webhooks[1]);
-    assert_eq!(ingresses.match_conditions, None);
-    assert_eq!(
-        services.match_conditions,
-        expected_service_match_conditions()
-    );
-    assert_same(
-        &json!(ingresses),
-        &json!({
-            "name": "ingresses.validate.sticky-guard.dev",
-            "admissionReviewVersions": ["v1"],
-            "sideEffects": "None",
-            "failurePolicy": "Fail",
-            "matchPolicy": "Equivalent",
-            "timeoutSeconds": 3,
-            "namespaceSelector": namespace_selector(),
-            "rules": rules_for(Kind::Ingress),
-            "clientConfig": client_config("/validate"),
-        }),
-        "ingress validating webhook",
-    );
+/// The webhook of `manifests/base/webhooks.yaml` that `webhook` declares, in full: the
+/// settings every webhook shares, its kinds' `rules` (from the kinds table), its failurePolicy
+/// and the matchConditions generated for the default policy.
+fn expected_webhook(webhook: &Webhook) -> Value {
+    let rules: Vec<Value> = webhook
+        .kinds
+        .iter()
+        .map(|k| k.info().webhook_rule())
+        .collect();
+    let path = if webhook.mutating() {
+        "/mutate"
+    } else {
+        "/validate"
+    };
     let mut expected = json!({
-        "name": "services.validate.sticky-guard.dev",
+        "name": webhook.name,
         "admissionReviewVersions": ["v1"],
         "sideEffects": "None",
-        "failurePolicy": "Fail",
+        "failurePolicy": webhook.failure_policy(),
         "matchPolicy": "Equivalent",
         "timeoutSeconds": 3,
         "namespaceSelector": namespace_selector(),
-        "rules": rules_for(Kind::Service),
-        "clientConfig": client_config("/validate"),
+        "rules": rules,
+        "matchConditions": [MatchCondition {
+            name: MATCH_CONDITION_NAME.to_string(),
+            expression: expression(webhook, &Policy::default()),
+        }],
+        "clientConfig": client_config(path),
     });
-    if let Some(conditions) = expected_service_match_conditions() {
-        expected["matchConditions"] = json!(conditions);
+    if webhook.mutating() {
+        expected["reinvocationPolicy"] = json!("IfNeeded");
     }
-    assert_same(&json!(services), &expected, "service validating webhook");
+    expected
 }
 
-/// webhooks.yaml carries the matchConditions block exactly as `sticky-guard rules --output
-/// match-conditions` prints it (indented to its place), so pasting that output regenerates it.
+/// Every webhook of both configurations is the one the catalogue declares, in order: the
+/// mutating ones fail open; of each kind's two validating webhooks, `.validate` fails closed
+/// on the writes a deny rule can fire on and `.warn` fails open on the rest a warn rule can
+/// fire on. No caBundle: the server patches it.
 #[test]
-fn match_conditions_block_is_the_rules_command_output_pasted() {
+fn webhooks_are_the_declared_ones_with_their_match_conditions() {
+    let mutating: Vec<Value> = BASE
+        .mutating()
+        .webhooks
+        .iter()
+        .flatten()
+        .map(|w| json!(w))
+        .collect();
+    let validating: Vec<Value> = BASE
+        .validating()
+        .webhooks
+        .iter()
+        .flatten()
+        .map(|w| json!(w))
+        .collect();
+    for (is_mutating, listed) in [(true, mutating), (false, validating)] {
+        let declared: Vec<&Webhook> = WEBHOOKS
+            .iter()
+            .filter(|w| w.mutating() == is_mutating)
+            .collect();
+        let names: Vec<&str> = listed.iter().filter_map(|w| w["name"].as_str()).collect();
+        let wanted: Vec<&str> = declared.iter().map(|w| w.name).collect();
+        assert_eq!(names, wanted);
+        for (actual, webhook) in listed.iter().zip(declared) {
+            assert_same(actual, &expected_webhook(webhook), webhook.name);
+        }
+    }
+    for config in [&BASE.mutating().metadata, &BASE.validating().metadata] {
+        assert_eq!(config.name.as_deref(), Some(NAME));
+        assert_eq!(config.annotations, None);
+    }
+    // Only the `.validate` webhooks fail closed.
+    for webhook in WEBHOOKS {
+        assert_eq!(
+            webhook.failure_policy() == "Fail",
+            webhook.answers == Answers::Denials && webhook.name.contains(".validate."),
+            "{}",
+            webhook.name
+        );
+    }
+}
+
+fn yaml_documents(text: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(text)
+        .map(|d| Value::deserialize(d).expect("valid YAML"))
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+/// `webhook name → field` over the webhooks of the webhook configurations in `documents`.
+fn webhook_field(documents: &[Value], field: &str) -> BTreeMap<String, Value> {
+    documents
+        .iter()
+        .filter(|d| {
+            d["kind"]
+                .as_str()
+                .is_some_and(|k| k.ends_with("WebhookConfiguration"))
+        })
+        .flat_map(|d| d["webhooks"].as_array().cloned().unwrap_or_default())
+        .map(|w| {
+            (
+                w["name"].as_str().unwrap_or("").to_string(),
+                w[field].clone(),
+            )
+        })
+        .collect()
+}
+
+/// `sticky-guard rules --output match-conditions` with `args`, outside any policy environment.
+fn generated_match_conditions(args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
         .args(["rules", "--output", "match-conditions"])
+        .args(args)
+        .env_remove("STICKY_GUARD_CONFIG")
+        .env_remove("STICKY_GUARD_ANNOTATION_PREFIX")
+        .env_remove("STICKY_GUARD_INGRESS_CLASSES")
+        .env_remove("STICKY_GUARD_RULES")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let printed = String::from_utf8(out.stdout).unwrap();
-    let webhooks = read("manifests/base/webhooks.yaml");
-    if printed.is_empty() {
-        assert!(!webhooks.contains("matchConditions:"));
-        return;
-    }
-    assert!(printed.contains("expression: >-\n"), "a folded scalar");
-    let indented: String = printed.lines().map(|l| format!("    {l}\n")).collect();
-    assert!(
-        webhooks.contains(&indented),
-        "manifests/base/webhooks.yaml does not hold this block (regenerate it with `sticky-guard \
-         rules --output match-conditions`):\n{indented}"
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// webhooks.yaml carries, for every webhook, the matchConditions `sticky-guard rules --output
+/// match-conditions` prints; under another policy that output is a kustomize patch that puts
+/// the policy's conditions in place and changes nothing else.
+#[test]
+fn match_conditions_are_the_rules_command_output_and_patch_with_kustomize() {
+    let base = yaml_documents(&read("manifests/base/webhooks.yaml"));
+    let printed = yaml_documents(&generated_match_conditions(&[]));
+    assert_eq!(printed.len(), 2);
+    let generated = webhook_field(&printed, "matchConditions");
+    assert_eq!(generated.len(), WEBHOOKS.len());
+    assert_eq!(
+        webhook_field(&base, "matchConditions"),
+        generated,
+        "manifests/base/webhooks.yaml does not carry `sticky-guard rules --output \
+         match-conditions` (regenerate it)"
+    );
+
+    let other = generated_match_conditions(&[
+        "--annotation-prefix",
+        "example.com",
+        "--ingress-class",
+        "web",
+    ]);
+    assert!(other.contains("example.com/affinity") && other.contains(r#"["web"]"#));
+    assert!(!other.contains("nginx.ingress.kubernetes.io/"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("match-conditions.yaml"), &other).unwrap();
+    // kustomize takes a base by relative path only: up to `/`, then down to the repository.
+    let up = "../".repeat(dir.path().components().count() - 1);
+    let base_dir = format!(
+        "{up}{}",
+        repo()
+            .join("manifests/base")
+            .display()
+            .to_string()
+            .trim_start_matches('/')
+    );
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!("resources:\n  - {base_dir}\npatches:\n  - path: match-conditions.yaml\n"),
+    )
+    .unwrap();
+    let rendered = yaml_documents(&kustomize(dir.path().to_str().unwrap()));
+    assert_eq!(
+        webhook_field(&rendered, "matchConditions"),
+        webhook_field(&yaml_documents(&other), "matchConditions")
+    );
+    for field in ["failurePolicy", "rules", "clientConfig"] {
+        assert_eq!(
+            webhook_field(&rendered, field),
+            webhook_field(&base, field),
+            "{field}"
+        );
+    }
 }
 
 #[test]

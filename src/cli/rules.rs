@@ -1,7 +1,6 @@
 //! `sticky-guard rules [ID]`: the catalogue, and a rule's long explanation.
 
-use crate::objects::kinds::Kind;
-use crate::policy::Action;
+use crate::policy::{Action, Policy};
 use crate::rules::{CATALOGUE, Rule, find};
 use clap::{Args, ValueEnum};
 use std::process::ExitCode;
@@ -14,6 +13,11 @@ pub struct RulesArgs {
     /// Output format of the list.
     #[arg(long, short, value_enum, default_value_t = RulesOutput::Human)]
     pub output: RulesOutput,
+    /// The policy that `--output match-conditions` generates the conditions for (the rules'
+    /// actions, the annotation prefix and the ingress classes decide them); the other outputs
+    /// show the catalogue's defaults.
+    #[command(flatten)]
+    pub policy: super::policy::PolicyArgs,
 }
 
 /// Formats of the rule list.
@@ -23,7 +27,8 @@ pub enum RulesOutput {
     Human,
     /// The Markdown table in README.md.
     Markdown,
-    /// The `matchConditions` of the Service webhook in `manifests/base/webhooks.yaml`, as YAML.
+    /// The `matchConditions` of every webhook, as a strategic-merge patch over
+    /// `manifests/base/webhooks.yaml` (which carries them for the default policy).
     MatchConditions,
     /// The ingress-nginx annotation table (the controller's validators) as the Markdown table
     /// in README.md.
@@ -49,7 +54,10 @@ pub fn run(args: RulesArgs) -> ExitCode {
             match args.output {
                 RulesOutput::Human => super::out(&human_table()),
                 RulesOutput::Markdown => super::out(&markdown_table()),
-                RulesOutput::MatchConditions => super::out(&match_conditions_yaml()),
+                RulesOutput::MatchConditions => match args.policy.load() {
+                    Ok(policy) => super::out(&match_conditions_yaml(&policy)),
+                    Err(e) => return super::fail(e.to_string()),
+                },
                 RulesOutput::Annotations => super::out(&annotations_table()),
                 RulesOutput::Kinds => match kinds_yaml() {
                     Ok(text) => super::out(&text),
@@ -77,9 +85,9 @@ pub fn default_action(rule: &Rule) -> &'static str {
 
 /// The long explanation of one rule, like a linter's `explain`.
 pub fn explain(rule: &Rule) -> String {
-    let condition = match rule.match_condition {
-        Some(cel) => format!("only when {cel}"),
-        None => format!("every {} write", applies(rule)),
+    let condition = match (rule.match_condition)(&Policy::default()) {
+        cel if cel == "true" => format!("every {} write", applies(rule)),
+        cel => format!("only when {cel} (under the default policy)"),
     };
     let phase = if rule.mutating {
         "mutating and validating webhooks (fixable findings are patched in the mutating webhook)"
@@ -180,18 +188,39 @@ pub fn annotations_table() -> String {
     out
 }
 
-/// The `matchConditions` list of the webhook that judges Services, generated from the rules'
-/// [`Rule::match_condition`](crate::rules::Rule::match_condition) declarations, as the YAML
-/// block that `manifests/base/webhooks.yaml` carries. Empty when a Service rule declares none.
-pub fn match_conditions_yaml() -> String {
-    match crate::rules::match_condition(Kind::Service) {
-        Some(expression) => format!(
-            "matchConditions:\n  - name: {}\n    expression: >-\n      {}\n",
-            crate::rules::MATCH_CONDITION_NAME,
-            expression
-        ),
-        None => String::new(),
+/// The `matchConditions` of every sticky-guard webhook under `policy`, generated from the
+/// rules' [`Rule::match_condition`](crate::rules::Rule::match_condition) declarations (see
+/// [`crate::rules::condition`]): two YAML documents, the MutatingWebhookConfiguration and the
+/// ValidatingWebhookConfiguration `sticky-guard`, each listing its webhooks by name with their
+/// `matchConditions` only. That is a strategic-merge patch (webhooks and matchConditions merge
+/// by `name`) that kustomize applies over `manifests/base/webhooks.yaml`; the base carries the
+/// output for the default policy, which a test keeps in step.
+pub fn match_conditions_yaml(policy: &Policy) -> String {
+    use crate::rules::condition::{MATCH_CONDITION_NAME, WEBHOOKS, expression};
+    let mut out = String::from(
+        "# The matchConditions of sticky-guard's webhooks, generated from the rule catalogue \
+(`sticky-guard rules --output match-conditions`, with the policy flags or --config of the \
+server). A strategic-merge patch over manifests/base/webhooks.yaml.\n",
+    );
+    for (mutating, kind) in [
+        (true, "MutatingWebhookConfiguration"),
+        (false, "ValidatingWebhookConfiguration"),
+    ] {
+        if !mutating {
+            out.push_str("---\n");
+        }
+        out.push_str(&format!(
+            "apiVersion: admissionregistration.k8s.io/v1\nkind: {kind}\nmetadata:\n  name: sticky-guard\nwebhooks:\n"
+        ));
+        for webhook in WEBHOOKS.iter().filter(|w| w.mutating() == mutating) {
+            out.push_str(&format!(
+                "  - name: {}\n    matchConditions:\n      - name: {MATCH_CONDITION_NAME}\n        expression: >-\n          {}\n",
+                webhook.name,
+                expression(webhook, policy)
+            ));
+        }
     }
+    out
 }
 
 /// `sticky-guard rules`: one line per rule, in columns (ID, kinds judged, default action,

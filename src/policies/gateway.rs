@@ -32,7 +32,7 @@ r.backendRefs.exists(b, {dotted}))[0].backendRefs.filter(b, {dotted})[0].name : 
             message_expression: format!(
                 "'backendRef `' + {} + '` is a DNS name: name the Service by `name` and \
 `namespace`, with a ReferenceGrant in that namespace for another one'",
-                super::cel::bounded("variables.dottedName")
+                crate::cel::bounded("variables.dottedName")
             ),
         }],
         mutation: None,

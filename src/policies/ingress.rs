@@ -7,8 +7,8 @@
 //! `ValidateServiceName`), so a validating policy would never see the names this rule judges.
 //! A mutation runs before that validation, as the webhook's mutating phase does.
 
-use super::cel::lit;
 use super::{Cel, Mutation};
+use crate::cel::lit;
 use crate::objects::kinds::Kind;
 use crate::policy::Policy;
 

@@ -12,7 +12,7 @@
 //! (`tests/policies.rs`) evaluates every exported expression with a CEL interpreter on every
 //! fixture object against the engine, the mutation's JSONPatch included.
 //!
-//! The CEL used (see [`cel`]): the standard macros (`has`, `all`, `exists`, `filter`, `map`),
+//! The CEL used (see [`crate::cel`]): the standard macros (`has`, `all`, `exists`, `filter`, `map`),
 //! `size`, `contains`, `startsWith`, `endsWith`, `matches` (RE2), `in` and `string()` (all
 //! Kubernetes versions); the
 //! Kubernetes extended strings library `trim`, `replace`, `split`, `join`, `indexOf`,
@@ -20,7 +20,6 @@
 //! the mutation the `JSONPatch` type (MutatingAdmissionPolicy, 1.32+). No other Kubernetes CEL
 //! library function.
 
-pub mod cel;
 pub mod gateway;
 pub mod ingress;
 pub mod nginx;
@@ -277,7 +276,7 @@ pub fn policies(policy: &Policy, api: MutatingApi) -> Vec<PolicyFile> {
         let match_conditions = cel.kinds.contains(&Kind::Ingress).then(|| {
             json!([{
                 "name": "judged-ingress-class",
-                "expression": class_condition(&policy.ingress_classes),
+                "expression": crate::cel::ingress_class_judged(&policy.ingress_classes),
             }])
         });
         let match_resources = (!policy.excluded_namespaces.is_empty()).then(|| {
@@ -384,19 +383,6 @@ fn object(version: &str, kind: &str, name: &str, spec: Value) -> Value {
         "metadata": {"name": name, "labels": {"app.kubernetes.io/name": "sticky-guard"}},
         "spec": spec,
     })
-}
-
-/// CEL: the Ingress's class (`spec.ingressClassName`, else the `kubernetes.io/ingress.class`
-/// annotation) is one of `classes`, or it has none.
-pub fn class_condition(classes: &[String]) -> String {
-    let list = serde_json::to_string(classes).unwrap_or_else(|_| "[]".into());
-    // JSON string literals are CEL string literals (cel::lit).
-    format!(
-        "has(object.spec.ingressClassName) ? object.spec.ingressClassName in {list} : \
-(!has(object.metadata.annotations) || !('kubernetes.io/ingress.class' in \
-object.metadata.annotations) || object.metadata.annotations['kubernetes.io/ingress.class'] in \
-{list})"
-    )
 }
 
 /// `files` as one YAML stream (`---` between documents), after a header comment naming the

@@ -9,15 +9,12 @@
 //! a `rewrite-target` differing from a path of the host): another Ingress on the same host that
 //! turns it on is beyond CEL, which sees one object, and is left to the webhook.
 
-use super::cel::{annotation, bounded, go_true, ingress_host, ingress_path, lit};
 use super::{Cel, CelValidation, Mutation};
+use crate::cel::{annotation, bounded, go_true, ingress_host, ingress_path, lit};
+use crate::controllers::nginx::REGEX_TELL;
 use crate::controllers::nginx::annotation as name;
 use crate::objects::kinds::Kind;
 use crate::policy::Policy;
-
-/// [`crate::controllers::nginx::regex_tell`] as RE2: `.*`, `.+`, one of `? [ ] { } | ^ \ ( ) *`,
-/// or a trailing `$`.
-pub const REGEX_TELL: &str = r"[.][*+]|[?\[\]{}|^\\()*]|[$]$";
 
 /// `rewrite-target`'s validator (ingress-nginx `rewrite/main.go`; the annotation table), as an
 /// equivalent RE2 class; it admits no space or line break, so the accepted value is the raw one.
@@ -210,7 +207,7 @@ variables.prefixes.exists(l, l.exists(s, {} != {}))",
         variables,
         json_patch: format!(
             "variables.fires && variables.shaped && variables.exact ? ({}) : []",
-            super::cel::set_annotation_patch(key, "variables.derived")
+            crate::cel::set_annotation_patch(key, "variables.derived")
         ),
     }
 }

@@ -1,6 +1,7 @@
 //! `affinity-annotations-on-other-controller`: ingress-nginx affinity annotations on an Ingress
 //! another controller serves: one of another class, or one written for NGINX Inc's controller.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::gke;
 use crate::controllers::nginx::Annotations;
@@ -51,7 +52,11 @@ serves it, remove the nginx.org/nginx.com annotations.",
 (Ingresses of other classes are ignored); pkg/flags/flags.go L159 (--annotations-prefix); GKE \
 \"Configuring Ingress features through BackendConfig\" (sessionAffinity); nginxinc/kubernetes-ingress \
 examples/session-persistence (nginx.com/sticky-cookie-services, NGINX Plus)",
-    match_condition: None,
+    match_condition: |_| {
+        // Any class: an affinity-family name under any prefix (this prefix, the legacy one on
+        // GKE classes) is a superset of what the rule reads.
+        crate::cel::some_annotation(condition::AFFINITY_FAMILY_KEY)
+    },
     check: Check::Ingress(check),
 };
 

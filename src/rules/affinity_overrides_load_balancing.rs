@@ -1,6 +1,7 @@
 //! `affinity-overrides-load-balancing`: `upstream-hash-by` or `load-balance` next to cookie
 //! affinity, which silently wins over both.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::controllers::nginx::affinity::Affinity;
@@ -34,7 +35,14 @@ affinity before upstream-hash-by before load-balance); \
 internal/ingress/annotations/loadbalancing/main.go L32-43; \
 internal/ingress/annotations/upstreamhashby/main.go L35-49; \
 docs/user-guide/nginx-configuration/annotations.md L253",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && ({} || {})",
+            condition::sticky(policy),
+            condition::nginx_annotation(policy, UPSTREAM_HASH_BY),
+            condition::nginx_annotation(policy, LOAD_BALANCE)
+        )
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,5 +1,6 @@
 //! `affinity-settings-without-affinity`: cookie settings without `affinity: cookie` do nothing.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation, annotations as nginx_annotations};
 use crate::objects::IngressObject;
@@ -25,7 +26,13 @@ annotations.",
 (settings are parsed only for affinity type cookie), L271-276; rootfs/etc/nginx/lua/balancer.lua \
 L45-73 (get_implementation); docs/user-guide/nginx-configuration/annotations.md \
 #session-affinity",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::judged(policy),
+            condition::nginx_annotation_starting(policy, &["affinity-", "session-cookie-"])
+        )
+    },
     check: Check::Ingress(check),
 };
 

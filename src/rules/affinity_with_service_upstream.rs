@@ -1,6 +1,7 @@
 //! `affinity-with-service-upstream`: cookie affinity on an Ingress whose backends are reached
 //! through the Service's ClusterIP.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::IngressObject;
@@ -29,7 +30,13 @@ drop the affinity annotations if proxying to the ClusterIP is what you want.",
     source: "ingress-nginx internal/ingress/controller/controller.go L1115-1121 (service-upstream: \
 the ClusterIP as the only endpoint); internal/ingress/annotations/serviceupstream/main.go L56-66 \
 (Parse: an invalid value is false); docs/user-guide/nginx-configuration/annotations.md L602-614",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::sticky(policy),
+            condition::nginx_annotation(policy, annotation::SERVICE_UPSTREAM)
+        )
+    },
     check: Check::Ingress(check),
 };
 

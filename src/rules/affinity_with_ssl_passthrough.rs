@@ -1,5 +1,6 @@
 //! `affinity-with-ssl-passthrough`: cookie affinity on an Ingress whose TLS is passed through.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::IngressObject;
@@ -26,7 +27,13 @@ and give the Ingress a TLS secret; use backend-protocol HTTPS to re-encrypt); ot
 affinity annotations.",
     source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md L594-600; \
 docs/user-guide/tls.md L52-57, L66-68; internal/ingress/annotations/sslpassthrough/main.go L28-41",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::sticky(policy),
+            condition::nginx_annotation(policy, annotation::SSL_PASSTHROUGH)
+        )
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,5 +1,6 @@
 //! `canary-affinity`: affinity annotations on a canary Ingress, which the controller ignores.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::IngressObject;
@@ -33,7 +34,14 @@ path; on the canary keep at most <prefix>/affinity-canary-behavior.",
 are NoServer), L806-809 (getBackendServers skips them before the affinity block), L1583-1604 \
 (mergeAlternativeBackend copies the primary's SessionAffinity unless legacy, L1597-1598); \
 docs/user-guide/nginx-configuration/annotations.md L155 (says otherwise)",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {} && {}",
+            condition::judged(policy),
+            condition::nginx_annotation(policy, annotation::CANARY),
+            condition::nginx_annotation_starting(policy, &["affinity", "session-cookie-"])
+        )
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,6 +1,7 @@
 //! `client-ip-affinity-behind-ingress`: a Service's ClientIP affinity does nothing for traffic
 //! through ingress-nginx.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::upstream::{self, Reach, client_ip_affinity};
 use crate::controllers::nginx::{Annotations, annotation};
@@ -35,10 +36,13 @@ keep or drop the Service's ClientIP affinity for in-cluster clients as you see f
     source: "ingress-nginx internal/ingress/controller/controller.go createUpstreams \
 L1020-1135 (upstream endpoints are the Service's endpoints, L1131-1135; the ClusterIP only with \
 service-upstream, L1115-1123); Kubernetes API reference, ServiceSpec.sessionAffinity",
-    match_condition: Some(
-        "(has(object.kind) && object.kind == 'Ingress') || (has(object.spec) && \
-has(object.spec.sessionAffinity) && object.spec.sessionAffinity == 'ClientIP')",
-    ),
+    match_condition: |policy| {
+        condition::ingress_or_service(
+            &condition::judged(policy),
+            "has(object.spec) && has(object.spec.sessionAffinity) && \
+object.spec.sessionAffinity == 'ClientIP'",
+        )
+    },
     check: Check::IngressAndService(on_ingress, on_service),
 };
 

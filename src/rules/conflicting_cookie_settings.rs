@@ -1,6 +1,7 @@
 //! `conflicting-cookie-settings`: sticky Ingresses sharing an upstream disagree on the cookie,
 //! or sticky Ingresses on one host send the same cookie to different upstreams.
 
+use super::condition;
 use super::host::{HostFacts, ObjectKey, Subject, UpstreamFacts, routed};
 use super::regex_mode::RegexModes;
 use super::{Check, Context, Finding, Reads, Rule};
@@ -45,7 +46,7 @@ sticky.lua L47 and L176-196 (one cookie read by name), sticky_balanced.lua L29, 
 sticky_persistent.lua L15-19 with util/nodemap.lua L19 and L93-95 (own keys only); \
 lua-resty-cookie (pinned f418d77) lib/resty/cookie.lua L75 (a repeated name: the last \
 wins); RFC 6265 §5.4 (longer Paths are sent first)",
-    match_condition: None,
+    match_condition: condition::sticky,
     check: Check::Ingress(check),
 };
 

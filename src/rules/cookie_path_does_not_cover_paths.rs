@@ -1,6 +1,7 @@
 //! `cookie-path-does-not-cover-paths`: an explicit `session-cookie-path` leaves out paths of
 //! the Ingress.
 
+use super::condition;
 use super::cookie_path_not_literal::literal_problem;
 use super::regex_mode::RegexModes;
 use super::{Check, Context, Finding, Reads, Rule};
@@ -35,7 +36,13 @@ rewritten.",
 common literal prefix, `/` at worst), or move the other paths to their own Ingress.",
     source: "ingress-nginx rootfs/etc/nginx/lua/balancer/sticky.lua L75-78 (the cookie Path), \
 internal/ingress/controller/controller.go L884-893; RFC 6265 §5.1.4 (path-match)",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::sticky(policy),
+            condition::nginx_annotation(policy, annotation::SESSION_COOKIE_PATH)
+        )
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,5 +1,6 @@
 //! `cookie-path-for-regex`: a sticky Ingress in regex mode needs a literal `session-cookie-path`.
 
+use super::condition;
 use super::regex_mode::{RegexMode, RegexModes};
 use super::{Check, Context, Finding, Fix, Reads, Rule};
 use crate::controllers::nginx::{self, Annotations, annotation};
@@ -32,7 +33,17 @@ adds it, and `sticky-guard fix` writes it into the manifest.",
 paths do not support regex\"); internal/ingress/controller/controller.go L883-897; \
 rootfs/etc/nginx/lua/balancer/sticky.lua L75-77; rootfs/etc/nginx/template/nginx.tmpl L1156 \
 (`set $location_path`); RFC 6265 §5.1.4",
-    match_condition: None,
+    match_condition: |policy| {
+        // The sticky Ingress itself, and an Ingress that turns regex mode on for a host where
+        // one lives (use-regex, or rewrite-target: regex_mode.rs).
+        format!(
+            "{} || ({} && ({} || {}))",
+            condition::sticky(policy),
+            condition::judged(policy),
+            condition::nginx_annotation(policy, annotation::USE_REGEX),
+            condition::nginx_annotation(policy, annotation::REWRITE_TARGET)
+        )
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,5 +1,6 @@
 //! `cookie-path-not-literal`: `session-cookie-path` must be a literal absolute path.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::{self, Annotations, annotation, annotations};
 use crate::objects::IngressObject;
@@ -26,7 +27,13 @@ of the Ingress paths (`/mysite` for `/mysite(/|$)(.*)`).",
 (URLIsValidRegex), internal/ingress/annotations/sessionaffinity/main.go L119-124, L219-232; \
 docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
 paths do not support regex\"); RFC 6265 §4.1.1 (path-value), §5.1.4 (path-match)",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::sticky(policy),
+            condition::nginx_annotation(policy, annotation::SESSION_COOKIE_PATH)
+        )
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,5 +1,6 @@
 //! `cross-namespace-backend`: an Ingress backend must name a Service in the Ingress's namespace.
 
+use super::condition;
 use super::{Check, Context, Finding, Fix, Reads, Rule};
 use crate::objects::IngressObject;
 use crate::objects::{is_dns1035_label, service_and_namespace};
@@ -24,7 +25,14 @@ ExternalName \"proxy\" Service would route, but it has no endpoints, so cookie a
     source: "Kubernetes networking.k8s.io/v1 IngressServiceBackend (name: DNS-1035 label, same \
 namespace); kubernetes/kubernetes#17088; ingress-nginx service-upstream docs (\"Sticky Sessions \
 will not work\")",
-    match_condition: None,
+    match_condition: |policy| {
+        let label = crate::cel::lit(crate::policies::ingress::DNS1035);
+        format!(
+            "{} && {}",
+            condition::judged(policy),
+            crate::cel::some_ingress_service_name(|name| format!("!{name}.matches({label})"))
+        )
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,5 +1,6 @@
 //! `externalname-backend`: an Ingress backend Service of type ExternalName has no endpoints.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::controllers::nginx::upstream::{self, Reach};
@@ -32,7 +33,7 @@ for sticky sessions).",
     source: "ingress-nginx internal/ingress/controller/endpointslices.go L58-80, \
 rootfs/etc/nginx/lua/balancer.lua; docs/user-guide/nginx-configuration/annotations.md \
 #service-upstream (\"Sticky Sessions will not work\")",
-    match_condition: None,
+    match_condition: condition::sticky,
     check: Check::Ingress(check),
 };
 

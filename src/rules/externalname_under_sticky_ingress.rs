@@ -1,5 +1,6 @@
 //! `externalname-under-sticky-ingress`: a Service becoming ExternalName under a sticky Ingress.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::objects::kinds::Kind;
@@ -27,10 +28,7 @@ that already was ExternalName before the update is left to externalname-backend.
 the namespace of the Service that has the pods.",
     source: "ingress-nginx internal/ingress/controller/endpointslices.go L58-80; \
 docs/user-guide/nginx-configuration/annotations.md#service-upstream",
-    match_condition: Some(
-        "has(object.spec.type) && object.spec.type == 'ExternalName' && !(oldObject != null && \
-has(oldObject.spec.type) && oldObject.spec.type == 'ExternalName')",
-    ),
+    match_condition: |_| condition::BECOMES_EXTERNAL_NAME.into(),
     check: Check::Service(check),
 };
 

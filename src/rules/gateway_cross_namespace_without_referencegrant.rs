@@ -31,7 +31,12 @@ gateway.networking.k8s.io, kind: HTTPRoute (or GRPCRoute), namespace: <route's>}
     source: "Gateway API v1.6.1 apis/v1/object_reference_types.go L135-141, \
 apis/v1/referencegrant_types.go L34-46 and L66-157, apis/v1/shared_types.go L427 \
 (RefNotPermitted)",
-    match_condition: None,
+    match_condition: |_| {
+        crate::cel::some_route_backend(
+            "has(b.namespace) && (!has(object.metadata.namespace) || b.namespace != \
+object.metadata.namespace)",
+        )
+    },
     check: Check::Route(check),
 };
 

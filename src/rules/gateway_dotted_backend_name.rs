@@ -29,7 +29,7 @@ rewritten to the bare name (mutating webhook and `fix`).",
 backendRef needs a ReferenceGrant in the referent namespace) and apis/v1/referencegrant_types.go \
 L66-157; apis/v1/shared_types.go L427 (RefNotPermitted); Kubernetes DNS for Services \
 (svc.ns.svc.<cluster-domain>)",
-    match_condition: None,
+    match_condition: |_| crate::cel::some_route_backend("has(b.name) && b.name.contains('.')"),
     check: Check::Route(check),
 };
 

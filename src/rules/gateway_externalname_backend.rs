@@ -2,6 +2,7 @@
 //! ExternalName Service, judged on the route and on the Service (one becoming ExternalName
 //! under such a rule).
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::kinds::{IndexKey, Kind};
@@ -37,11 +38,14 @@ v1.9.0 internal/gatewayapi/route.go L3086-3096 (ee16b3fc, #9190); NGINX Gateway 
 internal/controller/state/dataplane/configuration.go L2819-2845, graph/backend_refs.go L596-609",
     // The Service webhook: only a Service becoming ExternalName. (Route webhooks have no
     // matchConditions.)
-    match_condition: Some(
-        "(has(object.kind) && object.kind != 'Service') || (has(object.spec.type) && \
-object.spec.type == 'ExternalName' && !(oldObject != null && has(oldObject.spec.type) && \
-oldObject.spec.type == 'ExternalName'))",
-    ),
+    match_condition: |_| {
+        format!(
+            "{} ? ({}) : {}",
+            crate::cel::kind_is("Service"),
+            condition::BECOMES_EXTERNAL_NAME,
+            crate::cel::some_route_rule("has(r.sessionPersistence) && has(r.backendRefs)")
+        )
+    },
     check: Check::RouteAndService(check, check_service),
 };
 

@@ -39,7 +39,12 @@ Gateway v1.9.0 internal/xds/translator/session_persistence.go L158-190 \
 (routePathToCookiePath, getLongestNonRegexPrefix); Envoy source/extensions/http/stateful_session/\
 cookie/cookie.cc L48-83 (requestPathMatch); NGINX Gateway Fabric route_common.go L1556-1608 \
 (regex → no path); RFC 6265 §5.1.4",
-    match_condition: None,
+    match_condition: |_| {
+        crate::cel::some_route_rule(
+            "has(r.sessionPersistence) && has(r.matches) && r.matches.exists(m, has(m.path) && \
+has(m.path.type) && m.path.type == 'RegularExpression')",
+        )
+    },
     check: Check::Route(check),
 };
 

@@ -36,11 +36,12 @@ VPC-native cluster), and keep affinityCookieTtlSec within 0..86400.",
 balancing (https://cloud.google.com/kubernetes-engine/docs/how-to/container-native-load-balancing: \
 \"for GKE clusters running version 1.17 or later and under certain conditions, container-native \
 load balancing is default\"); BackendConfig CRD cloud.google.com/v1",
-    match_condition: Some(
+    match_condition: |_| {
         "has(object.metadata.annotations) && ('cloud.google.com/backend-config' in \
 object.metadata.annotations || 'beta.cloud.google.com/backend-config' in \
-object.metadata.annotations)",
-    ),
+object.metadata.annotations)"
+            .into()
+    },
     check: Check::Service(check),
 };
 

@@ -1,5 +1,6 @@
 //! `ignored-annotation`: affinity annotations the controller never reads.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::annotation;
 use crate::controllers::nginx::annotations as table;
@@ -32,7 +33,14 @@ rename or delete unknown names (the message suggests the closest known one).",
 (session-cookie-hash removed); internal/ingress/annotations/sessionaffinity/main.go L29-68 \
 (every affinity annotation); `git grep -i partitioned` finds nothing (also in lua-resty-cookie \
 f418d77, images/nginx/rootfs/build.sh L72); docs/user-guide/nginx-configuration/annotations.md",
-    match_condition: None,
+    match_condition: |policy| {
+        // An affinity-family name under any prefix (the rule reads every prefix).
+        format!(
+            "{} && {}",
+            condition::judged(policy),
+            crate::cel::some_annotation(condition::AFFINITY_FAMILY_KEY)
+        )
+    },
     check: Check::Ingress(check),
 };
 

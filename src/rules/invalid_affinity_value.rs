@@ -1,6 +1,7 @@
 //! `invalid-affinity-value`: affinity annotations with values the controller rejects, or
 //! accepts only to fail on them later.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::objects::IngressObject;
@@ -32,7 +33,13 @@ whole seconds.",
 (validators), L196-250 (fallbacks); internal/ingress/annotations/parser/validators.go L44-85, \
 L111-170; rootfs/etc/nginx/lua/balancer/sticky.lua L104-111 (tonumber); lua-resty-cookie \
 f418d77 lib/resty/cookie.lua L149-157 (SameSite); RFC 6265 §5.2.1-5.2.2",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::judged(policy),
+            condition::nginx_annotation_starting(policy, &["affinity", "session-cookie-"])
+        )
+    },
     check: Check::Ingress(check),
 };
 

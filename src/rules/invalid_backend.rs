@@ -1,5 +1,6 @@
 //! `invalid-backend`: an Ingress backend written with the other Ingress API version's fields.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::objects::{BackendShapeError, IngressObject};
 use crate::policy::Action;
@@ -27,7 +28,22 @@ Kubernetes 1.22.",
 `resource`) and extensions/v1beta1 IngressBackend (`serviceName`, `servicePort`); \
 kubernetes pkg/apis/networking/validation/validation.go validateIngressBackend; KEP-2885 \
 server-side field validation (GA in 1.27, `kubectl --validate=strict` by default)",
-    match_condition: None,
+    match_condition: |policy| {
+        // The other version's fields (v1beta1 `serviceName`/`servicePort`, `spec.backend`), or
+        // an Ingress of another API version.
+        let legacy_fields =
+            |backend: &str| format!("has({backend}.serviceName) || has({backend}.servicePort)");
+        format!(
+            "{} && ((has(object.apiVersion) && object.apiVersion != 'networking.k8s.io/v1') || \
+has(object.spec.backend) || (has(object.spec.defaultBackend) && ({})) || {})",
+            condition::judged(policy),
+            legacy_fields("object.spec.defaultBackend"),
+            crate::cel::some_ingress_path(&format!(
+                "has(p.backend) && ({})",
+                legacy_fields("p.backend")
+            ))
+        )
+    },
     check: Check::Ingress(check),
 };
 

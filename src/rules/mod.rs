@@ -14,6 +14,7 @@ pub(crate) mod affinity_with_service_upstream;
 pub(crate) mod affinity_with_ssl_passthrough;
 mod canary_affinity;
 mod client_ip_affinity_behind_ingress;
+pub mod condition;
 mod conflicting_cookie_settings;
 mod cookie_path_does_not_cover_paths;
 mod cookie_path_for_regex;
@@ -152,16 +153,18 @@ pub struct Rule {
     pub fix: &'static str,
     /// Where the facts come from (docs or source locations).
     pub source: &'static str,
-    /// A CEL expression over the admission request's `object` and `oldObject` that is true
-    /// whenever the rule can fire, or `None` when the rule may fire on any object of its kind.
-    /// A rule that judges several kinds writes one expression for all of them (testing
-    /// `object.kind` where they differ).
+    /// A CEL expression over the admission request's `object` and `oldObject`, under a policy
+    /// (annotation prefix, ingress classes), that is true whenever the rule can fire, whatever
+    /// else the cluster holds (`true` when it may fire on any object of its kinds). A rule that
+    /// reads other objects includes every write of its kinds that can change its verdict. A rule
+    /// that judges several kinds writes one expression for all of them (testing `object.kind`
+    /// where they differ).
     ///
     /// The webhook configurations' `matchConditions` (Kubernetes 1.30+, GA; evaluated by the API
-    /// server before it calls the webhook) are generated from these: see [`match_condition`].
+    /// server before it calls the webhook) are generated from these: see [`condition`].
     /// An expression must never fail on an object of its kind (guard optional fields with
     /// `has()`): a matchCondition that errors is decided by the webhook's `failurePolicy`.
-    pub match_condition: Option<&'static str>,
+    pub match_condition: fn(&Policy) -> String,
     /// Judges one object, of the kind the check is typed by.
     pub check: Check,
 }
@@ -211,27 +214,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &gateway_cross_namespace_without_referencegrant::RULE,
 ];
 
-/// The name of the generated matchCondition on each webhook that judges a kind whose every rule
-/// declares a [`Rule::match_condition`].
-pub const MATCH_CONDITION_NAME: &str = "a-sticky-guard-rule-can-fire";
-
-/// The `matchConditions` expression for a webhook that receives objects of kind `kind`: the
-/// disjunction of the rules' [`Rule::match_condition`]s, or `None` when some rule of that kind
-/// declares none (the webhook must then see every object of the kind). Rules are taken in
-/// catalogue order; each condition is parenthesised.
-///
-/// `manifests/base/webhooks.yaml` carries this expression under [`MATCH_CONDITION_NAME`]
-/// (`sticky-guard rules --output match-conditions` prints it; a test keeps them in step).
-pub fn match_condition(kind: Kind) -> Option<String> {
-    let mut parts = Vec::new();
-    for rule in CATALOGUE.iter().filter(|r| r.judges(kind)) {
-        parts.push(format!("({})", rule.match_condition?));
-    }
-    if parts.is_empty() {
-        return None;
-    }
-    Some(parts.join(" || "))
-}
+pub use condition::MATCH_CONDITION_NAME;
 
 /// Every rule ID, in catalogue order.
 pub fn ids() -> Vec<&'static str> {
@@ -521,25 +504,6 @@ mod tests {
             }
             assert_eq!(find(rule.id).map(|r| r.id), Some(rule.id));
         }
-    }
-
-    #[test]
-    fn match_conditions_cover_every_service_rule_and_no_ingress_rule() {
-        // Ingress rules depend on the policy (annotation prefix, classes): every Ingress goes.
-        assert_eq!(match_condition(Kind::Ingress), None);
-        let service = match_condition(Kind::Service).expect("every Service rule declares one");
-        let declared: Vec<&str> = CATALOGUE
-            .iter()
-            .filter(|r| r.judges(Kind::Service))
-            .map(|r| r.match_condition.expect("declared"))
-            .collect();
-        assert_eq!(declared.len(), 7);
-        let expected: Vec<String> = declared.iter().map(|d| format!("({d})")).collect();
-        assert_eq!(
-            service,
-            expected.join(" || "),
-            "one disjunct per Service rule, in catalogue order"
-        );
     }
 
     #[test]

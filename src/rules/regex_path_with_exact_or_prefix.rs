@@ -1,5 +1,6 @@
 //! `regex-path-with-exact-or-prefix`: a path that ingress-nginx 1.12+ refuses for its pathType.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::paths::strict_path_type_accepts;
 use crate::objects::IngressObject;
@@ -27,7 +28,17 @@ on the Ingress), or write the path as a literal with pathType Prefix.",
 inspector.go L45-71 (ValidatePathType), controller.go L375-378 (CheckIngress), \
 internal/ingress/controller/config/config.go L738-742 and L914, changelog/controller-1.12.0.md \
 L149",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::judged(policy),
+            crate::cel::some_ingress_path(&format!(
+                "has(p.path) && p.path != '' && (!has(p.pathType) || p.pathType != \
+'ImplementationSpecific') && !p.path.matches({})",
+                crate::cel::lit(crate::controllers::nginx::paths::VALID_PATH_TYPE_REGEX)
+            ))
+        )
+    },
     check: Check::Ingress(check),
 };
 

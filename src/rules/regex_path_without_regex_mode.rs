@@ -1,5 +1,6 @@
 //! `regex-path-without-regex-mode`: a regex-looking path on a host where regex mode is off.
 
+use super::condition;
 use super::regex_mode::RegexModes;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx;
@@ -30,7 +31,17 @@ path as a literal prefix with pathType Prefix.",
     source: "ingress-nginx docs/user-guide/ingress-path-matching.md; \
 internal/ingress/controller/template/template.go L497-538 (needsRewrite, enforceRegexModifier, \
 buildLocation)",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::judged(policy),
+            crate::cel::some_ingress_path(&format!(
+                "{}.matches({})",
+                crate::cel::ingress_path("p"),
+                crate::cel::lit(crate::controllers::nginx::REGEX_TELL)
+            ))
+        )
+    },
     check: Check::Ingress(check),
 };
 

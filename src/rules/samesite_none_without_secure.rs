@@ -1,6 +1,7 @@
 //! `samesite-none-without-secure`: a sticky cookie with `SameSite=None` that is not always
 //! `Secure`, or a `none` the cookie library never sends.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::controllers::nginx::affinity::Affinity;
@@ -35,7 +36,13 @@ session-cookie-secure, else `$https == \"on\"`); internal/ingress/annotations/se
 main.go L40-42 and L131-137 (samesite validator, case-insensitive); lua-resty-cookie f418d77 \
 lib/resty/cookie.lua L149-157 (only exact Strict/Lax/None are sent); \
 https://github.com/kubernetes/ingress-nginx/issues/6812",
-    match_condition: None,
+    match_condition: |policy| {
+        format!(
+            "{} && {}",
+            condition::sticky(policy),
+            condition::nginx_annotation(policy, SAMESITE)
+        )
+    },
     check: Check::Ingress(check),
 };
 

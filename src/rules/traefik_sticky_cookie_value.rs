@@ -1,5 +1,6 @@
 //! `traefik-sticky-cookie-value`: Traefik sticky cookie settings Traefik cannot use as written.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::policy::Action;
@@ -24,9 +25,7 @@ v3.0.0, path since v3.3.0, domain since v3.4.0: older versions ignore them.",
 parser/element_fill.go L71-77 (strconv); pkg/provider/kubernetes/ingress/kubernetes.go L377-385 \
 (the Service is skipped); pkg/server/service/loadbalancer/sticky.go L153-164 (SameSite); \
 docs/facts/gateway-api-traefik.md §4.1",
-    match_condition: Some(
-        "has(object.metadata.annotations) && ('traefik.ingress.kubernetes.io/service.sticky.cookie' in object.metadata.annotations || 'traefik.ingress.kubernetes.io/service.sticky.cookie.name' in object.metadata.annotations || 'traefik.ingress.kubernetes.io/service.sticky.cookie.secure' in object.metadata.annotations || 'traefik.ingress.kubernetes.io/service.sticky.cookie.httponly' in object.metadata.annotations || 'traefik.ingress.kubernetes.io/service.sticky.cookie.samesite' in object.metadata.annotations || 'traefik.ingress.kubernetes.io/service.sticky.cookie.maxage' in object.metadata.annotations || 'traefik.ingress.kubernetes.io/service.sticky.cookie.path' in object.metadata.annotations || 'traefik.ingress.kubernetes.io/service.sticky.cookie.domain' in object.metadata.annotations)",
-    ),
+    match_condition: |_| condition::traefik_sticky(),
     check: Check::Service(check),
 };
 

@@ -1,5 +1,6 @@
 //! `traefik-sticky-externalname`: a Traefik sticky cookie on an ExternalName Service.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::objects::IngressObject;
@@ -32,17 +33,15 @@ load balancing picks the pod. Sticky sessions cannot work through it.",
 externalName:port); pkg/provider/kubernetes/crd/kubernetes_http.go L535-548 (the same for \
 IngressRoute); docs/facts/gateway-api-traefik.md §4.2",
     // The Ingress side: the Ingress webhook has no matchConditions (every Ingress is sent).
-    match_condition: Some(
-        "(has(object.kind) && object.kind == 'Ingress') || (has(object.spec.type) && object.spec.type == 'ExternalName' && \
-has(object.metadata.annotations) && ('traefik.ingress.kubernetes.io/service.sticky.cookie' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.name' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.secure' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.httponly' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.samesite' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.maxage' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.path' in object.metadata.annotations || \
-'traefik.ingress.kubernetes.io/service.sticky.cookie.domain' in object.metadata.annotations))",
-    ),
+    match_condition: |_| {
+        condition::ingress_or_service(
+            &crate::cel::ingress_class_is(traefik::INGRESS_CLASS),
+            &format!(
+                "has(object.spec.type) && object.spec.type == 'ExternalName' && {}",
+                condition::traefik_sticky()
+            ),
+        )
+    },
     check: Check::IngressAndService(check_ingress, check),
 };
 

@@ -1,6 +1,7 @@
 //! `traefik-sticky-native-lb`: a Traefik sticky cookie on a Service Traefik reaches through its
 //! ClusterIP.
 
+use super::condition;
 use super::{Check, Context, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::objects::IngressObject;
@@ -31,10 +32,12 @@ cookie, or drop the sticky annotations.",
 (nativeLB from the annotation over nativeLBByDefault), L672-684 and L888-898 (the ClusterIP as \
 the only server); docs/facts/gateway-api-traefik.md §4.2",
     // The Ingress side: the Ingress webhook has no matchConditions (every Ingress is sent).
-    match_condition: Some(
-        "(has(object.kind) && object.kind == 'Ingress') || (has(object.metadata.annotations) && \
-'traefik.ingress.kubernetes.io/service.nativelb' in object.metadata.annotations)",
-    ),
+    match_condition: |_| {
+        condition::ingress_or_service(
+            &crate::cel::ingress_class_is(traefik::INGRESS_CLASS),
+            &crate::cel::has_annotation(traefik::NATIVE_LB),
+        )
+    },
     check: Check::IngressAndService(check_ingress, check),
 };
 

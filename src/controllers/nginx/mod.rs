@@ -169,6 +169,10 @@ pub fn turns_on_regex_mode(ingress: &IngressObject, host: &str, prefix: &str) ->
         })
 }
 
+/// [`regex_tell`] as RE2 (for CEL's `matches`): `.*`, `.+`, one of `? [ ] { } | ^ \ ( ) *`,
+/// or a trailing `$`. A test in `policies::nginx` checks that the two agree.
+pub const REGEX_TELL: &str = r"[.][*+]|[?\[\]{}|^\\()*]|[$]$";
+
 /// Why `path` reads as a regular expression rather than a literal path, or `None`.
 ///
 /// Characters that are legal in URL paths and common in real ones (`.`, `+`, `$`, `-`, `~`)

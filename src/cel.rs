@@ -69,6 +69,86 @@ pub fn set_annotation_patch(key: &str, value: &str) -> String {
     )
 }
 
+/// Whether `object` has annotation `key` (any value, empty included: a superset of "set").
+pub fn has_annotation(key: &str) -> String {
+    format!(
+        "(has(object.metadata.annotations) && {} in object.metadata.annotations)",
+        lit(key)
+    )
+}
+
+/// Whether some annotation key `k` of `object` satisfies `predicate` (CEL over `k`).
+pub fn some_annotation(predicate: &str) -> String {
+    format!(
+        "(has(object.metadata.annotations) && object.metadata.annotations.exists(k, {predicate}))"
+    )
+}
+
+/// The Ingress's class (`spec.ingressClassName`, else the `kubernetes.io/ingress.class`
+/// annotation) is one of `classes`, or it has none (as [`crate::policy::Policy::judges_ingress_class`]).
+pub fn ingress_class_judged(classes: &[String]) -> String {
+    let list = serde_json::to_string(classes).unwrap_or_else(|_| "[]".into());
+    // JSON string literals are CEL string literals (lit).
+    format!(
+        "(has(object.spec.ingressClassName) ? object.spec.ingressClassName in {list} : \
+(!has(object.metadata.annotations) || !('kubernetes.io/ingress.class' in \
+object.metadata.annotations) || object.metadata.annotations['kubernetes.io/ingress.class'] in \
+{list}))"
+    )
+}
+
+/// The Ingress's class (as in [`ingress_class_judged`]) is exactly `class`.
+pub fn ingress_class_is(class: &str) -> String {
+    let class = lit(class);
+    format!(
+        "(has(object.spec.ingressClassName) ? object.spec.ingressClassName == {class} : \
+(has(object.metadata.annotations) && 'kubernetes.io/ingress.class' in \
+object.metadata.annotations && object.metadata.annotations['kubernetes.io/ingress.class'] == \
+{class}))"
+    )
+}
+
+/// Some HTTP path `p` of some rule of the Ingress satisfies `predicate` (CEL over `p`).
+pub fn some_ingress_path(predicate: &str) -> String {
+    format!(
+        "(has(object.spec.rules) && object.spec.rules.exists(r, has(r.http) && has(r.http.paths) \
+&& r.http.paths.exists(p, {predicate})))"
+    )
+}
+
+/// Some Service backend of the Ingress (the default backend, or a path's) has a Service name
+/// `n` satisfying `predicate` (`predicate` is a function of the name expression).
+pub fn some_ingress_service_name(predicate: impl Fn(&str) -> String) -> String {
+    let default = "object.spec.defaultBackend.service.name";
+    format!(
+        "((has(object.spec.defaultBackend) && has(object.spec.defaultBackend.service) && \
+has({default}) && {}) || {})",
+        predicate(default),
+        some_ingress_path(&format!(
+            "has(p.backend) && has(p.backend.service) && has(p.backend.service.name) && {}",
+            predicate("p.backend.service.name")
+        ))
+    )
+}
+
+/// Some rule `r` of the route (HTTPRoute, GRPCRoute) satisfies `predicate` (CEL over `r`).
+pub fn some_route_rule(predicate: &str) -> String {
+    format!("(has(object.spec.rules) && object.spec.rules.exists(r, {predicate}))")
+}
+
+/// Some backendRef `b` of some rule `r` of the route satisfies `predicate` (CEL over `b` and
+/// `r`).
+pub fn some_route_backend(predicate: &str) -> String {
+    some_route_rule(&format!(
+        "has(r.backendRefs) && r.backendRefs.exists(b, {predicate})"
+    ))
+}
+
+/// The object is of kind `kind` (its `kind` field, which admission requests always carry).
+pub fn kind_is(kind: &str) -> String {
+    format!("(has(object.kind) && object.kind == {})", lit(kind))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

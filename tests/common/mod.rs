@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod apiserver;
+pub mod webhook_double;
 
 use base64::Engine;
 use serde_json::{Value, json};

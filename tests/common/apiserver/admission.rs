@@ -17,9 +17,9 @@
 //!   `500 InternalError`: `Internal error occurred: failed calling webhook "{name}": failed to
 //!   call webhook: Post "{url}": {cause}` (`… received invalid webhook response: {cause}` for a
 //!   malformed answer, as kube-apiserver words it); with `Ignore` the chain goes on.
-//! * `response.allowed: false` refuses the write with `response.status.code` (403 when absent;
-//!   below 400 becomes 400, above 599 becomes 500), `response.status.reason` (by default
-//!   `Forbidden`, or `InternalError` for 500) and the message `admission webhook "{name}" denied
+//! * `response.allowed: false` refuses the write with `response.status.code` (400 when absent
+//!   or below 400, as kube-apiserver's `ToStatusErr` in `webhook/errors/statuserror.go`),
+//!   `response.status.reason` as the webhook gave it, and the message `admission webhook "{name}" denied
 //!   the request: {response.status.message}` (`… without explanation` when there is none).
 //!   Validating webhooks are all called even when one denies; the denial answered is the first
 //!   in configuration order (kube-apiserver answers the first to arrive).
@@ -407,10 +407,11 @@ fn record(shared: &Shared, request: &Request, hook: &Hook, outcome: CallOutcome)
 
 /// The refusal for `response.allowed: false` with `response.status` `status`, recorded.
 fn denied(shared: &Shared, request: &Request, hook: &Hook, status: &Value) -> Failure {
+    // webhook/errors/statuserror.go ToStatusErr: a code below 400 (or none) becomes 400; the
+    // reason is the webhook's own.
     let code = match status["code"].as_u64().unwrap_or(0) {
-        0 => 403,
         code @ 400..=599 => code,
-        1..=399 => 400,
+        0..=399 => 400,
         _ => 500,
     };
     let code = StatusCode::from_u16(u16::try_from(code).unwrap_or(500))
@@ -421,11 +422,7 @@ fn denied(shared: &Shared, request: &Request, hook: &Hook, status: &Value) -> Fa
         (Some(message), _) | (None, Some(message)) => format!("{denied_by}: {message}"),
         (None, None) => format!("{denied_by} without explanation"),
     };
-    let reason = text("reason").unwrap_or(if code == StatusCode::INTERNAL_SERVER_ERROR {
-        "InternalError"
-    } else {
-        "Forbidden"
-    });
+    let reason = text("reason").unwrap_or("");
     let outcome = CallOutcome::Denied {
         code: code.as_u16(),
         message: message.clone(),

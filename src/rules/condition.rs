@@ -138,15 +138,35 @@ pub fn rules_of(webhook: &Webhook, policy: &Policy) -> Vec<&'static Rule> {
 }
 
 /// The disjunction of `rules`' conditions under `policy`, each parenthesised; `false` for none.
+///
+/// The disjuncts are ordered by what they iterate ([`iterates`]): those that read fields only
+/// first, then those that go through the annotations, then those that go through the paths or
+/// route rules (catalogue order within each). `||` short-circuits, so on an Ingress of a judged
+/// class a cheap disjunct (`client-ip-affinity-behind-ingress` holds for all of them) decides
+/// before any path is read, and the cost does not grow with the paths' length.
 pub fn any_of(rules: &[&Rule], policy: &Policy) -> String {
     if rules.is_empty() {
         return "false".into();
     }
-    let parts: Vec<String> = rules
+    let mut parts: Vec<String> = rules
         .iter()
         .map(|rule| format!("({})", (rule.match_condition)(policy)))
         .collect();
+    parts.sort_by_key(|part| iterates(part));
     parts.join(" || ")
+}
+
+/// How much of an object a condition goes through: 0 for fields only, 1 for the annotations
+/// (or any other map or list but the spec's rules), 2 for the spec's rules (an Ingress's paths, a
+/// route's rules).
+pub fn iterates(condition: &str) -> u8 {
+    if condition.contains("object.spec.rules.exists(") {
+        2
+    } else if condition.contains(".exists(") {
+        1
+    } else {
+        0
+    }
 }
 
 /// The matchCondition expression of `webhook` under `policy`. For [`Answers::Warnings`]:
@@ -206,6 +226,14 @@ pub const BECOMES_EXTERNAL_NAME: &str = "has(object.spec.type) && object.spec.ty
 'ExternalName' && !(oldObject != null && has(oldObject.spec.type) && oldObject.spec.type == \
 'ExternalName')";
 
+/// CEL over the string `name`: it is not a DNS-1035 label (what
+/// [`crate::objects::is_dns1035_label`] accepts: 1-63 characters of `[-a-z0-9]`, starting with a
+/// letter, not ending with `-`). The length test comes first, so the regex never reads more
+/// than 63 characters (its cost is the string's length times the regex's).
+pub fn not_dns1035_label(name: &str) -> String {
+    format!("(size({name}) > 63 || {name} == '' || {name}.matches('[^-a-z0-9]|^[^a-z]|-$'))")
+}
+
 /// `for_ingress` on an Ingress, `for_service` on a Service.
 pub fn ingress_or_service(for_ingress: &str, for_service: &str) -> String {
     format!(
@@ -228,4 +256,51 @@ pub fn traefik_sticky() -> String {
         cel::lit(STICKY_COOKIE),
         cel::lit(&format!("{STICKY_COOKIE}."))
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// [`not_dns1035_label`]'s CEL agrees with [`crate::objects::is_dns1035_label`].
+    #[test]
+    fn the_dns1035_negation_is_the_function() {
+        let regex = regex::Regex::new("[^-a-z0-9]|^[^a-z]|-$").unwrap();
+        let long = "a".repeat(64);
+        let longest = "a".repeat(63);
+        for name in [
+            "",
+            "a",
+            "web",
+            "web-1",
+            "1web",
+            "-web",
+            "web-",
+            "Web",
+            "web_1",
+            "web.shop",
+            "w-1-b",
+            long.as_str(),
+            longest.as_str(),
+            "a.b.c",
+            "ü",
+        ] {
+            let cel = name.chars().count() > 63 || name.is_empty() || regex.is_match(name);
+            assert_eq!(cel, !crate::objects::is_dns1035_label(name), "{name:?}");
+        }
+        assert!(not_dns1035_label("n").starts_with("(size(n) > 63 ||"));
+    }
+
+    #[test]
+    fn cheap_disjuncts_come_first() {
+        assert_eq!(iterates("a && b"), 0);
+        assert_eq!(
+            iterates("object.metadata.annotations.exists(k, k == 'x')"),
+            1
+        );
+        assert_eq!(
+            iterates("has(object.spec.rules) && object.spec.rules.exists(r, true)"),
+            2
+        );
+    }
 }

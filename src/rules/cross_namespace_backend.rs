@@ -26,11 +26,10 @@ ExternalName \"proxy\" Service would route, but it has no endpoints, so cookie a
 namespace); kubernetes/kubernetes#17088; ingress-nginx service-upstream docs (\"Sticky Sessions \
 will not work\")",
     match_condition: |policy| {
-        let label = crate::cel::lit(crate::policies::ingress::DNS1035);
         format!(
             "{} && {}",
             condition::judged(policy),
-            crate::cel::some_ingress_service_name(|name| format!("!{name}.matches({label})"))
+            crate::cel::some_ingress_service_name(condition::not_dns1035_label)
         )
     },
     check: Check::Ingress(check),

@@ -1,6 +1,7 @@
 //! `cookie-path-for-regex`: a sticky Ingress in regex mode needs a literal `session-cookie-path`.
 
 use super::condition;
+use super::host::{HostFacts, Subject};
 use super::regex_mode::{RegexMode, RegexModes};
 use super::{Check, Context, Finding, Fix, Reads, Rule};
 use crate::controllers::nginx::{self, Annotations, annotation};
@@ -26,7 +27,9 @@ the path string itself (e.g. `/mysite(/|$)(.*)`) unless session-cookie-path is s
 compare cookie paths literally and never send such a cookie back, so no request is sticky. \
 The derived path covers every request path the regexes match (RFC 6265 path-match), as written: \
 nginx matches regex paths case-insensitively, but requests spelled in another case are not \
-covered by the cookie.",
+covered by the cookie. Regex mode is host-wide: an Ingress that turns it on (use-regex, or a \
+rewrite-target) for a host where a sticky Ingress has a regex-looking path and no \
+session-cookie-path breaks that Ingress's cookie, so that write is refused too.",
     fix: "Set <prefix>/session-cookie-path to the literal part of the paths; the mutating webhook \
 adds it, and `sticky-guard fix` writes it into the manifest.",
     source: "ingress-nginx docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
@@ -48,6 +51,71 @@ rootfs/etc/nginx/lua/balancer/sticky.lua L75-77; rootfs/etc/nginx/template/nginx
 };
 
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
+    let mut findings = own_paths(ingress, context);
+    findings.extend(turned_on_for_others(ingress, context));
+    findings
+}
+
+/// This Ingress turns regex mode on for a host (`use-regex`, or a `rewrite-target` differing
+/// from a path; regex_mode.rs) where another sticky Ingress of its controller has a regex-looking
+/// path and no `session-cookie-path`: with this write, ingress-nginx reads that path as a regex
+/// and sets that Ingress's cookie Path to it. Not when another Ingress already turns regex mode
+/// on for the host (the write changes nothing there).
+fn turned_on_for_others(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
+    let prefix = &context.policy.annotation_prefix;
+    let annotations = Annotations::new(ingress, prefix);
+    if annotations.get(annotation::USE_REGEX).is_none()
+        && annotations.get(annotation::REWRITE_TARGET).is_none()
+    {
+        return Vec::new();
+    }
+    let turned_by = if annotations.use_regex() {
+        annotation::USE_REGEX
+    } else {
+        annotation::REWRITE_TARGET
+    };
+    let subject = Subject::of(ingress);
+    let mut hosts: Vec<&str> = ingress
+        .paths()
+        .iter()
+        .map(|p| p.host.unwrap_or(""))
+        .collect();
+    hosts.sort_unstable();
+    hosts.dedup();
+    let mut findings = Vec::new();
+    for host in hosts {
+        if !nginx::turns_on_regex_mode(ingress, host, prefix) {
+            continue;
+        }
+        let facts = HostFacts::of(host, context);
+        if facts.regex_mode_from_other(&subject).is_some() {
+            continue;
+        }
+        for (member, path) in facts.unpinned_regex_paths(&subject) {
+            let key = annotations.key(annotation::SESSION_COOKIE_PATH);
+            findings.push(
+                Finding::deny(
+                    &RULE,
+                    format!(
+                        "this Ingress turns regex mode on for host `{host}`, where sticky {} has \
+                         regex path `{}` and no session-cookie-path: ingress-nginx would then set \
+                         its session cookie's Path to the regex and browsers would never send the \
+                         cookie back; set annotation {key} on {} first (`sticky-guard check` on it \
+                         prints the value)",
+                        member.reference,
+                        crate::echo::bounded(path),
+                        member.reference
+                    ),
+                )
+                .at_annotation(&annotations.key(turned_by)),
+            );
+        }
+    }
+    findings
+}
+
+/// This sticky Ingress's own regex paths in regex mode, without `session-cookie-path`.
+fn own_paths(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let annotations = Annotations::new(ingress, &context.policy.annotation_prefix);
     if !annotations.cookie_affinity() || annotations.get(annotation::SESSION_COOKIE_PATH).is_some()
     {
@@ -286,5 +354,109 @@ mod tests {
                 .message
                 .starts_with("path `/x(?=y)` is not a regex")
         );
+    }
+
+    /// A sticky Ingress with a regex-looking path and no cookie path, named `name`: harmless
+    /// while regex mode is off on its host.
+    fn unpinned(name: &str) -> serde_json::Value {
+        let mut value = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+            &["/shop/(.*)"],
+        );
+        value["metadata"]["name"] = json!(name);
+        value
+    }
+
+    fn turner(annotations: serde_json::Value) -> serde_json::Value {
+        let mut value = ingress(annotations, &["/search"]);
+        value["metadata"]["name"] = json!("turner");
+        value
+    }
+
+    /// template.go `enforceRegexModifier` (L506-519): one Ingress's use-regex makes every
+    /// location of the host a regex, so the sticky Ingress's path becomes a regex and its
+    /// cookie Path (sticky.lua L75-77) the regex itself. The write that turns it on is refused.
+    #[test]
+    fn fires_on_the_ingress_that_turns_regex_mode_on_for_a_sticky_one() {
+        for annotations in [
+            json!({"nginx.ingress.kubernetes.io/use-regex": "true"}),
+            json!({"nginx.ingress.kubernetes.io/rewrite-target": "/"}),
+        ] {
+            let findings = of(
+                ID,
+                run_among(
+                    turner(annotations.clone()),
+                    &[unpinned("shop")],
+                    Phase::Validating,
+                ),
+            );
+            assert_eq!(findings.len(), 1, "{annotations}");
+            assert_eq!(findings[0].level, Level::Deny);
+            assert!(findings[0].fix.is_none(), "another object is to change");
+            assert!(
+                findings[0].message.starts_with(
+                    "this Ingress turns regex mode on for host `example.com`, where sticky \
+                     Ingress app/shop has regex path `/shop/(.*)` and no session-cookie-path"
+                ),
+                "{}",
+                findings[0].message
+            );
+            let key = annotations
+                .as_object()
+                .unwrap()
+                .keys()
+                .next()
+                .unwrap()
+                .clone();
+            assert_eq!(
+                findings[0].field.as_deref(),
+                Some(format!("metadata.annotations[\"{key}\"]").as_str())
+            );
+        }
+    }
+
+    #[test]
+    fn does_not_fire_on_a_turner_when_the_sticky_ingress_is_pinned_or_elsewhere() {
+        let turner = turner(json!({"nginx.ingress.kubernetes.io/use-regex": "true"}));
+        // Its cookie path is set.
+        let mut pinned = unpinned("shop");
+        pinned["metadata"]["annotations"]["nginx.ingress.kubernetes.io/session-cookie-path"] =
+            json!("/shop");
+        // Another host.
+        let mut elsewhere = unpinned("other-host");
+        elsewhere["spec"]["rules"][0]["host"] = json!("other.example.com");
+        // Another controller's class.
+        let mut other_class = unpinned("other-class");
+        other_class["spec"]["ingressClassName"] = json!("nginx-internal");
+        // Not sticky at all.
+        let mut plain = unpinned("plain");
+        plain["metadata"]["annotations"] = json!({});
+        for other in [pinned, elsewhere, other_class, plain] {
+            let name = other["metadata"]["name"].clone();
+            assert!(
+                of(ID, run_among(turner.clone(), &[other], Phase::Validating)).is_empty(),
+                "{name}"
+            );
+        }
+        // Regex mode is on already, through another Ingress: this write changes nothing.
+        let mut already = turner.clone();
+        already["metadata"]["name"] = json!("already");
+        assert!(
+            of(
+                ID,
+                run_among(
+                    turner.clone(),
+                    &[unpinned("shop"), already],
+                    Phase::Validating
+                )
+            )
+            .is_empty()
+        );
+        // No regex mode turned on: a use-regex of "false".
+        let off = super::super::testing::ingress(
+            json!({"nginx.ingress.kubernetes.io/use-regex": "false"}),
+            &["/search"],
+        );
+        assert!(of(ID, run_among(off, &[unpinned("shop")], Phase::Validating)).is_empty());
     }
 }

@@ -20,6 +20,7 @@ use super::Context;
 use super::cookie_path_not_literal::literal_problem;
 use crate::controllers::nginx;
 use crate::controllers::nginx::affinity::{Affinity, CookieSettings};
+use crate::controllers::nginx::annotation;
 use crate::cookie_path::{path_matches, path_prefix};
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::{IngressObject, Object, ObjectRef, PathRef, namespace_of, port_as_written};
@@ -174,6 +175,10 @@ pub struct HostFacts {
     members: BTreeMap<ObjectKey, HostMember>,
     /// Members that turn regex mode on for the host, in key order.
     turners: BTreeSet<ObjectKey>,
+    /// Sticky members (not canaries) without `session-cookie-path` that have a regex-looking
+    /// path on the host and do not turn regex mode on themselves: another Ingress that turns
+    /// it on makes their cookie Path a regex.
+    unpinned: BTreeSet<ObjectKey>,
     /// Sticky paths of sticky Ingresses that are not canaries, by cookie name.
     cookies: HashMap<String, CookieGroup>,
 }
@@ -187,6 +192,8 @@ struct HostMember {
     /// Its sticky paths without regex mode, and with it.
     literal: Vec<Entry>,
     regex: Vec<Entry>,
+    /// Its first regex-looking path on the host, when it is in [`HostFacts::unpinned`].
+    regex_path: Option<String>,
 }
 
 /// The sticky paths under one cookie name, as the host reads them without regex mode and with
@@ -301,6 +308,7 @@ impl HostFacts {
             policy: policy.clone(),
             members: BTreeMap::new(),
             turners: BTreeSet::new(),
+            unpinned: BTreeSet::new(),
             cookies: HashMap::new(),
         };
         for object in objects {
@@ -317,6 +325,19 @@ impl HostFacts {
             .filter_map(|key| self.members.get(key))
             .map(|m| &m.member)
             .find(|m| m.same_controller_as(subject))
+    }
+
+    /// The sticky Ingresses of the subject's controller that this host's regex mode would break,
+    /// with the first regex-looking path of each, in key order: sticky (not canaries), without
+    /// `session-cookie-path`, with a regex-looking path on the host, and not turning regex mode
+    /// on themselves (cookie-path-for-regex judges those on their own writes).
+    pub fn unpinned_regex_paths(&self, subject: &Subject<'_>) -> Vec<(&Member, &str)> {
+        self.unpinned
+            .iter()
+            .filter_map(|key| self.members.get(key))
+            .filter(|m| m.member.same_controller_as(subject))
+            .filter_map(|m| Some((&m.member, m.regex_path.as_deref()?)))
+            .collect()
     }
 
     /// The Ingresses of the host that send the subject's cookie name to another upstream on a
@@ -386,7 +407,8 @@ impl Summary for HostFacts {
         let prefix = self.policy.annotation_prefix.as_str();
         let member = Member::of(ingress, &self.policy);
         let key = member.key.clone();
-        if nginx::turns_on_regex_mode(ingress, &self.host, prefix) {
+        let turner = nginx::turns_on_regex_mode(ingress, &self.host, prefix);
+        if turner {
             self.turners.insert(key.clone());
         }
         // A canary's own affinity annotations are never used: the primary's are copied into
@@ -397,7 +419,21 @@ impl Summary for HostFacts {
             cookie: None,
             literal: Vec::new(),
             regex: Vec::new(),
+            regex_path: None,
         };
+        let annotations = nginx::Annotations::new(ingress, prefix);
+        if affinity.cookie && !turner && annotations.get(annotation::SESSION_COOKIE_PATH).is_none()
+        {
+            facts.regex_path = ingress
+                .paths()
+                .into_iter()
+                .filter(|p| p.host.unwrap_or("") == self.host)
+                .find(|p| nginx::regex_tell(p.path).is_some())
+                .map(|p| p.path.to_string());
+            if facts.regex_path.is_some() {
+                self.unpinned.insert(key.clone());
+            }
+        }
         if affinity.cookie {
             let persistent = affinity.mode == "persistent";
             let entries = |regex_host: bool| -> Vec<Entry> {
@@ -430,6 +466,7 @@ impl Summary for HostFacts {
         };
         let key = object_key(ingress);
         self.turners.remove(&key);
+        self.unpinned.remove(&key);
         let Some(facts) = self.members.remove(&key) else {
             return;
         };

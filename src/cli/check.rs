@@ -9,6 +9,44 @@ use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// How `check` and `fix` read files: what to leave out, and how strict to be about it.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// Leave out paths matching GLOB (gitignore syntax; repeatable): matched relative to each
+    /// folder given, and to the current directory for files given by name. A
+    /// `.sticky-guard-ignore` file at the root of a folder given is read too; `.gitignore` is
+    /// not (rendered manifests are often git-ignored). Hidden folders are never walked.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Make skipped documents errors (exit 2): YAML without apiVersion and kind, Helm
+    /// templates. Hidden folders and excluded paths stay left out.
+    #[arg(long)]
+    pub strict: bool,
+    /// Exit 0 when the input holds no Kubernetes object (an empty folder, only other YAML);
+    /// without it that is "nothing to judge", exit 2. For pre-commit runs over any YAML.
+    #[arg(long)]
+    pub allow_empty: bool,
+}
+
+impl InputArgs {
+    /// Reads `files` as these arguments say; `Err` for an `--exclude` pattern that does not
+    /// parse.
+    fn read(&self, files: &[PathBuf]) -> Result<manifests::Input, String> {
+        manifests::read(
+            files,
+            &manifests::ReadOptions {
+                exclude: self.exclude.clone(),
+            },
+        )
+    }
+
+    /// [`Report::finish_input`] with these arguments.
+    fn finish(&self, report: &mut Report, skipped: Vec<manifests::Skipped>, files: &[PathBuf]) {
+        let inputs: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        report.finish_input(skipped, self.strict, self.allow_empty, &inputs.join(", "));
+    }
+}
+
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -18,6 +56,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+    /// What to read.
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Policy.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -37,6 +78,9 @@ pub struct FixArgs {
     /// one (for CI).
     #[arg(long)]
     pub diff: bool,
+    /// What to read.
+    #[command(flatten)]
+    pub input: InputArgs,
     /// Policy.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -48,7 +92,9 @@ pub enum Output {
     /// One line per finding: `FILE:LINE:COL: LEVEL RULE Kind ns/name: message (fix: hint)`;
     /// coloured on a terminal (honours NO_COLOR).
     Human,
-    /// One JSON document: `{"findings": [...], "errors": [...], "summary": {...}}`; a
+    /// One JSON document: `{"findings": [...], "errors": [...], "skipped": [...], "summary":
+    /// {...}}` (`skipped`: `file`, `document` and `line` when one document, `reason`,
+    /// `message`); a
     /// finding's `line` is the key at fault's (its `region` has the columns), `documentLine`
     /// the first line of its document.
     Json,
@@ -62,8 +108,12 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
         Ok(policy) => policy,
         Err(e) => return super::fail(e),
     };
-    let (documents, errors) = manifests::read(&args.files);
-    let report = engine::check_documents(documents, errors, &policy);
+    let input = match args.input.read(&args.files) {
+        Ok(input) => input,
+        Err(e) => return super::fail(e),
+    };
+    let mut report = engine::check_documents(input.documents, input.errors, &policy);
+    args.input.finish(&mut report, input.skipped, &args.files);
     print_report(&report, args.output, &policy)
 }
 
@@ -94,6 +144,9 @@ pub fn print_report(report: &Report, output: Output, policy: &Policy) -> ExitCod
 /// `sticky-guard fix`: prints the fixed files (the default), rewrites them (`--in-place`), or
 /// prints a unified diff (`--diff`). Findings no fix removes go to stderr.
 ///
+/// Reads files as `check` does (skipping what is not a Kubernetes manifest, said on stderr;
+/// "nothing to judge" unless `--allow-empty`).
+///
 /// Exit codes: 2 on input errors (nothing written); 1 when a deny-level finding remains, or
 /// with `--diff` when there is a diff; else 0.
 pub fn run_fix(args: FixArgs) -> ExitCode {
@@ -106,8 +159,14 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
             "--in-place rewrites files: stdin (`-`) has none; use --diff or no flag",
         );
     }
-    let (documents, errors) = manifests::read(&args.files);
-    let fixed = engine::fix_documents(documents, errors, &policy);
+    let input = match args.input.read(&args.files) {
+        Ok(input) => input,
+        Err(e) => return super::fail(e),
+    };
+    let mut fixed = engine::fix_documents(input.documents, input.errors, &policy);
+    args.input
+        .finish(&mut fixed.remaining, input.skipped, &args.files);
+    anstream::eprint!("{}", report::text::skipped(&fixed.remaining));
     if !fixed.remaining.errors.is_empty() {
         anstream::eprint!("{}", report::text::errors(&fixed.remaining));
         eprintln!("nothing written: fix the errors above first");

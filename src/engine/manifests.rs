@@ -81,25 +81,184 @@ pub struct InputError {
     pub message: String,
 }
 
+/// A document or path left out of the judgement, and why. Every one is named in the report,
+/// so nothing is left out silently.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    /// The file or folder (`-` for stdin).
+    pub file: String,
+    /// 1-based index of the document, when one document of the file was skipped (not the
+    /// whole file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    /// 1-based line where that document starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// Why.
+    pub reason: SkipReason,
+    /// Why, in words (the same text as the text report).
+    pub message: &'static str,
+}
+
+impl Skipped {
+    /// A whole file or folder skipped for `reason`.
+    pub fn path(file: impl Into<String>, reason: SkipReason) -> Self {
+        Self {
+            file: file.into(),
+            document: None,
+            line: None,
+            reason,
+            message: reason.message(),
+        }
+    }
+
+    /// `FILE:LINE:1` for a document, `FILE` for a file or folder: where an editor should jump.
+    pub fn at(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}:1", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// Why a document or path was not judged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// A YAML document without `apiVersion` or without `kind`: a kustomization file, a CI
+    /// workflow, Helm values, a chart's `Chart.yaml`.
+    NotAKubernetesObject,
+    /// A file holding `{{`: a Helm (or other Go) template, which is not YAML until rendered.
+    HelmTemplate,
+    /// A folder whose name starts with `.` (`.git`, `.github`), met while walking a folder.
+    HiddenFolder,
+    /// A path matched by `--exclude` or by the `.sticky-guard-ignore` of the folder given.
+    Excluded,
+}
+
+impl SkipReason {
+    /// Every reason, in report order.
+    pub const ALL: [SkipReason; 4] = [
+        Self::NotAKubernetesObject,
+        Self::HelmTemplate,
+        Self::HiddenFolder,
+        Self::Excluded,
+    ];
+
+    /// The reason in words.
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::NotAKubernetesObject => "not a Kubernetes object (no apiVersion and kind)",
+            Self::HelmTemplate => {
+                "Helm template: render it first (`helm template … | sticky-guard check -`)"
+            }
+            Self::HiddenFolder => "hidden folder, not walked",
+            Self::Excluded => "excluded (--exclude or .sticky-guard-ignore)",
+        }
+    }
+
+    /// Whether the reason is about the input itself (a document or file that is not a
+    /// Kubernetes manifest), which `--strict` turns into an error; hidden folders and
+    /// exclusions are the user's choice and stay skipped.
+    pub fn is_about_input(self) -> bool {
+        matches!(self, Self::NotAKubernetesObject | Self::HelmTemplate)
+    }
+}
+
+/// The name of the file, at the root of a folder given, that lists paths to leave out, in
+/// gitignore syntax.
+pub const IGNORE_FILE: &str = ".sticky-guard-ignore";
+
+/// How to walk the paths given.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// Paths to leave out, in gitignore syntax (`--exclude`): matched relative to each folder
+    /// given, and, for files given by name, relative to the current directory.
+    pub exclude: Vec<String>,
+}
+
+/// Everything read from the paths given.
+#[derive(Debug, Default)]
+pub struct Input {
+    /// The documents, in path order.
+    pub documents: Vec<Document>,
+    /// Files and documents that could not be read.
+    pub errors: Vec<InputError>,
+    /// Files and folders left out, with why (documents that are not Kubernetes objects are
+    /// found later, by the engine).
+    pub skipped: Vec<Skipped>,
+}
+
 /// Reads every document of every path. Empty documents are skipped; `kind: List` documents are
 /// split into their items. Errors do not stop the reading of other files.
-pub fn read(paths: &[PathBuf]) -> (Vec<Document>, Vec<InputError>) {
-    let mut documents = Vec::new();
-    let mut errors = Vec::new();
+///
+/// Folders are walked for `*.yaml`, `*.yml` and `*.json`, except hidden folders and the paths
+/// `options.exclude` or the folder's own [`IGNORE_FILE`] match (gitignore syntax, read with
+/// ripgrep's `ignore` crate). `.gitignore` files are not honoured, on purpose: rendered
+/// manifests (`helm template > out/`) are often git-ignored and are exactly what is checked.
+/// A file given by name is always read unless `--exclude` matches it. A file holding `{{` is
+/// skipped as a Helm template. Whatever is left out is listed in [`Input::skipped`].
+///
+/// # Errors
+/// An `--exclude` pattern that is not valid gitignore syntax.
+pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Input, String> {
+    let mut input = Input::default();
+    let given = excludes(Path::new("."), &options.exclude, None)?;
     for path in paths {
-        for file in expand(path, &mut errors) {
+        let files = if path.as_os_str() == "-" || !path.is_dir() {
+            if path.as_os_str() != "-" && excluded_by_name(&given, path) {
+                input
+                    .skipped
+                    .push(Skipped::path(display(path), SkipReason::Excluded));
+                continue;
+            }
+            vec![path.to_path_buf()]
+        } else {
+            let ignore_file = path.join(IGNORE_FILE);
+            let matcher = excludes(path, &options.exclude, Some(&ignore_file))?;
+            walk(path, &matcher, &mut input)
+        };
+        for file in files {
             match read_text(&file) {
-                Ok(text) => parse(&display(&file), &text, &mut documents, &mut errors),
-                Err(message) => errors.push(InputError {
+                Ok(text) if text.contains("{{") => input
+                    .skipped
+                    .push(Skipped::path(display(&file), SkipReason::HelmTemplate)),
+                Ok(text) => parse(
+                    &display(&file),
+                    &text,
+                    &mut input.documents,
+                    &mut input.errors,
+                ),
+                Err(message) => input.errors.push(InputError {
                     location: display(&file),
                     message,
                 }),
             }
         }
     }
-    (documents, errors)
+    Ok(input)
 }
 
+/// The gitignore matcher of one folder given: `--exclude` patterns, then its ignore file if it
+/// has one (a later line wins, as in one `.gitignore`).
+fn excludes(
+    root: &Path,
+    patterns: &[String],
+    ignore_file: Option<&Path>,
+) -> Result<ignore::gitignore::Gitignore, String> {
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(root);
+    for pattern in patterns {
+        builder
+            .add_line(None, pattern)
+            .map_err(|e| format!("--exclude {pattern}: {e}"))?;
+    }
+    if let Some(file) = ignore_file.filter(|f| f.is_file())
+        && let Some(e) = builder.add(file)
+    {
+        return Err(format!("{}: {e}", display(file)));
+    }
+    builder.build().map_err(|e| e.to_string())
+}
 /// Parses the documents of one file's text.
 pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<InputError>) {
     let starts = document_lines(text);
@@ -196,17 +355,31 @@ fn display(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn expand(path: &Path, errors: &mut Vec<InputError>) -> Vec<PathBuf> {
-    if path.as_os_str() == "-" || !path.is_dir() {
-        return vec![path.to_path_buf()];
-    }
+/// Whether `--exclude` matches a file given by name, or one of its folders (relative to the
+/// current directory when the path is under it).
+fn excluded_by_name(matcher: &ignore::gitignore::Gitignore, path: &Path) -> bool {
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .unwrap_or_else(|| path.to_path_buf());
+    matcher.matched(&relative, false).is_ignore()
+        || relative
+            .ancestors()
+            .skip(1)
+            .filter(|a| !a.as_os_str().is_empty() && a.as_os_str() != "." && !a.has_root())
+            .any(|a| matcher.matched(a, true).is_ignore())
+}
+
+/// The manifest files under `root`, sorted; hidden folders and excluded paths are recorded in
+/// `input.skipped` and not entered.
+fn walk(root: &Path, matcher: &ignore::gitignore::Gitignore, input: &mut Input) -> Vec<PathBuf> {
     let mut files = Vec::new();
-    let mut stack = vec![path.to_path_buf()];
+    let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
-                errors.push(InputError {
+                input.errors.push(InputError {
                     location: display(&dir),
                     message: format!("cannot read directory: {e}"),
                 });
@@ -221,14 +394,30 @@ fn expand(path: &Path, errors: &mut Vec<InputError>) -> Vec<PathBuf> {
                 continue;
             };
             if kind.is_dir() {
-                stack.push(p);
+                if entry.file_name().to_string_lossy().starts_with('.') {
+                    input
+                        .skipped
+                        .push(Skipped::path(display(&p), SkipReason::HiddenFolder));
+                } else if matcher.matched(&p, true).is_ignore() {
+                    input
+                        .skipped
+                        .push(Skipped::path(display(&p), SkipReason::Excluded));
+                } else {
+                    stack.push(p);
+                }
             } else if (kind.is_file() || p.is_file())
                 && matches!(
                     p.extension().and_then(|e| e.to_str()),
                     Some("yaml" | "yml" | "json")
                 )
             {
-                files.push(p);
+                if matcher.matched(&p, false).is_ignore() {
+                    input
+                        .skipped
+                        .push(Skipped::path(display(&p), SkipReason::Excluded));
+                } else {
+                    files.push(p);
+                }
             }
         }
     }

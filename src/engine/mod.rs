@@ -10,7 +10,14 @@
 //! Nothing is skipped silently: the [`Summary`] counts the objects judged and those skipped,
 //! with why (another ingress class, an excluded namespace, a kind no rule judges), and names
 //! duplicated objects (same kind, namespace and name): `kubectl apply` keeps the later one, so
-//! the later one is what the other objects see; each is still judged on its own.
+//! the later one is what the other objects see; each is still judged on its own. Documents and
+//! files that are not Kubernetes manifests (no `apiVersion` and `kind`, Helm templates) and
+//! folders left out are listed in [`Report::skipped`] with why.
+//!
+//! Nothing judged is not success: a run that read no Kubernetes object at all (an empty
+//! folder, a wrong path) is an error unless the caller allows it ([`Report::finish_input`]).
+//! Objects the policy leaves out (another ingress class, a kind no rule judges) were read:
+//! they count, and the summary says why each was not judged.
 
 pub mod edit;
 pub mod manifests;
@@ -21,7 +28,7 @@ use crate::policy::{Judged, Policy};
 use crate::rules::{self, Context, Finding, Fix, Level, Phase};
 use crate::view::offline::OfflineView;
 use edit::Edit;
-use manifests::{Document, InputError, Location};
+use manifests::{Document, InputError, Location, SkipReason, Skipped};
 use positions::Region;
 use serde::Serialize;
 use serde_json::Value;
@@ -118,6 +125,15 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Kubernetes objects read: those judged and those the policy left out (another ingress
+    /// class, an excluded namespace, a kind no rule judges).
+    pub fn objects(&self) -> usize {
+        self.judged
+            + self.other_class.values().sum::<usize>()
+            + self.excluded_namespace
+            + self.kind_not_judged.values().sum::<usize>()
+    }
+
     /// One line: `judged 3 object(s); skipped 2: 1 Ingress of class gce, 1 Deployment`.
     pub fn line(&self) -> String {
         let mut skipped = Vec::new();
@@ -153,6 +169,9 @@ pub struct Report {
     pub findings: Vec<Reported>,
     /// Files and documents that could not be read or decoded.
     pub errors: Vec<InputError>,
+    /// Documents, files and folders left out, with why, in path order (`-o json`: `file`,
+    /// `document` and `line` for one document of a file, `reason`, `message`).
+    pub skipped: Vec<Skipped>,
     /// What was judged and skipped.
     pub summary: Summary,
 }
@@ -168,31 +187,109 @@ impl Report {
             0
         }
     }
+
+    /// Completes a report of files read from disk: adds what the reader left out
+    /// (`skipped`: Helm templates, hidden folders, excluded paths) to what the engine left out
+    /// (documents that are not Kubernetes objects), in path order; with `strict`, skipped
+    /// documents and Helm templates become errors (hidden folders and exclusions stay the
+    /// user's choice); and unless `allow_empty`, a run that read no Kubernetes object and met
+    /// no other error gets the error "nothing to judge", located at `inputs` (the paths given).
+    pub fn finish_input(
+        &mut self,
+        skipped: Vec<Skipped>,
+        strict: bool,
+        allow_empty: bool,
+        inputs: &str,
+    ) {
+        self.skipped.extend(skipped);
+        self.skipped
+            .sort_by(|a, b| (&a.file, a.document).cmp(&(&b.file, b.document)));
+        if strict {
+            let (errors, kept) = std::mem::take(&mut self.skipped)
+                .into_iter()
+                .partition(|s| s.reason.is_about_input());
+            self.skipped = kept;
+            let errors: Vec<Skipped> = errors;
+            self.errors.extend(errors.into_iter().map(|s| InputError {
+                location: s.at(),
+                message: format!("{} (--strict)", s.message),
+            }));
+        }
+        if !allow_empty && self.errors.is_empty() && self.summary.objects() == 0 {
+            let skipped = match self.skipped.len() {
+                0 => String::new(),
+                n => format!(" ({n} skipped)"),
+            };
+            self.errors.push(InputError {
+                location: inputs.to_string(),
+                message: format!(
+                    "nothing to judge: no Kubernetes object found{skipped}; pass --allow-empty \
+                     when that is expected (pre-commit over unrelated files)"
+                ),
+            });
+        }
+    }
 }
 
 /// A decoded document.
 struct Decoded {
     document: Document,
+    /// `None` for a kind no rule judges, and for a document that is not a Kubernetes object.
     object: Option<Arc<Object>>,
+    /// Not a Kubernetes object ([`is_kubernetes_object`]): listed in [`Report::skipped`], not
+    /// counted in the summary; kept so that `fix` can write its file back whole.
+    not_an_object: bool,
 }
 
-fn decode_all(documents: Vec<Document>, errors: &mut Vec<InputError>) -> Vec<Decoded> {
+/// Whether a document is meant as a Kubernetes object: a mapping with both `apiVersion` and
+/// `kind`. Other YAML (kustomization files, CI workflows, Helm values, `Chart.yaml`, which has
+/// `apiVersion` but no `kind`) is skipped. A document with both keys is read as an object, so
+/// a broken manifest (a `kind` that is a number) is still an error.
+fn is_kubernetes_object(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|map| map.contains_key("apiVersion") && map.contains_key("kind"))
+}
+
+fn decode_all(
+    documents: Vec<Document>,
+    errors: &mut Vec<InputError>,
+    skipped: &mut Vec<Skipped>,
+) -> Vec<Decoded> {
     documents
         .into_iter()
-        .filter_map(|document| match objects::decode(&document.value) {
-            Ok(object) => Some(Decoded {
-                object: object.map(Arc::new),
-                document,
-            }),
-            Err(e) => {
-                errors.push(InputError {
-                    location: document.location.to_string(),
-                    message: match describe(&document.value) {
-                        Some(what) => format!("{what}: {e}"),
-                        None => e.to_string(),
-                    },
+        .filter_map(|document| {
+            if !is_kubernetes_object(&document.value) {
+                let reason = SkipReason::NotAKubernetesObject;
+                skipped.push(Skipped {
+                    file: document.location.file.clone(),
+                    document: Some(document.location.document),
+                    line: Some(document.location.line),
+                    reason,
+                    message: reason.message(),
                 });
-                None
+                return Some(Decoded {
+                    document,
+                    object: None,
+                    not_an_object: true,
+                });
+            }
+            match objects::decode(&document.value) {
+                Ok(object) => Some(Decoded {
+                    object: object.map(Arc::new),
+                    document,
+                    not_an_object: false,
+                }),
+                Err(e) => {
+                    errors.push(InputError {
+                        location: document.location.to_string(),
+                        message: match describe(&document.value) {
+                            Some(what) => format!("{what}: {e}"),
+                            None => e.to_string(),
+                        },
+                    });
+                    None
+                }
             }
         })
         .collect()
@@ -255,7 +352,8 @@ fn judge(
     policy: &Policy,
     view: OfflineView,
 ) -> Report {
-    let decoded = decode_all(documents, &mut errors);
+    let mut skipped = Vec::new();
+    let decoded = decode_all(documents, &mut errors, &mut skipped);
     let view = offline_view(&decoded, view);
     let context = Context {
         policy,
@@ -263,7 +361,10 @@ fn judge(
         old: None,
     };
     let mut findings = Vec::new();
-    for Decoded { document, object } in &decoded {
+    for Decoded {
+        document, object, ..
+    } in &decoded
+    {
         let Some(object) = object else { continue };
         for finding in rules::evaluate(object, Phase::Validating, &context) {
             findings.push(report(finding, object, document, policy));
@@ -273,6 +374,7 @@ fn judge(
     Report {
         findings,
         errors,
+        skipped,
         summary,
     }
 }
@@ -281,7 +383,15 @@ fn summarize(decoded: &[Decoded], policy: &Policy) -> Summary {
     let mut summary = Summary::default();
     let mut seen: HashMap<ObjectRef, Vec<String>> = HashMap::new();
     let mut order = Vec::new();
-    for Decoded { document, object } in decoded {
+    for Decoded {
+        document,
+        object,
+        not_an_object,
+    } in decoded
+    {
+        if *not_an_object {
+            continue;
+        }
         let Some(object) = object else {
             let kind = document
                 .value
@@ -391,7 +501,8 @@ pub fn fix_documents(
     mut errors: Vec<InputError>,
     policy: &Policy,
 ) -> Fixed {
-    let decoded = decode_all(documents, &mut errors);
+    // What is skipped is found again when the patched documents are judged below.
+    let decoded = decode_all(documents, &mut errors, &mut Vec::new());
     let view = offline_view(&decoded, OfflineView::new());
     let context = Context {
         policy,
@@ -404,6 +515,7 @@ pub fn fix_documents(
     for Decoded {
         mut document,
         object,
+        ..
     } in decoded
     {
         let file_index = match (&document.source, files.last()) {

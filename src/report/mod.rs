@@ -8,7 +8,7 @@ pub mod text;
 use crate::engine::Report;
 
 /// The report as one pretty-printed JSON document: `{"findings": [...], "errors": [...],
-/// "summary": {...}}`, with a final newline.
+/// "skipped": [...], "summary": {...}}`, with a final newline.
 ///
 /// # Errors
 /// serde_json's, which a report (strings and numbers only) never produces.

@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 /// One run; `tool.driver.rules` is the whole catalogue (with each rule's configured action as
 /// its default level); one result per finding, located at the key at fault (a region with
 /// start and end line and column, columns in Unicode code points), with the object as a
-/// logical location. Unreadable inputs are tool
-/// execution notifications.
+/// logical location. Unreadable inputs are tool execution notifications at level `error`;
+/// documents, files and folders left out are notifications at level `note` (with the reason
+/// in `properties.reason`).
 pub fn sarif(report: &Report, policy: &Policy) -> Value {
     let rules: Vec<Value> = CATALOGUE
         .iter()
@@ -72,11 +73,24 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
             })
         })
         .collect();
-    let notifications: Vec<Value> = report
+    let mut notifications: Vec<Value> = report
         .errors
         .iter()
         .map(|e| json!({"level": "error", "message": {"text": format!("{}: {}", e.location, e.message)}}))
         .collect();
+    // What was left out, as notes located at the file (and the document's first line).
+    notifications.extend(report.skipped.iter().map(|s| {
+        let mut physical = json!({"artifactLocation": {"uri": uri(&s.file)}});
+        if let Some(line) = s.line {
+            physical["region"] = json!({"startLine": line});
+        }
+        json!({
+            "level": "note",
+            "message": {"text": format!("skipped: {}", s.message)},
+            "locations": [{"physicalLocation": physical}],
+            "properties": {"reason": s.reason}
+        })
+    }));
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",

@@ -2,7 +2,9 @@
 //! styles (`anstyle`); the command line strips them unless it writes to a colour terminal.
 
 use crate::engine::Report;
+use crate::engine::manifests::{SkipReason, Skipped};
 use crate::rules::Level;
+use std::collections::BTreeSet;
 
 /// `error: LOCATION: MESSAGE`, one line per input error.
 pub fn errors(report: &Report) -> String {
@@ -42,10 +44,55 @@ pub fn findings(report: &Report) -> String {
     out
 }
 
-/// The summary: duplicated objects (one line each), what was judged and skipped, and the
-/// finding counts.
+/// `skipped: FILE[:LINE:1]: why`, one line per document, file or folder left out (a document
+/// that is not a Kubernetes object is located at its first line).
+pub fn skipped(report: &Report) -> String {
+    report
+        .skipped
+        .iter()
+        .map(|s| format!("skipped: {}: {}\n", s.at(), s.message))
+        .collect()
+}
+
+/// What was left out, counted by reason: `skipped 3 document(s) in 3 file(s) that are not
+/// Kubernetes objects, 1 Helm template(s), 1 hidden folder(s), 1 excluded path(s)`; `None`
+/// when nothing was.
+pub fn skipped_counts(report: &Report) -> Option<String> {
+    let mut parts = Vec::new();
+    for reason in SkipReason::ALL {
+        let of: Vec<&Skipped> = report
+            .skipped
+            .iter()
+            .filter(|s| s.reason == reason)
+            .collect();
+        if of.is_empty() {
+            continue;
+        }
+        let n = of.len();
+        parts.push(match reason {
+            SkipReason::NotAKubernetesObject => {
+                let files: BTreeSet<&str> = of.iter().map(|s| s.file.as_str()).collect();
+                format!(
+                    "{n} document(s) in {} file(s) that are not Kubernetes objects",
+                    files.len()
+                )
+            }
+            SkipReason::HelmTemplate => format!("{n} Helm template(s)"),
+            SkipReason::HiddenFolder => format!("{n} hidden folder(s)"),
+            SkipReason::Excluded => format!("{n} excluded path(s)"),
+        });
+    }
+    (!parts.is_empty()).then(|| format!("skipped {}", parts.join(", ")))
+}
+
+/// The summary: what was left out (one line each, then counted by reason), duplicated objects
+/// (one line each), what was judged and skipped, and the finding counts.
 pub fn summary(report: &Report) -> String {
-    let mut out = String::new();
+    let mut out = skipped(report);
+    if let Some(counts) = skipped_counts(report) {
+        out.push_str(&counts);
+        out.push('\n');
+    }
     for duplicate in &report.summary.duplicates {
         out.push_str(&format!(
             "note: {duplicate}: given more than once; kubectl apply keeps the last\n"

@@ -1,7 +1,8 @@
 //! The command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`, `export`.
 //!
 //! Exit codes, for every command: 0 success (for `check`: clean or warnings only), 1 a
-//! deny-level finding, 2 usage, input or start-up errors.
+//! deny-level finding, 2 usage, input or start-up errors (for `check` and `fix`, also no
+//! Kubernetes object in the files given, unless `--allow-empty`).
 
 mod audit;
 mod certs;
@@ -33,14 +34,16 @@ pub enum Command {
     /// GET /readyz).
     Serve(Box<serve::ServeArgs>),
     /// Judge manifest files (multi-document YAML or JSON; `-` reads stdin; directories are read
-    /// for *.yaml, *.yml, *.json). Exit 0 when clean or warnings only, 1 when a deny-level
-    /// finding exists, 2 on usage or parse errors.
+    /// for *.yaml, *.yml, *.json, outside hidden folders and `--exclude`d paths). YAML without
+    /// apiVersion and kind and Helm templates are skipped and listed. Exit 0 when clean or
+    /// warnings only, 1 when a deny-level finding exists, 2 on usage or parse errors and when
+    /// no Kubernetes object was found ("nothing to judge", unless `--allow-empty`).
     Check(check::CheckArgs),
     /// Apply the mutating webhook's patches to the manifests as minimal edits (only the lines a
     /// fix needs change; comments, quoting and formatting stay): print the fixed files
     /// (default), rewrite them (`--in-place`) or print a unified diff (`--diff`, exit 1 when
     /// there is one). Findings no patch fixes go to stderr (exit 1 for a deny); on a parse
-    /// error nothing is written (exit 2).
+    /// error nothing is written (exit 2). Files are read as `check` reads them.
     Fix(check::FixArgs),
     /// Judge everything already in the cluster (KUBECONFIG, ~/.kube/config or in-cluster):
     /// same output formats and exit codes as `check`.

@@ -207,7 +207,8 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
         }
     } else {
         let mut text = String::new();
-        for file in &fixed.files {
+        // Files that hold no Kubernetes object (listed as skipped) are not part of the stream.
+        for file in fixed.files.iter().filter(|f| f.has_objects) {
             // Files follow each other as one stream: a document separator between them.
             if !text.is_empty() && !file.after.starts_with("---") {
                 if !text.ends_with('\n') {

@@ -491,6 +491,9 @@ pub struct FixedFile {
     /// Documents (1-based) that could not be edited in place and were written anew from their
     /// values (comments and formatting of those documents are lost).
     pub rewritten: Vec<usize>,
+    /// Whether any document of the file is a Kubernetes object; a file that holds none
+    /// (a kustomization file, Helm values) is left out of `fix`'s output stream.
+    pub has_objects: bool,
 }
 
 /// Applies the mutating webhook's patches to each document, then judges the result. Files
@@ -515,7 +518,7 @@ pub fn fix_documents(
     for Decoded {
         mut document,
         object,
-        ..
+        not_an_object,
     } in decoded
     {
         let file_index = match (&document.source, files.last()) {
@@ -527,6 +530,7 @@ pub fn fix_documents(
                         before: source.clone(),
                         after: String::new(),
                         rewritten: Vec::new(),
+                        has_objects: false,
                     },
                     Vec::new(),
                 ));
@@ -534,6 +538,9 @@ pub fn fix_documents(
             }
             (None, _) => usize::MAX,
         };
+        if !not_an_object && let Some((file, _)) = files.get_mut(file_index) {
+            file.has_objects = true;
+        }
         if let Some(object) = &object {
             let findings = rules::evaluate(object, Phase::Mutating, &context);
             let fixes: Vec<&Fix> = findings.iter().filter_map(|f| f.fix.as_ref()).collect();
@@ -674,6 +681,7 @@ spec: {ingressClassName: nginx}
             before: Arc::from(""),
             after: String::new(),
             rewritten: vec![1],
+            has_objects: true,
         };
         assert_eq!(
             rewrite(&file, &documents),
@@ -690,6 +698,54 @@ spec: {ingressClassName: nginx}
             rewrite(&yaml, &documents),
             "---\nkind: ConfigMap\napiVersion: v1\n"
         );
+    }
+
+    /// YAML that lacks apiVersion or kind is skipped (Chart.yaml has apiVersion only); a
+    /// document with both is an object, so a broken one is still an error.
+    #[test]
+    fn documents_without_api_version_and_kind_are_skipped_not_errors() {
+        let text = "apiVersion: v2\nname: chart\n---\nresources: [a.yaml]\n---\n- a list\n\
+                    ---\napiVersion: v1\nkind: 5\n---\napiVersion: v1\nkind: Service\n\
+                    metadata: {name: s}\n";
+        let report = check_text("t.yaml", text, &Policy::default());
+        let skipped: Vec<(Option<usize>, SkipReason)> = report
+            .skipped
+            .iter()
+            .map(|s| (s.document, s.reason))
+            .collect();
+        let not_an_object = SkipReason::NotAKubernetesObject;
+        assert_eq!(
+            skipped,
+            [
+                (Some(1), not_an_object),
+                (Some(2), not_an_object),
+                (Some(3), not_an_object)
+            ]
+        );
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(report.errors[0].location, "t.yaml#4");
+        assert_eq!(report.summary.judged, 1);
+    }
+
+    #[test]
+    fn finish_input_applies_strict_and_nothing_to_judge() {
+        let mut report = check_text("t.yaml", "name: x\n", &Policy::default());
+        report.finish_input(
+            vec![Skipped::path("t/.git", SkipReason::HiddenFolder)],
+            true,
+            false,
+            "t",
+        );
+        assert_eq!(report.errors.len(), 1, "strict: the document is an error");
+        assert_eq!(report.errors[0].location, "t.yaml:1:1");
+        assert_eq!(report.skipped.len(), 1, "the hidden folder stays skipped");
+        assert_eq!(report.exit_code(), 2);
+        let mut report = check_text("t.yaml", "", &Policy::default());
+        report.finish_input(Vec::new(), false, true, "t.yaml");
+        assert_eq!(report.exit_code(), 0, "--allow-empty");
+        report.finish_input(Vec::new(), false, false, "t.yaml");
+        assert_eq!(report.exit_code(), 2);
+        assert!(report.errors[0].message.starts_with("nothing to judge"));
     }
 
     #[test]

@@ -79,6 +79,20 @@ fn seed_scenarios_give_valid_sarif() {
     );
 }
 
+/// What a run over a repository skips is given as `note` notifications, valid SARIF.
+#[test]
+fn skipped_inputs_give_valid_sarif_notes() {
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/repo");
+    let (code, log) = sarif_of(&[repo]);
+    assert_eq!(code, 1, "the sticky regex Ingress");
+    assert_valid(&log);
+    let notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notes.len(), 5);
+    assert!(notes.iter().all(|n| n["level"] == "note"));
+}
+
 #[test]
 fn clean_input_gives_valid_sarif_with_no_results() {
     let file = common::fixture("seed-scenarios/07-plain-ingress-v1beta1.yaml");

@@ -198,10 +198,7 @@ impl Policy {
         }
         for id in self.actions.keys() {
             if !rule_ids.contains(&id.as_str()) {
-                return error(
-                    &format!("rules.{id}"),
-                    format!("unknown rule ID; known: {}", rule_ids.join(", ")),
-                );
+                return error(&format!("rules.{id}"), unknown_rule(id, rule_ids));
             }
         }
         Ok(())
@@ -232,6 +229,27 @@ impl Policy {
             None => true,
             Some(class) => self.ingress_classes.iter().any(|c| c == class),
         }
+    }
+}
+
+/// "unknown rule ID", with the closest known ID when one is close (Jaro-Winkler similarity of
+/// 0.8 or more, `strsim`), and where to find them all: the list of every ID is long, so it is
+/// not repeated here.
+pub fn unknown_rule(id: &str, rule_ids: &[&str]) -> String {
+    let closest = rule_ids
+        .iter()
+        .map(|known| (strsim::jaro_winkler(id, known), *known))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, known)) => format!(
+            "unknown rule ID `{}`; did you mean `{known}`? (`sticky-guard rules` lists them all)",
+            crate::echo::bounded(id)
+        ),
+        None => format!(
+            "unknown rule ID `{}`; `sticky-guard rules` lists them all",
+            crate::echo::bounded(id)
+        ),
     }
 }
 
@@ -310,10 +328,12 @@ mod tests {
         );
         assert_eq!(
             err("rules:\n  no-such-rule: warn\n"),
-            format!(
-                "p.yaml: rules.no-such-rule: unknown rule ID; known: {}",
-                IDS.join(", ")
-            )
+            "p.yaml: rules.no-such-rule: unknown rule ID `no-such-rule`; `sticky-guard rules` lists them all"
+        );
+        assert_eq!(
+            err("rules:\n  cookie-path-for-regexp: warn\n"),
+            "p.yaml: rules.cookie-path-for-regexp: unknown rule ID `cookie-path-for-regexp`; did you \
+             mean `cookie-path-for-regex`? (`sticky-guard rules` lists them all)"
         );
         assert!(err("annotationPrefx: x\n").starts_with("p.yaml: annotationPrefx: unknown field `annotationPrefx`, expected one of `annotationPrefix`"));
         assert!(err("ingressClasses: nginx\n").starts_with("p.yaml: ingressClasses: invalid type"));

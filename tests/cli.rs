@@ -613,3 +613,132 @@ fn json_line_is_the_key_and_document_line_the_document() {
         "{text}"
     );
 }
+
+/// `docs/rules/` holds one page per rule, each exactly what `sticky-guard rules ID --output
+/// markdown` prints (regenerate: `for id in $(sticky-guard rules -o json | jq -r '.[].id'); do
+/// sticky-guard rules $id -o markdown > docs/rules/$id.md; done`), and nothing else.
+#[test]
+fn rule_pages_are_the_generator_output() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/rules");
+    let mut pages: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    let mut expected: Vec<String> = sticky_guard::rules::ids()
+        .iter()
+        .map(|id| format!("{id}.md"))
+        .collect();
+    expected.sort();
+    assert_eq!(pages, expected);
+    for rule in sticky_guard::rules::CATALOGUE {
+        let written = std::fs::read_to_string(dir.join(format!("{}.md", rule.id))).unwrap();
+        assert_eq!(
+            written,
+            sticky_guard::cli::rule_page(rule),
+            "docs/rules/{}.md is not the generator output (regenerate it)",
+            rule.id
+        );
+    }
+    let out = sticky_guard(&["rules", "cookie-path-for-regex", "-o", "markdown"], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        std::fs::read_to_string(dir.join("cookie-path-for-regex.md")).unwrap()
+    );
+}
+
+/// `rules -o json` lists every rule; `rules ID -o json` is that entry; a whole-catalogue
+/// output with an ID, and an unknown ID (with the closest one suggested), exit 2.
+#[test]
+fn rules_json_and_one_rules_formats() {
+    let out = sticky_guard(&["rules", "-o", "json"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let all: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = all.iter().filter_map(|r| r["id"].as_str()).collect();
+    assert_eq!(ids, sticky_guard::rules::ids());
+    let out = sticky_guard(&["rules", "externalname-backend", "-o", "json"], None);
+    assert_eq!(out.status.code(), Some(0));
+    let one: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        all.iter().find(|r| r["id"] == "externalname-backend"),
+        Some(&one)
+    );
+    assert_eq!(one["defaultAction"], "deny");
+    assert_eq!(one["kinds"], serde_json::json!(["Ingress"]));
+    let out = sticky_guard(&["rules", "externalname-backend", "-o", "kinds"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: --output kinds describes the whole catalogue: drop the rule ID\n"
+    );
+    let out = sticky_guard(&["rules", "externalname-backends"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr).unwrap(),
+        "error: unknown rule ID `externalname-backends`; did you mean `externalname-backend`? \
+         (`sticky-guard rules` lists them all)\n"
+    );
+}
+
+/// `certs` writes a CA once; it refuses to replace it without `--force`, and refuses names a
+/// Service or namespace cannot have. `--out-dir` and `--service` are kept as aliases.
+#[test]
+fn certs_keeps_an_existing_ca_and_checks_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("pki");
+    let out_dir = out_dir.to_str().unwrap();
+    let first = sticky_guard(&["certs", "--output-dir", out_dir], None);
+    assert_eq!(first.status.code(), Some(0));
+    let stdout = String::from_utf8(first.stdout).unwrap();
+    assert!(stdout.contains("manifests/base/webhooks.yaml"), "{stdout}");
+    let ca = std::fs::read(format!("{out_dir}/ca.pem")).unwrap();
+    let again = sticky_guard(&["certs", "--out-dir", out_dir], None);
+    assert_eq!(again.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(again.stderr).unwrap(),
+        format!(
+            "error: {out_dir}/ca.pem exists: the webhook configurations may trust it; pass --force \
+             to replace the CA, or choose another --output-dir\n"
+        )
+    );
+    assert_eq!(std::fs::read(format!("{out_dir}/ca.pem")).unwrap(), ca);
+    let forced = sticky_guard(&["certs", "--output-dir", out_dir, "--force"], None);
+    assert_eq!(forced.status.code(), Some(0));
+    assert_ne!(std::fs::read(format!("{out_dir}/ca.pem")).unwrap(), ca);
+    for args in [
+        ["--namespace", ""],
+        ["--service", "Bad_Name"],
+        ["--service-name", "-x"],
+    ] {
+        let out = sticky_guard(&["certs", "--output-dir", out_dir, args[0], args[1]], None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
+}
+
+/// `audit` against a server that refuses connections names the server, the resource and the
+/// cause.
+#[test]
+fn audit_names_an_unreachable_server_and_the_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("config");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\n\
+         contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n\
+         users: [{name: u, user: {token: x}}]\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
+        .arg("audit")
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.starts_with("error: cannot list ingresses from https://127.0.0.1:1/: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Connection refused"), "{stderr}");
+}

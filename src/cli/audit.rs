@@ -68,6 +68,7 @@ async fn list_cluster() -> Result<Vec<Document>, String> {
     let config = kube::Config::infer()
         .await
         .map_err(|e| format!("no cluster configuration: {e}"))?;
+    let server = config.cluster_url.to_string();
     let client =
         kube::Client::try_from(config).map_err(|e| format!("cannot make a client: {e}"))?;
     let mut values = Vec::new();
@@ -89,7 +90,10 @@ async fn list_cluster() -> Result<Vec<Document>, String> {
         };
         if let Some(resource) = resource {
             let api = Api::<DynamicObject>::all_with(client.clone(), &resource);
-            values.extend(list_all(api, &resource.api_version, &resource.kind).await?);
+            let listed = list_all(api, &resource.api_version, &resource.kind).await;
+            values.extend(
+                listed.map_err(|e| format!("cannot list {} from {server}: {}", info.plural, e))?,
+            );
         }
     }
     Ok(values
@@ -109,6 +113,23 @@ async fn list_cluster() -> Result<Vec<Document>, String> {
         .collect())
 }
 
+/// `error` and its causes, outermost first: `ServiceError: client error (Connect): tcp connect
+/// error: Connection refused (os error 111)`, so the reason reaches the user (kube's own
+/// message stops at the first).
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    crate::echo::bounded(&text).to_string()
+}
+
 /// Lists every object of `api`, 500 at a time, as JSON with `apiVersion` and `kind` set (list
 /// items from the API server do not always carry them).
 async fn list_all<K>(api: Api<K>, api_version: &str, kind: &str) -> Result<Vec<Value>, String>
@@ -118,10 +139,7 @@ where
     let mut out = Vec::new();
     let mut params = ListParams::default().limit(500);
     loop {
-        let page = api
-            .list(&params)
-            .await
-            .map_err(|e| format!("cannot list {kind}s: {e}"))?;
+        let page = api.list(&params).await.map_err(|e| causes(&e))?;
         for item in &page.items {
             let mut value = serde_json::to_value(item).map_err(|e| e.to_string())?;
             if let Some(map) = value.as_object_mut() {

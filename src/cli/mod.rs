@@ -12,13 +12,15 @@ mod policy;
 mod rules;
 mod serve;
 
-pub use rules::{annotations_table, human_table, markdown_table, match_conditions_yaml};
+pub use rules::{
+    annotations_table, human_table, markdown_table, match_conditions_yaml, rule_json, rule_page,
+};
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// sticky-guard: admission webhook and offline checker that keeps ingress-nginx sticky sessions
-/// working.
+/// sticky-guard: admission webhook and offline checker that keeps sticky sessions working
+/// behind Ingresses (ingress-nginx, Traefik, GKE) and Gateway API routes.
 #[derive(Debug, Parser)]
 #[command(name = "sticky-guard", version, about, long_about = None)]
 pub struct Cli {

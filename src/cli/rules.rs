@@ -25,8 +25,10 @@ pub struct RulesArgs {
 pub enum RulesOutput {
     /// Aligned columns: ID, kind, default action, title.
     Human,
-    /// The Markdown table in README.md.
+    /// The Markdown table in README.md; with an ID, the rule's page (`docs/rules/<id>.md`).
     Markdown,
+    /// Every rule (or, with an ID, one) as JSON.
+    Json,
     /// The `matchConditions` of every webhook, as a strategic-merge patch over
     /// `manifests/base/webhooks.yaml` (which carries them for the default policy).
     MatchConditions,
@@ -38,22 +40,45 @@ pub enum RulesOutput {
     Kinds,
 }
 
-/// Runs `rules`.
+/// Runs `rules`: the list in the chosen format, or one rule (`rules ID`) as text, a Markdown
+/// page or JSON. The whole-catalogue outputs (match-conditions, annotations, kinds) take no ID.
 pub fn run(args: RulesArgs) -> ExitCode {
     match &args.id {
-        Some(id) => match find(id) {
-            Some(rule) => {
-                super::out(&explain(rule));
-                ExitCode::SUCCESS
+        Some(id) => {
+            let Some(rule) = find(id) else {
+                return super::fail(crate::policy::unknown_rule(id, &crate::rules::ids()));
+            };
+            match args.output {
+                RulesOutput::Human => super::out(&explain(rule)),
+                RulesOutput::Markdown => super::out(&rule_page(rule)),
+                RulesOutput::Json => match serde_json::to_string_pretty(&rule_json(rule)) {
+                    Ok(text) => super::out(&format!("{text}\n")),
+                    Err(e) => return super::fail(format!("cannot write JSON: {e}")),
+                },
+                other => {
+                    return super::fail(format!(
+                        "--output {} describes the whole catalogue: drop the rule ID",
+                        other
+                            .to_possible_value()
+                            .map(|v| v.get_name().to_string())
+                            .unwrap_or_default()
+                    ));
+                }
             }
-            None => super::fail(format!(
-                "unknown rule `{id}`; `sticky-guard rules` lists them"
-            )),
-        },
+            ExitCode::SUCCESS
+        }
         None => {
             match args.output {
                 RulesOutput::Human => super::out(&human_table()),
                 RulesOutput::Markdown => super::out(&markdown_table()),
+                RulesOutput::Json => {
+                    let all: Vec<serde_json::Value> =
+                        CATALOGUE.iter().map(|r| rule_json(r)).collect();
+                    match serde_json::to_string_pretty(&all) {
+                        Ok(text) => super::out(&format!("{text}\n")),
+                        Err(e) => return super::fail(format!("cannot write JSON: {e}")),
+                    }
+                }
                 RulesOutput::MatchConditions => match args.policy.load() {
                     Ok(policy) => super::out(&match_conditions_yaml(&policy)),
                     Err(e) => return super::fail(e.to_string()),
@@ -67,6 +92,52 @@ pub fn run(args: RulesArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+/// One rule as JSON: `id`, `title`, `kinds`, `defaultAction`, `mutating`, `anyClass`, `knows`,
+/// `why`, `fix`, `source`, and `matchCondition` (CEL, under the default policy).
+pub fn rule_json(rule: &Rule) -> serde_json::Value {
+    let kinds: Vec<&str> = rule.check.kinds().iter().map(|k| k.name()).collect();
+    serde_json::json!({
+        "id": rule.id,
+        "title": rule.title,
+        "kinds": kinds,
+        "defaultAction": default_action(rule),
+        "mutating": rule.mutating,
+        "anyClass": rule.any_class,
+        "knows": rule.knows,
+        "why": rule.why,
+        "fix": rule.fix,
+        "source": rule.source,
+        "matchCondition": (rule.match_condition)(&Policy::default()),
+    })
+}
+
+/// One rule as a Markdown page (`docs/rules/<id>.md`).
+pub fn rule_page(rule: &Rule) -> String {
+    let webhooks = if rule.mutating {
+        "mutating and validating"
+    } else {
+        "validating"
+    };
+    format!(
+        "# `{id}`\n\n{title}.\n\n| | |\n|---|---|\n| judges | {kinds} |\n| default action | \
+`{action}` |\n| webhooks | {webhooks} |\n| knows | {knows} |\n| exported as a CEL policy | \
+{cel} |\n\n## Why\n\n{why}\n\n## What to do\n\n{fix}\n\n## Source\n\n{source}\n\n## When the \
+API server calls sticky-guard for it\n\nUnder the default policy (`sticky-guard rules --output \
+match-conditions` gives it for another):\n\n```cel\n{condition}\n```\n",
+        id = rule.id,
+        title = rule.title,
+        kinds = applies(rule),
+        action = default_action(rule),
+        knows = rule.knows,
+        cel = crate::policies::summary(rule),
+        // `<prefix>` would read as an HTML tag.
+        why = rule.why.replace("<prefix>", "`<prefix>`"),
+        fix = rule.fix.replace("<prefix>", "`<prefix>`"),
+        source = rule.source,
+        condition = (rule.match_condition)(&Policy::default()),
+    )
 }
 
 /// The kinds the rule judges: `Ingress`, `Service` or `Ingress, Service`.

@@ -24,12 +24,7 @@ pub struct ServeArgs {
     #[arg(long, env = "STICKY_GUARD_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
     /// Serving certificate chain, PEM (leaf first). Re-read when the file changes.
-    #[arg(
-        long,
-        env = "STICKY_GUARD_TLS_CERT",
-        requires = "tls_key",
-        required_unless_present_any = ["dev", "manage_certs"]
-    )]
+    #[arg(long, env = "STICKY_GUARD_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
     /// Private key of the serving certificate, PEM.
     #[arg(long, env = "STICKY_GUARD_TLS_KEY", requires = "tls_cert")]
@@ -94,7 +89,7 @@ pub struct ServeArgs {
     pub tls_min_version: tls::MinVersion,
     /// Largest request body accepted, in bytes (413 beyond; at once when the declared
     /// Content-Length is over it).
-    #[arg(long, default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    #[arg(long, env = "STICKY_GUARD_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
     /// AdmissionReviews judged at once; more wait (up to the 10 s request timeout).
     #[arg(long, env = "STICKY_GUARD_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..=4096), |n| n as usize))]
@@ -104,7 +99,7 @@ pub struct ServeArgs {
     #[arg(long, env = "STICKY_GUARD_SHUTDOWN_DELAY", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_delay: Duration,
     /// Log format (filter with RUST_LOG, default `info`).
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, value_enum, env = "STICKY_GUARD_LOG_FORMAT", default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Cluster view: `auto` watches the cluster found through KUBECONFIG, ~/.kube/config or the
     /// in-cluster service account, and falls back to single-object rules when there is none;
@@ -189,9 +184,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         Certificates::Managed(settings)
     } else {
         let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
-            return Err(
-                "--tls-cert and --tls-key are required (or --manage-certs, or --dev)".into(),
-            );
+            return Err("serve needs a serving certificate: --tls-cert FILE --tls-key FILE, or \
+--manage-certs (in a cluster: sticky-guard makes its CA and certificate, keeps them in a Secret and \
+patches the webhooks' caBundle), or --dev (on a workstation: a throwaway CA in --dev-dir, \
+certs/dev by default)"
+                .into());
         };
         Certificates::Files(cert.clone(), key.clone())
     };
@@ -455,5 +452,32 @@ impl tracing_subscriber::fmt::time::FormatTime for SecondCachedTime {
             w.write_str(text)?;
             write!(w, ".{:06}Z", now.subsec_micros())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Args;
+
+    /// README: every `serve` setting has a `STICKY_GUARD_<FLAG>` variable, except the three
+    /// that choose how certificates are made (`--dev`, `--dev-dir`, `--manage-certs`).
+    #[test]
+    fn every_setting_has_an_environment_variable() {
+        let command = ServeArgs::augment_args(clap::Command::new("serve"));
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if ["dev", "dev_dir", "manage_certs", "help"].contains(&id) {
+                continue;
+            }
+            let flag = id.to_uppercase();
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert_eq!(
+                env,
+                Some(format!("STICKY_GUARD_{flag}")),
+                "--{}",
+                arg.get_long().unwrap_or(id)
+            );
+        }
     }
 }

@@ -742,3 +742,74 @@ fn audit_names_an_unreachable_server_and_the_cause() {
     );
     assert!(stderr.contains("Connection refused"), "{stderr}");
 }
+
+/// The exit codes of every command, one row per case: 0 nothing at `--fail-on` or above (and
+/// for `--diff`, no diff), 1 such a finding or a diff, 2 usage, input or cluster errors.
+#[test]
+fn exit_codes_of_every_command() {
+    let ingress = |annotations: &str, path: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: shop\n  annotations: {annotations}\nspec:\n  ingressClassName: nginx\n  rules:\n  - host: shop.example.com\n    http:\n      paths:\n      - path: \"{path}\"\n        pathType: ImplementationSpecific\n        backend: {{service: {{name: web, port: {{number: 80}}}}}}\n"
+        )
+    };
+    let clean = ingress("{}", "/shop");
+    let warn_only = ingress(
+        "{nginx.ingress.kubernetes.io/session-cookie-name: route}",
+        "/shop",
+    );
+    let fixable = ingress(
+        "{nginx.ingress.kubernetes.io/affinity: cookie, nginx.ingress.kubernetes.io/use-regex: \"true\"}",
+        "/shop(/|$)(.*)",
+    );
+    let unfixable = ingress(
+        "{nginx.ingress.kubernetes.io/affinity: cookie, nginx.ingress.kubernetes.io/service-upstream: \"true\"}",
+        "/shop",
+    );
+    let broken = "apiVersion: v1\nkind: Service\nmetadata: [\n";
+    let empty = tempfile::tempdir().unwrap();
+    let empty = empty.path().to_str().unwrap().to_string();
+    let rows: Vec<(Vec<&str>, Option<&str>, i32)> = vec![
+        (vec!["check", "-"], Some(&clean), 0),
+        (vec!["check", "-"], Some(&warn_only), 0),
+        (vec!["check", "--fail-on", "warn", "-"], Some(&warn_only), 1),
+        (vec!["check", "-"], Some(&unfixable), 1),
+        (vec!["check", "--fail-on", "none", "-"], Some(&unfixable), 0),
+        (vec!["check", "-"], Some(broken), 2),
+        (vec!["check", "--fail-on", "none", "-"], Some(broken), 2),
+        (vec!["check", &empty], None, 2),
+        (vec!["check", "--allow-empty", &empty], None, 0),
+        (
+            vec!["check", "--fail-on", "sometimes", "-"],
+            Some(&clean),
+            2,
+        ),
+        (vec!["fix", "-"], Some(&fixable), 0),
+        (vec!["fix", "--diff", "-"], Some(&fixable), 1),
+        (vec!["fix", "--diff", "-"], Some(&clean), 0),
+        (vec!["fix", "--diff", "-"], Some(&unfixable), 1),
+        (
+            vec!["fix", "--diff", "--fail-on", "none", "-"],
+            Some(&unfixable),
+            0,
+        ),
+        (
+            vec!["fix", "--diff", "--fail-on", "warn", "-"],
+            Some(&warn_only),
+            1,
+        ),
+        (vec!["fix", "-"], Some(broken), 2),
+        (vec!["rules"], None, 0),
+        (vec!["rules", "no-such-rule"], None, 2),
+        (vec!["serve"], None, 2),
+        (vec!["no-such-command"], None, 2),
+    ];
+    for (args, stdin, code) in rows {
+        let out = sticky_guard(&args, stdin);
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -7,7 +7,7 @@
 //! warning). Same output formats and exit codes as `check`. Needs get/list on those resources
 //! (the ClusterRole in `manifests/rbac.yaml`).
 
-use super::check::{Output, print_report};
+use super::check::{FailOn, Output, print_report};
 use super::policy::PolicyArgs;
 use crate::engine::audit_documents;
 use crate::engine::manifests::{Document, Location};
@@ -27,6 +27,9 @@ pub struct AuditArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+    /// The lowest finding level that makes the run exit 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Deny)]
+    pub fail_on: FailOn,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 60)]
     pub timeout_seconds: u64,
@@ -59,7 +62,7 @@ pub fn run(args: AuditArgs) -> ExitCode {
         }
     };
     let report = audit_documents(documents, Vec::new(), &policy);
-    print_report(&report, args.output, &policy)
+    print_report(&report, args.output, &policy, args.fail_on)
 }
 
 /// Every object of every kind of the kinds table ([`KINDS`]; a CRD only when discovery finds

@@ -5,6 +5,7 @@ use super::policy::PolicyArgs;
 use crate::engine::{self, Report, manifests};
 use crate::policy::Policy;
 use crate::report;
+use crate::rules::Level;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,30 @@ impl InputArgs {
     }
 }
 
+/// `--fail-on`: the lowest finding level that makes `check`, `fix` and `audit` exit 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Deny-level findings (the default).
+    #[default]
+    Deny,
+    /// Warnings too.
+    Warn,
+    /// Never: findings are reported, the exit code says only whether the input could be read
+    /// (and, for `fix --diff`, whether there is a diff).
+    None,
+}
+
+impl FailOn {
+    /// The level it fails at, `None` for never.
+    pub fn level(self) -> Option<Level> {
+        match self {
+            FailOn::Deny => Some(Level::Deny),
+            FailOn::Warn => Some(Level::Warn),
+            FailOn::None => None,
+        }
+    }
+}
+
 /// Arguments of `check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -56,6 +81,9 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, short, value_enum, default_value_t = Output::Human)]
     pub output: Output,
+    /// The lowest finding level that makes the run exit 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Deny)]
+    pub fail_on: FailOn,
     /// What to read.
     #[command(flatten)]
     pub input: InputArgs,
@@ -75,9 +103,12 @@ pub struct FixArgs {
     #[arg(long, conflicts_with = "diff")]
     pub in_place: bool,
     /// Print a unified diff of the changes instead of the fixed files; exit 1 when there is
-    /// one (for CI).
+    /// one (for CI; with `--fail-on none`, only then).
     #[arg(long)]
     pub diff: bool,
+    /// The lowest level of a finding that no fix removes that makes the run exit 1.
+    #[arg(long, value_enum, default_value_t = FailOn::Deny)]
+    pub fail_on: FailOn,
     /// What to read.
     #[command(flatten)]
     pub input: InputArgs,
@@ -114,19 +145,19 @@ pub fn run_check(args: CheckArgs) -> ExitCode {
     };
     let mut report = engine::check_documents(input.documents, input.errors, &policy);
     args.input.finish(&mut report, input.skipped, &args.files);
-    print_report(&report, args.output, &policy)
+    print_report(&report, args.output, &policy, args.fail_on)
 }
 
 /// Prints a report in `output` format and returns the exit code (shared by `check` and
 /// `audit`): the findings on stdout; errors and the summary on stderr (for JSON and SARIF the
 /// summary is in the document).
-pub fn print_report(report: &Report, output: Output, policy: &Policy) -> ExitCode {
+pub fn print_report(report: &Report, output: Output, policy: &Policy, fail_on: FailOn) -> ExitCode {
     let rendered = match output {
         Output::Human => {
             anstream::eprint!("{}", report::text::errors(report));
             super::out(&report::text::findings(report));
             anstream::eprint!("{}", report::text::summary(report));
-            return ExitCode::from(report.exit_code());
+            return ExitCode::from(report.exit_code_failing_on(fail_on.level()));
         }
         Output::Json => report::json(report),
         Output::Sarif => {
@@ -138,7 +169,7 @@ pub fn print_report(report: &Report, output: Output, policy: &Policy) -> ExitCod
         Ok(text) => super::out(&text),
         Err(e) => return super::fail(e),
     }
-    ExitCode::from(report.exit_code())
+    ExitCode::from(report.exit_code_failing_on(fail_on.level()))
 }
 
 /// `sticky-guard fix`: prints the fixed files (the default), rewrites them (`--in-place`), or
@@ -147,8 +178,8 @@ pub fn print_report(report: &Report, output: Output, policy: &Policy) -> ExitCod
 /// Reads files as `check` does (skipping what is not a Kubernetes manifest, said on stderr;
 /// "nothing to judge" unless `--allow-empty`).
 ///
-/// Exit codes: 2 on input errors (nothing written); 1 when a deny-level finding remains, or
-/// with `--diff` when there is a diff; else 0.
+/// Exit codes: 2 on input errors (nothing written); 1 when a finding no fix removes is at
+/// `--fail-on` or above (deny by default), or with `--diff` when there is a diff; else 0.
 pub fn run_fix(args: FixArgs) -> ExitCode {
     let policy = match args.policy.load() {
         Ok(policy) => policy,
@@ -221,7 +252,10 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
         super::out(&text);
     }
     anstream::eprint!("{}", report::text::findings(&fixed.remaining));
-    let code = fixed.remaining.exit_code().max(u8::from(changed));
+    let code = fixed
+        .remaining
+        .exit_code_failing_on(args.fail_on.level())
+        .max(u8::from(changed));
     ExitCode::from(code)
 }
 

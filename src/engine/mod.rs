@@ -179,9 +179,15 @@ pub struct Report {
 impl Report {
     /// 2 if there are errors, else 1 if there is a deny-level finding, else 0.
     pub fn exit_code(&self) -> u8 {
+        self.exit_code_failing_on(Some(Level::Deny))
+    }
+
+    /// 2 if there are errors, else 1 if there is a finding at `fail_on` or above (`None`:
+    /// findings never fail the run), else 0 (`--fail-on`).
+    pub fn exit_code_failing_on(&self, fail_on: Option<Level>) -> u8 {
         if !self.errors.is_empty() {
             2
-        } else if self.findings.iter().any(|f| f.level == Level::Deny) {
+        } else if fail_on.is_some_and(|at| self.findings.iter().any(|f| f.level >= at)) {
             1
         } else {
             0

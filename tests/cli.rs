@@ -90,7 +90,7 @@ fn scenario_06_unquoted_number_is_a_clear_error() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
         stderr.contains(&format!(
-            "error: {file}#1: Ingress example-ingress: metadata.annotations[\"nginx.ingress.kubernetes.io/session-cookie-max-age\"] is a number (60), but annotation values must be strings: quote it as \"60\""
+            "error: {file}:14:5: Ingress example-ingress: metadata.annotations[\"nginx.ingress.kubernetes.io/session-cookie-max-age\"] is a number (60), but annotation values must be strings: quote it as \"60\""
         )),
         "{stderr}"
     );
@@ -190,7 +190,7 @@ fn usage_and_input_errors_exit_2() {
     assert!(
         String::from_utf8(out.stderr)
             .unwrap()
-            .contains("error: -#1: not valid YAML or JSON")
+            .starts_with("error: -:2:1: not valid YAML or JSON: did not find expected ',' or ']'")
     );
     let out = sticky_guard(
         &["check", "-"],
@@ -812,4 +812,61 @@ fn exit_codes_of_every_command() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// Findings and errors are located alike: `FILE:LINE:COL` in text; `file`, `line` and
+/// `column` (and the document) in JSON; a region in SARIF (results for findings, the
+/// invocation's notifications for errors).
+#[test]
+fn findings_and_errors_are_located_alike_in_every_format() {
+    let finding = seed("01-regex-path-missing-cookie-path.yaml");
+    let error = seed("06-balanced-unquoted-max-age.yaml");
+    // Text.
+    let out = sticky_guard(&["check", &finding, &error], None);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stdout.starts_with(&format!(
+            "{finding}:12:3: deny cookie-path-for-regex Ingress myapp/mysite: "
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stderr.starts_with(&format!("error: {error}:14:5: Ingress example-ingress: ")),
+        "{stderr}"
+    );
+    // JSON.
+    let out = sticky_guard(&["check", "-o", "json", &finding, &error], None);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let f = &report["findings"][0];
+    assert_eq!(
+        (&f["file"], &f["line"], &f["region"]["startColumn"]),
+        (
+            &Value::from(finding.as_str()),
+            &Value::from(12),
+            &Value::from(3)
+        )
+    );
+    let e = &report["errors"][0];
+    assert_eq!(
+        serde_json::json!({"file": e["file"], "document": e["document"], "line": e["line"], "column": e["column"]}),
+        serde_json::json!({"file": error, "document": 1, "line": 14, "column": 5})
+    );
+    // SARIF.
+    let out = sticky_guard(&["check", "-o", "sarif", &finding, &error], None);
+    let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let run = &sarif["runs"][0];
+    let region = &run["results"][0]["locations"][0]["physicalLocation"]["region"];
+    assert_eq!(
+        (&region["startLine"], &region["startColumn"]),
+        (&Value::from(12), &Value::from(3))
+    );
+    let notification = &run["invocations"][0]["toolExecutionNotifications"][0];
+    assert_eq!(notification["level"], "error");
+    let physical = &notification["locations"][0]["physicalLocation"];
+    assert_eq!(physical["artifactLocation"]["uri"], error.as_str());
+    assert_eq!(
+        physical["region"],
+        serde_json::json!({"startLine": 14, "startColumn": 5})
+    );
 }

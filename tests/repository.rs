@@ -333,7 +333,7 @@ judged 0 object(s)
         let out = run(&["check", "-o", "json", &path], None);
         assert_eq!(out.status.code(), Some(2), "{path}");
         let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        assert_eq!(report["errors"][0]["location"], path.as_str());
+        assert_eq!(report["errors"][0]["file"], path.as_str());
         assert!(
             report["errors"][0]["message"]
                 .as_str()

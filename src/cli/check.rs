@@ -120,16 +120,19 @@ pub struct FixArgs {
 /// `check` output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
-    /// One line per finding: `FILE:LINE:COL: LEVEL RULE Kind ns/name: message (fix: hint)`;
-    /// coloured on a terminal (honours NO_COLOR).
+    /// One line per finding: `FILE:LINE:COL: LEVEL RULE Kind ns/name: message (fix: hint)`,
+    /// and per error on stderr: `error: FILE:LINE:COL: message` (`FILE` alone for a whole
+    /// file); coloured on a terminal (honours NO_COLOR).
     Human,
     /// One JSON document: `{"findings": [...], "errors": [...], "skipped": [...], "summary":
     /// {...}}` (`skipped`: `file`, `document` and `line` when one document, `reason`,
     /// `message`); a
     /// finding's `line` is the key at fault's (its `region` has the columns), `documentLine`
-    /// the first line of its document.
+    /// the first line of its document; an error has `file`, and `document`, `line` and
+    /// `column` when it is in one document.
     Json,
-    /// SARIF 2.1.0, for code-scanning UIs; the rule catalogue is in `tool.driver.rules`.
+    /// SARIF 2.1.0, for code-scanning UIs; the rule catalogue is in `tool.driver.rules`,
+    /// errors and skipped inputs are the invocation's `toolExecutionNotifications`.
     Sarif,
 }
 

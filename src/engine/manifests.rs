@@ -72,13 +72,64 @@ impl Document {
     }
 }
 
-/// A file or document that could not be read.
-#[derive(Clone, Debug, serde::Serialize)]
+/// A file or document that could not be read, located as findings are: `FILE:LINE:COL` in
+/// text, `file`, `document`, `line` and `column` in JSON.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct InputError {
-    /// The file, with the document when known (`file#2`).
-    pub location: String,
+    /// The file as given (`-` for stdin), a folder, or the paths given (for "nothing to
+    /// judge").
+    pub file: String,
+    /// 1-based index of the YAML document, when the error is in one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    /// 1-based line of the error (the parser's, the key at fault's, or the document's first),
+    /// when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column, with `line`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
     /// What is wrong.
     pub message: String,
+}
+
+impl InputError {
+    /// An error about a whole file or folder.
+    pub fn file(file: impl Into<String>, message: impl Into<String>) -> Self {
+        InputError {
+            file: file.into(),
+            document: None,
+            line: None,
+            column: None,
+            message: message.into(),
+        }
+    }
+
+    /// An error in `document`, at the key at `field` (a finding-style field path) or, without
+    /// one, at the document's first line.
+    pub fn in_document(
+        document: &Document,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        let region = document.region(field);
+        InputError {
+            file: document.location.file.clone(),
+            document: Some(document.location.document),
+            line: Some(region.start_line),
+            column: Some(region.start_column),
+            message: message.into(),
+        }
+    }
+
+    /// Where it is, as an editor jumps to it: `FILE:LINE:COL`, or `FILE` for a whole file.
+    pub fn position(&self) -> String {
+        match (self.line, self.column) {
+            (Some(line), Some(column)) => format!("{}:{line}:{column}", self.file),
+            (Some(line), None) => format!("{}:{line}:1", self.file),
+            _ => self.file.clone(),
+        }
+    }
 }
 
 /// A document or path left out of the judgement, and why. Every one is named in the report,
@@ -229,10 +280,7 @@ pub fn read(paths: &[PathBuf], options: &ReadOptions) -> Result<Input, String> {
                     &mut input.documents,
                     &mut input.errors,
                 ),
-                Err(message) => input.errors.push(InputError {
-                    location: display(&file),
-                    message,
-                }),
+                Err(message) => input.errors.push(InputError::file(display(&file), message)),
             }
         }
     }
@@ -271,8 +319,16 @@ pub fn parse(file: &str, text: &str, out: &mut Vec<Document>, errors: &mut Vec<I
         let value = match Value::deserialize(document) {
             Ok(value) => value,
             Err(e) => {
+                // The parser's own position (1-based), else the document's first line.
+                let (line, column) = match e.location() {
+                    Some(at) => (at.line(), at.column()),
+                    None => (starts.get(i).copied().unwrap_or(1), 1),
+                };
                 errors.push(InputError {
-                    location: format!("{file}#{index}"),
+                    file: file.to_string(),
+                    document: Some(index),
+                    line: Some(line),
+                    column: Some(column),
                     message: format!("not valid YAML or JSON: {e}"),
                 });
                 // The parser cannot resynchronise after a syntax error.
@@ -379,10 +435,10 @@ fn walk(root: &Path, matcher: &ignore::gitignore::Gitignore, input: &mut Input) 
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
             Err(e) => {
-                input.errors.push(InputError {
-                    location: display(&dir),
-                    message: format!("cannot read directory: {e}"),
-                });
+                input.errors.push(InputError::file(
+                    display(&dir),
+                    format!("cannot read directory: {e}"),
+                ));
                 continue;
             }
         };
@@ -488,6 +544,10 @@ mod tests {
         let (docs, errors) = parse_str("kind: A\n---\nkind: [unclosed\n");
         assert_eq!(docs.len(), 1);
         assert_eq!(errors.len(), 1);
-        assert_eq!(errors[0].location, "t.yaml#2");
+        assert_eq!(
+            (errors[0].document, errors[0].position()),
+            (Some(2), "t.yaml:4:1".to_string()),
+            "the parser's own position, past the unclosed flow sequence"
+        );
     }
 }

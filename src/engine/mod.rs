@@ -217,7 +217,10 @@ impl Report {
             self.skipped = kept;
             let errors: Vec<Skipped> = errors;
             self.errors.extend(errors.into_iter().map(|s| InputError {
-                location: s.at(),
+                file: s.file,
+                document: s.document,
+                line: s.line,
+                column: s.line.map(|_| 1),
                 message: format!("{} (--strict)", s.message),
             }));
         }
@@ -226,13 +229,13 @@ impl Report {
                 0 => String::new(),
                 n => format!(" ({n} skipped)"),
             };
-            self.errors.push(InputError {
-                location: inputs.to_string(),
-                message: format!(
+            self.errors.push(InputError::file(
+                inputs,
+                format!(
                     "nothing to judge: no Kubernetes object found{skipped}; pass --allow-empty \
                      when that is expected (pre-commit over unrelated files)"
                 ),
-            });
+            ));
         }
     }
 }
@@ -287,13 +290,16 @@ fn decode_all(
                     not_an_object: false,
                 }),
                 Err(e) => {
-                    errors.push(InputError {
-                        location: document.location.to_string(),
-                        message: match describe(&document.value) {
-                            Some(what) => format!("{what}: {e}"),
-                            None => e.to_string(),
-                        },
-                    });
+                    let message = match describe(&document.value) {
+                        Some(what) => format!("{what}: {e}"),
+                        None => e.to_string(),
+                    };
+                    let field = e.field();
+                    errors.push(InputError::in_document(
+                        &document,
+                        field.as_deref(),
+                        message,
+                    ));
                     None
                 }
             }
@@ -553,10 +559,11 @@ pub fn fix_documents(
             let patch =
                 rules::json_patch(fixes.iter().copied(), object.meta().annotations.as_ref());
             if let Err(e) = json_patch::patch(&mut document.value, &patch) {
-                errors.push(InputError {
-                    location: document.location.to_string(),
-                    message: format!("the patch does not apply: {e}"),
-                });
+                errors.push(InputError::in_document(
+                    &document,
+                    None,
+                    format!("the patch does not apply: {e}"),
+                ));
             }
             if !patch.0.is_empty()
                 && let Some((file, edits)) = files.get_mut(file_index)
@@ -729,7 +736,8 @@ spec: {ingressClassName: nginx}
             ]
         );
         assert_eq!(report.errors.len(), 1);
-        assert_eq!(report.errors[0].location, "t.yaml#4");
+        assert_eq!(report.errors[0].document, Some(4));
+        assert_eq!(report.errors[0].file, "t.yaml");
         assert_eq!(report.summary.judged, 1);
     }
 
@@ -743,7 +751,7 @@ spec: {ingressClassName: nginx}
             "t",
         );
         assert_eq!(report.errors.len(), 1, "strict: the document is an error");
-        assert_eq!(report.errors[0].location, "t.yaml:1:1");
+        assert_eq!(report.errors[0].position(), "t.yaml:1:1");
         assert_eq!(report.skipped.len(), 1, "the hidden folder stays skipped");
         assert_eq!(report.exit_code(), 2);
         let mut report = check_text("t.yaml", "", &Policy::default());

@@ -72,6 +72,20 @@ pub enum DecodeError {
     },
 }
 
+impl DecodeError {
+    /// The field at fault, as a finding's field path (`metadata.annotations["key"]`,
+    /// `spec.rules[0].http`), when the error is about one.
+    pub fn field(&self) -> Option<String> {
+        match self {
+            DecodeError::AnnotationNotString { key, .. } => {
+                Some(format!("metadata.annotations[\"{key}\"]"))
+            }
+            DecodeError::Invalid { path, .. } if path != "." => Some(path.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// A kind at an API version sticky-guard reads, and so the shape its object is read in. Which
 /// `apiVersion`s map to which shape is in the kinds table ([`crate::objects::kinds::KINDS`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -76,7 +76,18 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
     let mut notifications: Vec<Value> = report
         .errors
         .iter()
-        .map(|e| json!({"level": "error", "message": {"text": format!("{}: {}", e.location, e.message)}}))
+        .map(|e| {
+            let mut physical = json!({"artifactLocation": {"uri": uri(&e.file)}});
+            if let (Some(line), Some(column)) = (e.line, e.column) {
+                physical["region"] = json!({"startLine": line, "startColumn": column});
+            }
+            json!({
+                "level": "error",
+                "message": {"text": e.message},
+                "locations": [{"physicalLocation": physical}],
+                "properties": {"document": e.document}
+            })
+        })
         .collect();
     // What was left out, as notes located at the file (and the document's first line).
     notifications.extend(report.skipped.iter().map(|s| {

@@ -14,7 +14,7 @@ pub fn errors(report: &Report) -> String {
     report
         .errors
         .iter()
-        .map(|e| format!("{style}error{style:#}: {}: {}\n", e.location, e.message))
+        .map(|e| format!("{style}error{style:#}: {}: {}\n", e.position(), e.message))
         .collect()
 }
 

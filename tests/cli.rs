@@ -67,7 +67,7 @@ fn scenario_03_dotted_backend_is_denied() {
     assert!(lines[0].starts_with(&format!(
         "{file}:20:17: deny cross-namespace-backend Ingress ingress-shared/mysite: backend `mysvc.otherns.svc.cluster.local` names Service `mysvc` in namespace `otherns`"
     )), "{stdout}");
-    assert!(lines[0].contains("(fix: Put the Ingress in the Service's namespace"));
+    assert!(!lines[0].contains("(fix: "), "the message says what to do");
 }
 
 #[test]

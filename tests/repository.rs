@@ -53,7 +53,11 @@ fn a_repository_is_judged_and_what_is_not_a_manifest_is_named_by_reason() {
         ),
         "{stdout}"
     );
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert_eq!(
+        stdout.lines().nth(1),
+        Some("    fixable: `sticky-guard fix` makes this change (so does the mutating webhook)")
+    );
     assert_eq!(
         stderr(&out),
         format!(

@@ -18,10 +18,14 @@ pub fn errors(report: &Report) -> String {
         .collect()
 }
 
-/// `FILE:LINE:COL: LEVEL RULE Kind ns/name: message (fix: hint)`, one line per finding, at the
-/// key at fault (the form compilers and linters use, which editors and CI annotate).
+/// `FILE:LINE:COL: LEVEL RULE Kind ns/name: message`, one line per finding, at the key at
+/// fault (the form compilers and linters use, which editors and CI annotate). The message
+/// already says what to do; a fixable finding gets an indented second line saying that
+/// `sticky-guard fix` (and the mutating webhook) makes the change. The rule's general advice is
+/// in `sticky-guard rules ID` and in `-o json`'s `hint`.
 pub fn findings(report: &Report) -> String {
     let bold = anstyle::Style::new().bold();
+    let dim = anstyle::Style::new().dimmed();
     let mut out = String::new();
     for f in &report.findings {
         let colour = match f.level {
@@ -30,7 +34,7 @@ pub fn findings(report: &Report) -> String {
         };
         let level = anstyle::Style::new().bold().fg_color(Some(colour.into()));
         out.push_str(&format!(
-            "{}:{}:{}: {level}{}{level:#} {bold}{}{bold:#} {}: {} (fix: {})\n",
+            "{}:{}:{}: {level}{}{level:#} {bold}{}{bold:#} {}: {}\n",
             f.location.file,
             f.region.start_line,
             f.region.start_column,
@@ -38,8 +42,13 @@ pub fn findings(report: &Report) -> String {
             f.rule,
             f.object,
             f.message,
-            f.hint
         ));
+        if f.fixable {
+            out.push_str(&format!(
+                "    {dim}fixable: `sticky-guard fix` makes this change (so does the mutating \
+                 webhook){dim:#}\n"
+            ));
+        }
     }
     out
 }

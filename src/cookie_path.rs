@@ -23,7 +23,7 @@
 
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 
-/// The result of [`derive`]: the cookie path, and the paths that could not be parsed.
+/// The result of [`derive()`]: the cookie path, and the paths that could not be parsed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Derived {
     /// A literal absolute path: starts with `/`, and has no trailing `/` unless it is `/`.
@@ -71,7 +71,7 @@ pub fn derive<'a>(paths: impl IntoIterator<Item = &'a str>) -> Derived {
     }
 }
 
-/// Steps 1 and 2 of [`derive`] for one regex path: the longest literal path that every request
+/// Steps 1 and 2 of [`derive()`] for one regex path: the longest literal path that every request
 /// path matched by `^<regex>` path-matches.
 ///
 /// # Errors
@@ -168,7 +168,7 @@ pub fn path_matches(cookie_path: &str, request_path: &str) -> bool {
             && (cookie_path.ends_with('/') || request_path[cookie_path.len()..].starts_with('/')))
 }
 
-/// Step 3 of [`derive`] for paths that are already literal: the longest common prefix of
+/// Step 3 of [`derive()`] for paths that are already literal: the longest common prefix of
 /// `paths` that ends on a path-segment boundary, without a trailing `/`; `/` when nothing else
 /// is common, or when there are no paths. Each path is taken as absolute (one that is not counts
 /// as `/`).

@@ -9,19 +9,28 @@
 //! ```
 //!
 //! - [`objects`] decodes the kinds of the kinds table ([`objects::kinds::KINDS`]): Ingresses
-//!   (`networking.k8s.io/v1` and the legacy `v1beta1` APIs), Services, GKE BackendConfigs.
+//!   (`networking.k8s.io/v1` and the legacy `v1beta1` APIs), Services, GKE BackendConfigs,
+//!   Gateway API HTTPRoutes, GRPCRoutes, Gateways, GatewayClasses and ReferenceGrants.
 //! - [`view`] is the cluster view the rules read other objects from: a cache per kind, filled by
-//!   watches (live) or by the manifests given (offline).
-//! - [`controllers`] holds each controller family's facts (ingress-nginx, GKE): which backend is
-//!   sticky, with which cookie, reached how; [`cookie_path`] the RFC 6265 path facts.
-//! - [`rules`] holds the rule catalogue, one file per rule, and the engine that runs it.
+//!   watches (live) or by the manifests given (offline), with summaries per index key kept up
+//!   to date as objects change.
+//! - [`controllers`] holds each controller family's facts (ingress-nginx, Traefik, GKE, Gateway
+//!   API implementations): which backend is sticky, with which cookie, reached how;
+//!   [`cookie_path`] the RFC 6265 path facts.
+//! - [`rules`] holds the rule catalogue, one file per rule, the engine that runs it, and each
+//!   rule's match condition ([`rules::condition`]: the webhooks' `matchConditions`).
 //! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server and
 //!   the certificates (self-managed in the cluster: [`tls::managed`]).
 //! - [`engine`] is the offline engine (`check`, `fix`, `audit`); [`report`] renders its reports.
+//! - [`policies`] exports the single-object rules as ValidatingAdmissionPolicies and
+//!   MutatingAdmissionPolicies; [`cel`] holds the CEL building blocks they and the match
+//!   conditions share.
 //! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`metrics`] defines the series.
 //! - [`echo`] bounds and escapes input repeated in answers and logs.
 //! - [`policy`] is what an operator can configure: annotation prefix, ingress classes, actions.
-//! - [`cli`] is the command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`.
+//! - [`cli`] is the command line: `serve`, `check`, `fix`, `audit`, `rules`, `export`, `certs`.
+
+#![warn(missing_docs)]
 
 pub mod admission;
 pub mod cel;

@@ -200,7 +200,7 @@ impl Cache {
     /// The summary of the objects under `key` (in key order) that `build` makes, for `id` (the
     /// summary's type, and a hash of the settings `build` reads, such as the policy's
     /// annotation prefix): built on the first call, then kept up to date object by object
-    /// ([`Summary`]). Rules reach it through [`crate::view::ClusterView::derive`], typed.
+    /// ([`Summary`]). Rules reach it through `<dyn ClusterView>::derive` ([`crate::view::ClusterView`]), typed.
     ///
     /// This is how a rule reads a host's or an upstream's facts without walking the objects:
     /// `build` (linear in the objects under the key) runs once, and each later change costs

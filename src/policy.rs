@@ -49,6 +49,11 @@ pub struct Policy {
     pub cluster_domain: String,
     /// Per-rule action overrides, by rule ID; rules not listed keep their default action.
     pub actions: BTreeMap<String, Action>,
+    /// Rules whose findings the webhook lets an object suppress with an
+    /// `ignore-check.sticky-guard.dev/<rule-id>` annotation ([`crate::rules::suppress`]).
+    /// Default: none, so that whoever writes an object cannot switch off a deny. `check`, `fix`
+    /// and `audit` honour every suppression.
+    pub suppressible: Vec<String>,
 }
 
 impl Default for Policy {
@@ -59,6 +64,7 @@ impl Default for Policy {
             excluded_namespaces: Vec::new(),
             cluster_domain: "cluster.local".into(),
             actions: BTreeMap::new(),
+            suppressible: Vec::new(),
         }
     }
 }
@@ -73,6 +79,7 @@ impl Default for Policy {
 /// rules:                                           # per-rule action: deny | warn | off
 ///   regex-path-without-regex-mode: off
 ///   cookie-path-for-regex: warn
+/// suppressible: [regex-path-without-regex-mode]    # the webhook honours ignore-check.sticky-guard.dev/<id>
 /// ```
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -87,6 +94,8 @@ pub struct PolicyFile {
     pub cluster_domain: Option<String>,
     /// See [`Policy::actions`].
     pub rules: Option<BTreeMap<String, Action>>,
+    /// See [`Policy::suppressible`].
+    pub suppressible: Option<Vec<String>>,
 }
 
 /// A policy that cannot be used. The message names the key (`rules.cookie-path-for-regex`,
@@ -150,6 +159,9 @@ impl Policy {
             self.cluster_domain = domain;
         }
         self.actions.extend(file.rules.unwrap_or_default());
+        if let Some(suppressible) = file.suppressible {
+            self.suppressible = suppressible;
+        }
     }
 
     /// Checks every key; `rule_ids` are the IDs a rule action may name (the catalogue's,
@@ -159,7 +171,7 @@ impl Policy {
     /// [`PolicyError`] (with `origin`) for: an annotation prefix that is not a DNS subdomain
     /// (the controller's prefix is the part before `/` of an annotation key); an empty ingress
     /// class or namespace; a cluster domain that is not a DNS name; a rule ID not in
-    /// `rule_ids`.
+    /// `rule_ids` (under `rules` or `suppressible`).
     pub fn validate(&self, origin: &str, rule_ids: &[&str]) -> Result<(), PolicyError> {
         let error = |key: &str, message: String| {
             Err(PolicyError {
@@ -201,7 +213,18 @@ impl Policy {
                 return error(&format!("rules.{id}"), unknown_rule(id, rule_ids));
             }
         }
+        for (i, id) in self.suppressible.iter().enumerate() {
+            if !rule_ids.contains(&id.as_str()) {
+                return error(&format!("suppressible[{i}]"), unknown_rule(id, rule_ids));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether the webhook honours an `ignore-check.sticky-guard.dev/<rule_id>` annotation:
+    /// only for a rule listed in [`Policy::suppressible`].
+    pub fn may_suppress(&self, rule_id: &str) -> bool {
+        self.suppressible.iter().any(|id| id == rule_id)
     }
 
     /// The action for a rule: the configured override, else the rule's default.
@@ -289,7 +312,8 @@ mod tests {
         let policy = Policy::from_yaml(
             "annotationPrefix: ingress.kubernetes.io\ningressClasses: [nginx, nginx-internal]\n\
              excludedNamespaces: [kube-system]\nclusterDomain: corp.local\n\
-             rules:\n  cookie-path-for-regex: warn\n  regex-path-without-regex-mode: off\n",
+             rules:\n  cookie-path-for-regex: warn\n  regex-path-without-regex-mode: off\n\
+             suppressible: [regex-path-without-regex-mode]\n",
             "p.yaml",
             IDS,
         )
@@ -310,6 +334,9 @@ mod tests {
             policy.action("cross-namespace-backend", Action::Deny),
             Action::Deny
         );
+        assert!(policy.may_suppress("regex-path-without-regex-mode"));
+        assert!(!policy.may_suppress("cookie-path-for-regex"));
+        assert!(!Policy::default().may_suppress("regex-path-without-regex-mode"));
     }
 
     #[test]
@@ -344,6 +371,11 @@ mod tests {
         );
         assert!(err("ingressClasses: [\"\"]\n").starts_with("p.yaml: ingressClasses[0]: is empty"));
         assert!(err("clusterDomain: .local\n").starts_with("p.yaml: clusterDomain:"));
+        assert_eq!(
+            err("suppressible: [cookie-path-for-regex, cookie-path-for-regexp]\n"),
+            "p.yaml: suppressible[1]: unknown rule ID `cookie-path-for-regexp`; did you \
+             mean `cookie-path-for-regex`? (`sticky-guard rules` lists them all)"
+        );
         assert!(err("rules: [\n").starts_with("p.yaml: (file): not valid YAML"));
     }
 }

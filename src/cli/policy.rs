@@ -10,7 +10,7 @@ use std::path::PathBuf;
 #[derive(Debug, Default, Args)]
 pub struct PolicyArgs {
     /// Policy file (YAML: annotationPrefix, ingressClasses, excludedNamespaces, clusterDomain,
-    /// rules: {ID: deny|warn|off}).
+    /// rules: {ID: deny|warn|off}, suppressible: [ID]).
     #[arg(long, env = "STICKY_GUARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The controller's annotation prefix [default: nginx.ingress.kubernetes.io].
@@ -44,6 +44,16 @@ pub struct PolicyArgs {
         value_name = "ID=ACTION"
     )]
     pub rules: Vec<String>,
+    /// Rules the webhook lets an object suppress with an `ignore-check.sticky-guard.dev/ID:
+    /// "reason"` annotation, repeatable or comma-separated [default: none]. check, fix and audit
+    /// honour every suppression.
+    #[arg(
+        long = "suppressible",
+        env = "STICKY_GUARD_SUPPRESSIBLE",
+        value_delimiter = ',',
+        value_name = "ID"
+    )]
+    pub suppressible: Vec<String>,
 }
 
 impl PolicyArgs {
@@ -92,6 +102,8 @@ impl PolicyArgs {
             excluded_namespaces: non_empty(&self.excluded_namespaces),
             cluster_domain: self.cluster_domain.clone(),
             rules: Some(actions),
+            suppressible: non_empty(&self.suppressible)
+                .map(|ids| ids.iter().map(|id| id.trim().to_string()).collect()),
         });
         policy.validate("flags", &crate::rules::ids())?;
         Ok(policy)

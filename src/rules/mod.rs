@@ -36,6 +36,7 @@ mod regex_mode;
 mod regex_path_with_exact_or_prefix;
 mod regex_path_without_regex_mode;
 mod samesite_none_without_secure;
+pub mod suppress;
 mod traefik_sticky_cookie_value;
 mod traefik_sticky_externalname;
 mod traefik_sticky_native_lb;

@@ -176,7 +176,8 @@ pub fn print_report(report: &Report, output: Output, policy: &Policy, fail_on: F
 }
 
 /// `sticky-guard fix`: prints the fixed files (the default), rewrites them (`--in-place`), or
-/// prints a unified diff (`--diff`). Findings no fix removes go to stderr.
+/// prints a unified diff (`--diff`). Findings no fix removes go to stderr, and so do suppressed
+/// findings (not fixed), with their reasons.
 ///
 /// Reads files as `check` does (skipping what is not a Kubernetes manifest, said on stderr;
 /// "nothing to judge" unless `--allow-empty`).
@@ -255,6 +256,8 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
         super::out(&text);
     }
     anstream::eprint!("{}", report::text::findings(&fixed.remaining));
+    // Suppressed findings were not fixed; say which, with their reasons.
+    anstream::eprint!("{}", report::text::suppressions(&fixed.remaining));
     let code = fixed
         .remaining
         .exit_code_failing_on(args.fail_on.level())

@@ -14,6 +14,11 @@
 //! files that are not Kubernetes manifests (no `apiVersion` and `kind`, Helm templates) and
 //! folders left out are listed in [`Report::skipped`] with why.
 //!
+//! Suppressions (`ignore-check.sticky-guard.dev/<rule>: "<reason>"`, see
+//! [`crate::rules::suppress`]) are all honoured here: a suppressed finding leaves
+//! [`Report::findings`] (and so the exit code) for [`Report::suppressed`], and `fix` does not
+//! make its change.
+//!
 //! Nothing judged is not success: a run that read no Kubernetes object at all (an empty
 //! folder, a wrong path) is an error unless the caller allows it ([`Report::finish_input`]).
 //! Objects the policy leaves out (another ingress class, a kind no rule judges) were read:
@@ -22,6 +27,7 @@
 pub mod edit;
 pub mod manifests;
 pub mod positions;
+pub mod suppressed;
 
 use crate::objects::{self, Object, ObjectRef};
 use crate::policy::{Judged, Policy};
@@ -34,6 +40,7 @@ use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use suppressed::{ReportedSuppression, ReportedUnknown};
 
 /// One finding, located, as `check` reports it.
 ///
@@ -174,6 +181,12 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
     /// What was judged and skipped.
     pub summary: Summary,
+    /// Suppression annotations that removed findings, in document order; their findings do
+    /// not count toward the exit code.
+    pub suppressed: Vec<ReportedSuppression>,
+    /// Suppression annotations that name no rule (they suppress nothing), in document order.
+    #[serde(rename = "unknownSuppressions")]
+    pub unknown_suppressions: Vec<ReportedUnknown>,
 }
 
 impl Report {
@@ -183,7 +196,8 @@ impl Report {
     }
 
     /// 2 if there are errors, else 1 if there is a finding at `fail_on` or above (`None`:
-    /// findings never fail the run), else 0 (`--fail-on`).
+    /// findings never fail the run), else 0 (`--fail-on`). Suppressed findings
+    /// ([`Report::suppressed`]) never count.
     pub fn exit_code_failing_on(&self, fail_on: Option<Level>) -> u8 {
         if !self.errors.is_empty() {
             2
@@ -373,13 +387,37 @@ fn judge(
         old: None,
     };
     let mut findings = Vec::new();
+    let (mut suppressed, mut unknown_suppressions) = (Vec::new(), Vec::new());
     for Decoded {
         document, object, ..
     } in &decoded
     {
         let Some(object) = object else { continue };
-        for finding in rules::evaluate(object, Phase::Validating, &context) {
+        // Offline, every suppression is honoured: these are the author's own tools.
+        let outcome = rules::suppress::apply(
+            object.meta().annotations.as_ref(),
+            rules::evaluate(object, Phase::Validating, &context),
+            |_| true,
+        );
+        for finding in outcome.kept {
             findings.push(report(finding, object, document, policy));
+        }
+        for mut suppression in outcome.suppressed {
+            let removed = std::mem::take(&mut suppression.findings)
+                .into_iter()
+                .map(|finding| report(finding, object, document, policy))
+                .collect();
+            let webhook = policy.may_suppress(suppression.rule);
+            suppressed.push(ReportedSuppression::new(
+                suppression,
+                object.reference(),
+                document,
+                webhook,
+                removed,
+            ));
+        }
+        for unknown in outcome.unknown {
+            unknown_suppressions.push(ReportedUnknown::new(unknown, object.reference(), document));
         }
     }
     let summary = summarize(&decoded, policy);
@@ -388,6 +426,8 @@ fn judge(
         errors,
         skipped,
         summary,
+        suppressed,
+        unknown_suppressions,
     }
 }
 
@@ -554,7 +594,13 @@ pub fn fix_documents(
             file.has_objects = true;
         }
         if let Some(object) = &object {
-            let findings = rules::evaluate(object, Phase::Mutating, &context);
+            // A suppressed finding is not fixed either (`check` reports the suppression).
+            let findings = rules::suppress::apply(
+                object.meta().annotations.as_ref(),
+                rules::evaluate(object, Phase::Mutating, &context),
+                |_| true,
+            )
+            .kept;
             let fixes: Vec<&Fix> = findings.iter().filter_map(|f| f.fix.as_ref()).collect();
             let patch =
                 rules::json_patch(fixes.iter().copied(), object.meta().annotations.as_ref());

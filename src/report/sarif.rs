@@ -4,7 +4,8 @@
 //! handful of properties used here read more plainly this way, and a test validates the output
 //! against the official SARIF 2.1.0 JSON schema (`tests/data/sarif-schema-2.1.0.json`).
 
-use crate::engine::Report;
+use crate::engine::positions::Region;
+use crate::engine::{Report, Reported};
 use crate::policy::{Action, Policy};
 use crate::rules::{CATALOGUE, Level};
 use serde_json::{Value, json};
@@ -16,7 +17,9 @@ use serde_json::{Value, json};
 /// start and end line and column, columns in Unicode code points), with the object as a
 /// logical location. Unreadable inputs are tool execution notifications at level `error`;
 /// documents, files and folders left out are notifications at level `note` (with the reason
-/// in `properties.reason`).
+/// in `properties.reason`). A suppressed finding is a result too, with `suppressions: [{kind:
+/// "inSource", status: "accepted", justification: REASON, location: the annotation}]`; a
+/// suppression annotation naming no rule is a notification at level `warning`.
 pub fn sarif(report: &Report, policy: &Policy) -> Value {
     let rules: Vec<Value> = CATALOGUE
         .iter()
@@ -37,42 +40,28 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
             })
         })
         .collect();
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let rule_index = CATALOGUE.iter().position(|r| r.id == f.rule).unwrap_or(0);
-            let object = &f.object;
-            let qualified = match &object.namespace {
-                Some(ns) => format!("{}/{}/{}", object.kind, ns, object.name),
-                None => format!("{}/{}", object.kind, object.name),
-            };
-            json!({
-                "ruleId": f.rule,
-                "ruleIndex": rule_index,
-                "level": match f.level { Level::Deny => "error", Level::Warn => "warning" },
-                "message": {"text": format!("{} {}", object, f.message)},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": uri(&f.location.file)},
-                        "region": {
-                            "startLine": f.region.start_line,
-                            "startColumn": f.region.start_column,
-                            "endLine": f.region.end_line,
-                            "endColumn": f.region.end_column
-                        }
-                    },
-                    "logicalLocations": [{"fullyQualifiedName": qualified, "kind": "resource"}]
-                }],
-                "properties": {
-                    "document": f.location.document,
-                    "field": f.field,
-                    "fixable": f.fixable,
-                    "hint": f.hint
-                }
-            })
-        })
-        .collect();
+    let mut results: Vec<Value> = report.findings.iter().map(result).collect();
+    // Suppressed findings are kept as results, each with its in-source suppression (SARIF
+    // 2.1.0 §3.35): code-scanning UIs list them as suppressed rather than as alerts.
+    for s in &report.suppressed {
+        let mut suppression = json!({
+            "kind": "inSource",
+            "status": "accepted",
+            "location": {"physicalLocation": {
+                "artifactLocation": {"uri": uri(&s.location.file)},
+                "region": region(&s.region)
+            }},
+            "properties": {"annotation": s.annotation(), "webhook": s.webhook}
+        });
+        if !s.reason.trim().is_empty() {
+            suppression["justification"] = json!(s.reason);
+        }
+        for f in &s.findings {
+            let mut result = result(f);
+            result["suppressions"] = json!([suppression]);
+            results.push(result);
+        }
+    }
     let mut notifications: Vec<Value> = report
         .errors
         .iter()
@@ -89,6 +78,18 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
             })
         })
         .collect();
+    // Suppression annotations that name no rule, as warnings located at the annotation.
+    notifications.extend(report.unknown_suppressions.iter().map(|u| {
+        json!({
+            "level": "warning",
+            "message": {"text": format!("{} on {} suppresses nothing: {}", u.annotation, u.object, u.message)},
+            "locations": [{"physicalLocation": {
+                "artifactLocation": {"uri": uri(&u.location.file)},
+                "region": region(&u.region)
+            }}],
+            "properties": {"reason": "unknown-suppression"}
+        })
+    }));
     // What was left out, as notes located at the file (and the document's first line).
     notifications.extend(report.skipped.iter().map(|s| {
         let mut physical = json!({"artifactLocation": {"uri": uri(&s.file)}});
@@ -118,6 +119,45 @@ pub fn sarif(report: &Report, policy: &Policy) -> Value {
             }],
             "results": results
         }]
+    })
+}
+
+/// One result: a finding located at the key at fault, with the object as a logical location.
+fn result(f: &Reported) -> Value {
+    let rule_index = CATALOGUE.iter().position(|r| r.id == f.rule).unwrap_or(0);
+    let object = &f.object;
+    let qualified = match &object.namespace {
+        Some(ns) => format!("{}/{}/{}", object.kind, ns, object.name),
+        None => format!("{}/{}", object.kind, object.name),
+    };
+    json!({
+        "ruleId": f.rule,
+        "ruleIndex": rule_index,
+        "level": match f.level { Level::Deny => "error", Level::Warn => "warning" },
+        "message": {"text": format!("{} {}", object, f.message)},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": uri(&f.location.file)},
+                "region": region(&f.region)
+            },
+            "logicalLocations": [{"fullyQualifiedName": qualified, "kind": "resource"}]
+        }],
+        "properties": {
+            "document": f.location.document,
+            "field": f.field,
+            "fixable": f.fixable,
+            "hint": f.hint
+        }
+    })
+}
+
+/// A SARIF region: start and end line and column.
+fn region(region: &Region) -> Value {
+    json!({
+        "startLine": region.start_line,
+        "startColumn": region.start_column,
+        "endLine": region.end_line,
+        "endColumn": region.end_column
     })
 }
 

@@ -63,6 +63,48 @@ pub fn skipped(report: &Report) -> String {
         .collect()
 }
 
+/// `suppressed: FILE:LINE:COL: RULE on Kind ns/name: "reason"`, one line per suppression
+/// annotation that removed findings, located at the annotation, with `(N findings)` when it
+/// removed more than one, and a note when the webhook would not honour it (the policy does not
+/// list the rule as suppressible); then `warning: FILE:LINE:COL: ANNOTATION on Kind ns/name
+/// suppresses nothing: unknown rule ID …` for each annotation naming no rule.
+pub fn suppressions(report: &Report) -> String {
+    let mut out = String::new();
+    for s in &report.suppressed {
+        let reason = if s.reason.trim().is_empty() {
+            s.reason_text().to_string()
+        } else {
+            format!("\"{}\"", s.reason)
+        };
+        out.push_str(&format!(
+            "suppressed: {}:{}:{}: {} on {}: {reason}",
+            s.location.file, s.region.start_line, s.region.start_column, s.rule, s.object,
+        ));
+        if s.findings.len() > 1 {
+            out.push_str(&format!(" ({} findings)", s.findings.len()));
+        }
+        if !s.webhook {
+            out.push_str(&format!(
+                "; the webhook ignores it unless the policy lists {} as suppressible",
+                s.rule
+            ));
+        }
+        out.push('\n');
+    }
+    for u in &report.unknown_suppressions {
+        out.push_str(&format!(
+            "warning: {}:{}:{}: {} on {} suppresses nothing: {}\n",
+            u.location.file,
+            u.region.start_line,
+            u.region.start_column,
+            u.annotation,
+            u.object,
+            u.message
+        ));
+    }
+    out
+}
+
 /// What was left out, counted by reason: `skipped 3 document(s) in 3 file(s) that are not
 /// Kubernetes objects, 1 Helm template(s), 1 hidden folder(s), 1 excluded path(s)`; `None`
 /// when nothing was.
@@ -94,14 +136,16 @@ pub fn skipped_counts(report: &Report) -> Option<String> {
     (!parts.is_empty()).then(|| format!("skipped {}", parts.join(", ")))
 }
 
-/// The summary: what was left out (one line each, then counted by reason), duplicated objects
-/// (one line each), what was judged and skipped, and the finding counts.
+/// The summary: what was left out (one line each, then counted by reason), suppressions
+/// ([`suppressions`]), duplicated objects (one line each), what was judged and skipped, and
+/// the finding counts (with the suppressed findings, which do not count, when there are any).
 pub fn summary(report: &Report) -> String {
     let mut out = skipped(report);
     if let Some(counts) = skipped_counts(report) {
         out.push_str(&counts);
         out.push('\n');
     }
+    out.push_str(&suppressions(report));
     for duplicate in &report.summary.duplicates {
         out.push_str(&format!(
             "note: {duplicate}: given more than once; kubectl apply keeps the last\n"
@@ -114,8 +158,13 @@ pub fn summary(report: &Report) -> String {
         .count();
     let fixable = report.findings.iter().filter(|f| f.fixable).count();
     out.push_str(&format!("{}\n", report.summary.line()));
+    let suppressed: usize = report.suppressed.iter().map(|s| s.findings.len()).sum();
+    let suppressed = match suppressed {
+        0 => String::new(),
+        n => format!("; {n} suppressed"),
+    };
     out.push_str(&format!(
-        "{} finding(s): {deny} deny, {} warn, {fixable} fixable with `sticky-guard fix`; {} error(s)\n",
+        "{} finding(s): {deny} deny, {} warn, {fixable} fixable with `sticky-guard fix`{suppressed}; {} error(s)\n",
         report.findings.len(),
         report.findings.len() - deny,
         report.errors.len()

@@ -33,8 +33,10 @@ use review::Operation;
 /// - An object that does not decode as its kind is refused with code 400 (the API server sends
 ///   only objects it has decoded itself, so this means a version sticky-guard does not know).
 /// - Otherwise the cluster view is prepared for the object (the validating phase may ask the API
-///   server for backend Services the cache lacks), the rules run in `phase`, and
-///   [`Verdict::decide`] makes the answer.
+///   server for backend Services the cache lacks), the rules run in `phase`, suppression
+///   annotations remove the findings of the rules the policy lists as suppressible
+///   ([`rules::suppress`]), and [`Verdict::decide`] makes the answer. A suppression honoured, or
+///   one ignored for a rule that fired, is said in a warning.
 ///
 /// # Errors
 /// [`ReviewError`] when the body is not an `admission.k8s.io/v1` AdmissionReview request; there
@@ -111,12 +113,31 @@ pub async fn admit(
         rules::evaluate(&decoded, phase, &context)
     };
 
-    let verdict = Verdict::decide(
+    // Suppression annotations are honoured only for the rules the policy lists as
+    // suppressible (none by default): whoever writes the object must not switch off a deny.
+    let suppressions =
+        rules::suppress::apply(decoded.meta().annotations.as_ref(), findings, |id| {
+            policy.may_suppress(id)
+        });
+    let findings = suppressions.kept;
+    let mut verdict = Verdict::decide(
         &findings,
         phase,
         decoded.meta().annotations.as_ref(),
         &decoded.reference().to_string(),
     );
+    for s in &suppressions.suppressed {
+        verdict.warn(
+            s.rule,
+            &format!("suppressed (ignore-check annotation): {}", s.reason_text()),
+        );
+    }
+    for s in &suppressions.refused {
+        verdict.warn(
+            s.rule,
+            "ignore-check annotation ignored: the policy does not list the rule as suppressible",
+        );
+    }
     outcome.allowed = verdict.allowed;
     // A fixable finding is patched only when the mutating webhook admits the object.
     let patched = phase == Phase::Mutating && verdict.allowed;

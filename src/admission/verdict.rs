@@ -101,6 +101,13 @@ impl Verdict {
     }
 }
 
+impl Verdict {
+    /// Adds a warning `<rule>: <message>` (bounded and cut as the others are), denial or not.
+    pub fn warn(&mut self, rule: &str, message: &str) {
+        self.warnings.push(warning(rule, message));
+    }
+}
+
 /// `<rule>: <message>`, cut to [`MAX_WARNING_CHARS`] characters with `…` when longer.
 fn warning(rule: &str, message: &str) -> String {
     let text = crate::echo::bounded(&format!("{rule}: {message}"));

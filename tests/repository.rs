@@ -1,5 +1,6 @@
 //! `check` and `fix` on a whole repository (`tests/data/repo/`): what is skipped and why,
-//! `--exclude`, `.sticky-guard-ignore`, `--strict`, and "nothing to judge" on empty input.
+//! `--exclude`, `.sticky-guard-ignore`, `--strict`, "nothing to judge" on empty input, and a
+//! suppressed finding (`apps/legacy-ingress.yaml`).
 //! Exact exit codes and exact summary lines.
 
 use serde_json::{Value, json};
@@ -42,6 +43,13 @@ skipped: tests/data/repo/chart/values.yaml:1:1: not a Kubernetes object (no apiV
 skipped: tests/data/repo/kustomization.yaml:1:1: not a Kubernetes object (no apiVersion and kind)
 ";
 
+/// The line every run over the repository prints about the suppressed finding of
+/// `apps/legacy-ingress.yaml` (at its annotation), under the default policy.
+const SUPPRESSED_LINE: &str = "suppressed: tests/data/repo/apps/legacy-ingress.yaml:8:5: \
+cookie-path-for-regex on Ingress shop/legacy: \"the legacy app sets Path=/ itself\"; the webhook \
+ignores it unless the policy lists cookie-path-for-regex as suppressible
+";
+
 #[test]
 fn a_repository_is_judged_and_what_is_not_a_manifest_is_named_by_reason() {
     let out = run(&["check", REPO], None);
@@ -63,8 +71,9 @@ fn a_repository_is_judged_and_what_is_not_a_manifest_is_named_by_reason() {
         format!(
             "{SKIPPED_LINES}\
 skipped 3 document(s) in 3 file(s) that are not Kubernetes objects, 1 Helm template(s), 1 hidden folder(s)
-judged 2 object(s)
-1 finding(s): 1 deny, 0 warn, 1 fixable with `sticky-guard fix`; 0 error(s)
+{SUPPRESSED_LINE}\
+judged 3 object(s)
+1 finding(s): 1 deny, 0 warn, 1 fixable with `sticky-guard fix`; 1 suppressed; 0 error(s)
 "
         )
     );
@@ -92,7 +101,7 @@ fn json_lists_the_skipped_documents_files_and_folders() {
         ])
     );
     assert_eq!(report["errors"], json!([]));
-    assert_eq!(report["summary"]["judged"], 2);
+    assert_eq!(report["summary"]["judged"], 3);
 }
 
 #[test]
@@ -135,20 +144,23 @@ fn strict_makes_skipped_documents_and_templates_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         stderr(&out),
-        "\
+        format!(
+            "\
 error: tests/data/repo/chart/Chart.yaml:1:1: not a Kubernetes object (no apiVersion and kind) (--strict)
 error: tests/data/repo/chart/templates/ingress.yaml: Helm template: render it first (`helm template … | sticky-guard check -`) (--strict)
 error: tests/data/repo/chart/values.yaml:1:1: not a Kubernetes object (no apiVersion and kind) (--strict)
 error: tests/data/repo/kustomization.yaml:1:1: not a Kubernetes object (no apiVersion and kind) (--strict)
 skipped: tests/data/repo/.github: hidden folder, not walked
 skipped 1 hidden folder(s)
-judged 2 object(s)
-1 finding(s): 1 deny, 0 warn, 1 fixable with `sticky-guard fix`; 4 error(s)
+{SUPPRESSED_LINE}\
+judged 3 object(s)
+1 finding(s): 1 deny, 0 warn, 1 fixable with `sticky-guard fix`; 1 suppressed; 4 error(s)
 "
+        )
     );
 }
 
-/// Excluding the Ingress's file leaves the Service alone: clean.
+/// Excluding the Ingress's file leaves the Service and the suppressed Ingress: clean.
 #[test]
 fn exclude_leaves_paths_out_in_gitignore_syntax() {
     for pattern in [
@@ -165,7 +177,7 @@ fn exclude_leaves_paths_out_in_gitignore_syntax() {
             ),
             "{pattern}: {err}"
         );
-        assert!(err.contains("\njudged 1 object(s)\n"), "{pattern}: {err}");
+        assert!(err.contains("\njudged 2 object(s)\n"), "{pattern}: {err}");
     }
     // A folder: pruned as a whole, named once; repeatable.
     let out = run(
@@ -248,7 +260,8 @@ fn sticky_guard_ignore_at_the_root_leaves_paths_out() {
     );
     assert!(
         err.ends_with(
-            "judged 1 object(s)\n0 finding(s): 0 deny, 0 warn, 0 fixable with `sticky-guard fix`; 0 error(s)\n"
+            "judged 2 object(s)\n0 finding(s): 0 deny, 0 warn, 0 fixable with `sticky-guard fix`; \
+             1 suppressed; 0 error(s)\n"
         ),
         "{err}"
     );
@@ -373,4 +386,114 @@ fn fix_skips_what_is_not_a_manifest() {
         "the kustomization file and Chart.yaml are not manifests: {fixed}"
     );
     assert!(stderr(&out).starts_with(SKIPPED_LINES), "{}", stderr(&out));
+    // The suppressed finding is not fixed, and fix says why.
+    assert!(
+        !fixed.contains("session-cookie-path: /legacy"),
+        "a suppressed finding is not fixed: {fixed}"
+    );
+    assert!(stderr(&out).ends_with(SUPPRESSED_LINE), "{}", stderr(&out));
+}
+
+/// The suppressed finding of `apps/legacy-ingress.yaml` does not count (the run still fails
+/// for the shop's deny) and is listed with its reason: in text, in JSON, and without the
+/// webhook note when the policy lists the rule as suppressible.
+#[test]
+fn a_suppressed_finding_is_listed_with_its_reason_and_does_not_count() {
+    let out = run(
+        &["check", REPO, "--suppressible", "cookie-path-for-regex"],
+        None,
+    );
+    assert!(
+        stderr(&out).contains(
+            "suppressed: tests/data/repo/apps/legacy-ingress.yaml:8:5: cookie-path-for-regex on \
+             Ingress shop/legacy: \"the legacy app sets Path=/ itself\"\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    // With the shop's Ingress left out, only the suppressed finding is left: success.
+    let out = run(&["check", REPO, "--exclude", "shop/"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let out = run(&["check", "-o", "json", REPO], None);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["findings"].as_array().map(Vec::len), Some(1));
+    let suppressed = &report["suppressed"];
+    assert_eq!(suppressed.as_array().map(Vec::len), Some(1), "{suppressed}");
+    let s = &suppressed[0];
+    assert_eq!(
+        (
+            &s["rule"],
+            &s["kind"],
+            &s["namespace"],
+            &s["name"],
+            &s["file"],
+            &s["line"],
+            &s["annotation"],
+            &s["reason"],
+            &s["webhook"]
+        ),
+        (
+            &json!("cookie-path-for-regex"),
+            &json!("Ingress"),
+            &json!("shop"),
+            &json!("legacy"),
+            &json!("tests/data/repo/apps/legacy-ingress.yaml"),
+            &json!(8),
+            &json!("ignore-check.sticky-guard.dev/cookie-path-for-regex"),
+            &json!("the legacy app sets Path=/ itself"),
+            &json!(false)
+        )
+    );
+    assert_eq!(s["findings"][0]["rule"], "cookie-path-for-regex");
+    assert_eq!(s["findings"][0]["level"], "deny");
+    assert_eq!(report["unknownSuppressions"], json!([]));
+}
+
+/// A suppression naming no rule suppresses nothing and says so, with the closest rule ID; an
+/// empty reason still suppresses.
+#[test]
+fn unknown_rule_ids_and_empty_reasons() {
+    let legacy = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/repo/apps/legacy-ingress.yaml"),
+    )
+    .expect("read");
+    let misspelt = legacy.replace("cookie-path-for-regex:", "cookie-path-for-regexp:");
+    let out = run(&["check", "-"], Some(&misspelt));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "not suppressed: {}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains(
+            "warning: -:8:5: ignore-check.sticky-guard.dev/cookie-path-for-regexp on Ingress \
+             shop/legacy suppresses nothing: unknown rule ID `cookie-path-for-regexp`; did you \
+             mean `cookie-path-for-regex`? (`sticky-guard rules` lists them all)\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["check", "-o", "json", "-"], Some(&misspelt));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(
+        report["unknownSuppressions"][0]["annotation"],
+        "ignore-check.sticky-guard.dev/cookie-path-for-regexp"
+    );
+    let no_reason = legacy.replace("\"the legacy app sets Path=/ itself\"", "\"\"");
+    let out = run(
+        &["check", "--suppressible", "cookie-path-for-regex", "-"],
+        Some(&no_reason),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "suppressed: -:8:5: cookie-path-for-regex on Ingress shop/legacy: (no reason given)\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
 }

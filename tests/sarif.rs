@@ -128,3 +128,67 @@ fn the_schema_check_can_fail() {
     let result = std::panic::catch_unwind(|| assert_valid(&log));
     assert!(result.is_err(), "an invalid level must not validate");
 }
+
+/// A suppressed finding stays a result, with an in-source suppression carrying the reason and
+/// the annotation's location, and the log is still valid SARIF 2.1.0.
+#[test]
+fn a_suppressed_finding_is_a_result_with_an_in_source_suppression() {
+    let repo = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/repo");
+    let (code, log) = sarif_of(&[repo]);
+    assert_eq!(code, 1, "the shop's deny");
+    assert_valid(&log);
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let suppressed: Vec<&Value> = results
+        .iter()
+        .filter(|r| r.get("suppressions").is_some())
+        .collect();
+    assert_eq!(suppressed.len(), 1, "{results:#?}");
+    let result = suppressed[0];
+    assert_eq!(result["ruleId"], "cookie-path-for-regex");
+    assert_eq!(
+        result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "Ingress/shop/legacy"
+    );
+    let suppression = &result["suppressions"][0];
+    assert_eq!(suppression["kind"], "inSource");
+    assert_eq!(suppression["status"], "accepted");
+    assert_eq!(
+        suppression["justification"],
+        "the legacy app sets Path=/ itself"
+    );
+    assert_eq!(
+        suppression["location"]["physicalLocation"]["region"]["startLine"],
+        8
+    );
+    assert!(
+        suppression["location"]["physicalLocation"]["artifactLocation"]["uri"]
+            .as_str()
+            .unwrap()
+            .ends_with("apps/legacy-ingress.yaml")
+    );
+    // The unsuppressed deny is a result without suppressions.
+    assert_eq!(results.len(), 2);
+}
+
+/// A suppression naming no rule is a warning notification, and the log stays valid.
+#[test]
+fn an_unknown_suppression_is_a_warning_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    let legacy = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/repo/apps/legacy-ingress.yaml"
+    ))
+    .unwrap()
+    .replace("cookie-path-for-regex:", "cookie-path-for-regexp:");
+    let file = dir.path().join("legacy.yaml");
+    std::fs::write(&file, legacy).unwrap();
+    let (code, log) = sarif_of(&[file.to_str().unwrap()]);
+    assert_eq!(code, 1, "nothing suppressed");
+    assert_valid(&log);
+    let notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+        .as_array()
+        .unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["level"], "warning");
+    assert_eq!(notes[0]["properties"]["reason"], "unknown-suppression");
+}

@@ -395,3 +395,63 @@ async fn tls_min_version_1_3_refuses_tls_1_2_clients() {
     let tls13 = common::client_speaking(&server.ca_pem, None, &[&rustls::version::TLS13]);
     assert_eq!(tls13.get(&url).send().await.unwrap().status(), 200);
 }
+
+/// A suppression annotation is ignored under the default policy (a deny still denies, and a
+/// warning says the annotation was ignored), and honoured when the policy lists the rule as
+/// suppressible (admitted, nothing patched, a warning with the reason).
+#[tokio::test]
+async fn suppressions_are_honoured_only_for_suppressible_rules() {
+    let mut review = captured_review("ingress-create-sticky-regex-path.json");
+    review["request"]["object"]["metadata"]["annotations"]["ignore-check.sticky-guard.dev/cookie-path-for-regex"] =
+        json!("the app sets its own path");
+
+    let server = Server::start(Policy::default()).await;
+    let validated = server.review("/validate", &review).await;
+    assert_eq!(validated["allowed"], false, "{validated}");
+    assert!(
+        validated["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("[cookie-path-for-regex]")
+    );
+    assert_eq!(
+        validated["warnings"],
+        json!([
+            "cookie-path-for-regex: ignore-check annotation ignored: the policy does not list the \
+             rule as suppressible"
+        ])
+    );
+    let mutated = server.review("/mutate", &review).await;
+    assert!(
+        decoded_patch(&mutated).is_some(),
+        "still patched: {mutated}"
+    );
+    server.running.shutdown().await.unwrap();
+
+    let policy = Policy {
+        suppressible: vec!["cookie-path-for-regex".into()],
+        ..Policy::default()
+    };
+    let server = Server::start(policy).await;
+    for path in ["/mutate", "/validate"] {
+        let response = server.review(path, &review).await;
+        assert_eq!(response["allowed"], true, "{path}: {response}");
+        assert!(response.get("patch").is_none(), "{path}: {response}");
+        assert_eq!(
+            response["warnings"],
+            json!([
+                "cookie-path-for-regex: suppressed (ignore-check annotation): the app sets its own \
+                 path"
+            ]),
+            "{path}"
+        );
+        assert_eq!(response["auditAnnotations"]["rules"], "none", "{path}");
+    }
+    // Only the named rule: the same Ingress under another suppression is still denied.
+    let mut other = captured_review("ingress-create-sticky-regex-path.json");
+    other["request"]["object"]["metadata"]["annotations"]["ignore-check.sticky-guard.dev/canary-affinity"] =
+        json!("not this one");
+    let validated = server.review("/validate", &other).await;
+    assert_eq!(validated["allowed"], false, "{validated}");
+    server.running.shutdown().await.unwrap();
+}

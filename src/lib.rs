@@ -18,7 +18,9 @@
 //!   API implementations): which backend is sticky, with which cookie, reached how;
 //!   [`cookie_path`] the RFC 6265 path facts.
 //! - [`rules`] holds the rule catalogue, one file per rule, the engine that runs it, and each
-//!   rule's match condition ([`rules::condition`]: the webhooks' `matchConditions`).
+//!   rule's match condition ([`rules::condition`]: the webhooks' `matchConditions`), and the
+//!   suppressions (`ignore-check.sticky-guard.dev/<rule>` annotations, [`rules::suppress`]) that
+//!   the offline engine and the webhook both apply.
 //! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server and
 //!   the certificates (self-managed in the cluster: [`tls::managed`]).
 //! - [`engine`] is the offline engine (`check`, `fix`, `audit`); [`report`] renders its reports.

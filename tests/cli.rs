@@ -227,9 +227,9 @@ fn serve_requires_certificates() {
 }
 
 #[test]
-fn readme_rule_table_is_generated_from_the_catalogue() {
+fn docs_rule_table_is_generated_from_the_catalogue() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
     let start = readme.find("<!-- rules:begin -->\n").expect("begin marker") + 21;
     let end = readme.find("<!-- rules:end -->").expect("end marker");
     assert_eq!(&readme[start..end], sticky_guard::cli::markdown_table());
@@ -241,9 +241,9 @@ fn readme_rule_table_is_generated_from_the_catalogue() {
 }
 
 #[test]
-fn readme_annotation_table_is_generated_from_the_controller_table() {
+fn docs_annotation_table_is_generated_from_the_controller_table() {
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md")).unwrap();
     let marker = "<!-- annotations:begin -->\n";
     let start = readme.find(marker).expect("begin marker") + marker.len();
     let end = readme.find("<!-- annotations:end -->").expect("end marker");
@@ -869,4 +869,51 @@ fn findings_and_errors_are_located_alike_in_every_format() {
         physical["region"],
         serde_json::json!({"startLine": 14, "startColumn": 5})
     );
+}
+
+/// README is a front page: its first screen (50 lines) shows the two set-up commands and how to
+/// install; every relative link of README and docs/ points at a file that exists.
+#[test]
+fn readme_is_a_front_page_and_links_resolve() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let first_screen: String = readme.lines().take(50).collect::<Vec<_>>().join("\n");
+    for wanted in [
+        "cargo run --release -- serve --dev",
+        "cargo test --locked",
+        "## Install",
+        "kubectl apply -k manifests/",
+        "cargo install --locked --path .",
+    ] {
+        assert!(
+            first_screen.contains(wanted),
+            "README's first screen lacks {wanted}"
+        );
+    }
+    let mut files = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            files.push(path);
+        }
+    }
+    let link = regex::Regex::new(r"\]\(([^)#]+)(#[^)]*)?\)").unwrap();
+    let mut checked = 0;
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for captures in link.captures_iter(&text) {
+            let target = &captures[1];
+            if target.starts_with("http") {
+                continue;
+            }
+            let resolved = file.parent().unwrap().join(target);
+            assert!(
+                resolved.exists(),
+                "{}: link to {target} does not resolve",
+                file.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked} links");
 }

@@ -1227,27 +1227,40 @@ fn image_and_ci_build_the_same_release_binary() {
     );
 }
 
-/// Every `manifests/...` path README.md names exists.
+/// Every `manifests/...` path README.md and docs/ name exists.
 #[test]
 fn readme_names_manifest_paths_that_exist() {
-    let readme = read("README.md");
-    let mut seen = 0;
-    for (i, _) in readme.match_indices("manifests/") {
-        if i > 0
-            && (readme.as_bytes()[i - 1].is_ascii_alphanumeric()
-                || readme.as_bytes()[i - 1] == b'/')
-        {
-            continue;
+    let mut texts = vec![("README.md".to_string(), read("README.md"))];
+    for entry in std::fs::read_dir(repo().join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            let name = format!("docs/{}", path.file_name().unwrap().to_string_lossy());
+            texts.push((name.clone(), read(&name)));
         }
-        let path: String = readme[i..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || "-_./".contains(*c))
-            .collect();
-        let path = path.trim_end_matches('.');
-        assert!(repo().join(path).exists(), "README.md names {path}");
-        seen += 1;
     }
-    assert!(seen >= 3, "README.md documents manifests/ and its overlays");
+    let mut seen = 0;
+    for (name, readme) in &texts {
+        for (i, _) in readme.match_indices("manifests/") {
+            if i > 0
+                && (readme.as_bytes()[i - 1].is_ascii_alphanumeric()
+                    || readme.as_bytes()[i - 1] == b'/'
+                    || readme.as_bytes()[i - 1] == b'.')
+            {
+                continue;
+            }
+            let path: String = readme[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "-_./".contains(*c))
+                .collect();
+            let path = path.trim_end_matches('.');
+            assert!(repo().join(path).exists(), "{name} names {path}");
+            seen += 1;
+        }
+    }
+    assert!(
+        seen >= 3,
+        "README.md and docs/ document manifests/ and its overlays"
+    );
 }
 
 /// The flags and environment variables the manifests pass are ones `serve` takes, and the

@@ -64,7 +64,7 @@ impl AppState {
 }
 
 /// How many AdmissionReviews are judged at once by default; more wait (until the request
-/// timeout). About 7 MiB of memory per maximal review in flight (README, "Sizing"), so 32 keep
+/// timeout). About 7 MiB of memory per maximal review in flight (docs/install.md, "Sizing"), so 32 keep
 /// the worst case near 230 MiB, well under the Deployment's 512 MiB limit.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
 

@@ -25,7 +25,7 @@ pub struct RulesArgs {
 pub enum RulesOutput {
     /// Aligned columns: ID, kind, default action, title.
     Human,
-    /// The Markdown table in README.md; with an ID, the rule's page (`docs/rules/<id>.md`).
+    /// The Markdown table in docs/rules.md; with an ID, the rule's page (`docs/rules/<id>.md`).
     Markdown,
     /// Every rule (or, with an ID, one) as JSON.
     Json,
@@ -33,7 +33,7 @@ pub enum RulesOutput {
     /// `manifests/base/webhooks.yaml` (which carries them for the default policy).
     MatchConditions,
     /// The ingress-nginx annotation table (the controller's validators) as the Markdown table
-    /// in README.md.
+    /// in docs/rules.md.
     Annotations,
     /// What the kinds table asks of `manifests/base/`: each webhook's `rules` and the view
     /// ClusterRole's `rules`, as YAML (a test keeps the manifests equal to them).
@@ -320,7 +320,7 @@ pub fn human_table() -> String {
         .collect()
 }
 
-/// The rule table of README.md, generated from the catalogue.
+/// The rule table of docs/rules.md, generated from the catalogue.
 pub fn markdown_table() -> String {
     let mut out = String::from(
         "| ID | on | default | webhooks | what | knows | CEL policy |\n|---|---|---|---|---|---|---|\n",

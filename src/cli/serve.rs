@@ -460,7 +460,7 @@ mod tests {
     use super::*;
     use clap::Args;
 
-    /// README: every `serve` setting has a `STICKY_GUARD_<FLAG>` variable, except the three
+    /// docs/webhook.md: every `serve` setting has a `STICKY_GUARD_<FLAG>` variable, except the three
     /// that choose how certificates are made (`--dev`, `--dev-dir`, `--manage-certs`).
     #[test]
     fn every_setting_has_an_environment_variable() {

@@ -10,7 +10,7 @@
 //! - the cluster view keeps one cache per kind, indexed by [`KindInfo::index_keys`].
 //!
 //! Adding a kind: an entry here, a variant of [`crate::objects::Object`] with its decoder, and
-//! the rules that judge or read it (README, "Adding a rule, a kind or a controller family").
+//! the rules that judge or read it (docs/architecture.md, "Adding a rule, a kind or a controller family").
 
 use super::{DecodeError, Object, Shape};
 use serde::Serialize;

@@ -917,3 +917,94 @@ fn readme_is_a_front_page_and_links_resolve() {
     }
     assert!(checked >= 10, "{checked} links");
 }
+
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `export policies --output-dir` leaves exactly the files of the policies it exported: it
+/// removes the files of an earlier export that are no longer exported, lists what it wrote and
+/// removed, and refuses (changing nothing) a folder holding anything it did not write.
+#[test]
+fn export_output_dir_holds_exactly_the_exported_policies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("policies");
+    let dir_text = dir.to_str().unwrap();
+    let all = sticky_guard(&["export", "policies", "--output-dir", dir_text], None);
+    assert_eq!(all.status.code(), Some(0));
+    let mut expected: Vec<String> = sticky_guard::policies::policies(
+        &sticky_guard::policy::Policy::default(),
+        sticky_guard::policies::MutatingApi::V1,
+    )
+    .iter()
+    .map(|f| f.file_name.clone())
+    .collect();
+    expected.sort();
+    assert_eq!(file_names(&dir), expected);
+    let wrote: Vec<String> = String::from_utf8(all.stderr)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(wrote.len(), expected.len());
+    assert!(
+        wrote
+            .iter()
+            .all(|l| l.starts_with(&format!("wrote {dir_text}/sticky-guard.")))
+    );
+
+    let off = sticky_guard(
+        &[
+            "export",
+            "policies",
+            "--output-dir",
+            dir_text,
+            "--rule",
+            "canary-affinity=off",
+        ],
+        None,
+    );
+    assert_eq!(off.status.code(), Some(0));
+    let stderr = String::from_utf8(off.stderr).unwrap();
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("removed "))
+            .collect::<Vec<_>>(),
+        [format!(
+            "removed {dir_text}/sticky-guard.canary-affinity.yaml"
+        )]
+    );
+    expected.retain(|n| n != "sticky-guard.canary-affinity.yaml");
+    assert_eq!(file_names(&dir), expected);
+
+    // A foreign file, or one named like an export without its label: refused, nothing changed.
+    for (name, content) in [
+        ("notes.txt", "mine\n"),
+        (
+            "sticky-guard.mine.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+        ),
+    ] {
+        let foreign = dir.join(name);
+        std::fs::write(&foreign, content).unwrap();
+        let before = file_names(&dir);
+        let refused = sticky_guard(&["export", "policies", "--output-dir", dir_text], None);
+        assert_eq!(refused.status.code(), Some(2), "{name}");
+        assert_eq!(
+            String::from_utf8(refused.stderr).unwrap(),
+            format!(
+                "error: {dir_text} holds {dir_text}/{name}, which `export policies` did not write: \
+                 export into an empty folder or one that holds only earlier exports (nothing was \
+                 changed)\n"
+            )
+        );
+        assert_eq!(file_names(&dir), before);
+        std::fs::remove_file(foreign).unwrap();
+    }
+}

@@ -4,7 +4,7 @@
 use super::policy::PolicyArgs;
 use crate::policies::MutatingApi;
 use clap::{Args, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `export` arguments.
@@ -55,7 +55,10 @@ pub struct PoliciesArgs {
     #[arg(long, value_enum, default_value_t = ApiArg::V1)]
     pub api: ApiArg,
     /// Write one file per policy into this folder (created if missing) instead of stdout:
-    /// `<policy>.yaml` (validating) and `<policy>.mutating.yaml`, each with its binding.
+    /// `<policy>.yaml` (validating) and `<policy>.mutating.yaml`, each with its binding. The
+    /// folder then holds exactly these: files of an earlier export that are no longer exported
+    /// are removed, and a folder holding anything else is refused. What was written and removed
+    /// is listed on stderr.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// Policy options (actions, classes, excluded namespaces, annotation prefix).
@@ -81,18 +84,90 @@ pub fn run(args: ExportArgs) -> ExitCode {
             Err(e) => super::fail(format!("cannot write YAML: {e}")),
         };
     };
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return super::fail(format!("{}: {e}", dir.display()));
+    match write_dir(&dir, &files, api) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::fail(e),
     }
-    for file in &files {
-        let path = dir.join(&file.file_name);
-        let text = match crate::policies::to_yaml(std::slice::from_ref(file), api) {
-            Ok(text) => text,
-            Err(e) => return super::fail(format!("cannot write YAML: {e}")),
-        };
-        if let Err(e) = std::fs::write(&path, text) {
-            return super::fail(format!("{}: {e}", path.display()));
+}
+
+/// Writes one file per policy into `dir`, so that it holds exactly the policies exported:
+/// files an earlier export wrote that are no longer exported (a rule turned off) are removed.
+/// Says on stderr what it wrote and removed. Refuses, changing nothing, a folder that holds
+/// anything else ([`written_by_export`]): `kubectl apply -f DIR` applies all of it.
+fn write_dir(
+    dir: &Path,
+    files: &[crate::policies::PolicyFile],
+    api: MutatingApi,
+) -> Result<(), String> {
+    let mut ours = Vec::new();
+    if dir.exists() {
+        let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        names.sort();
+        for path in names {
+            if !written_by_export(&path) {
+                return Err(format!(
+                    "{} holds {}, which `export policies` did not write: export into an empty \
+                     folder or one that holds only earlier exports (nothing was changed)",
+                    dir.display(),
+                    path.display()
+                ));
+            }
+            ours.push(path);
         }
     }
-    ExitCode::SUCCESS
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut texts = Vec::new();
+    for file in files {
+        let text = crate::policies::to_yaml(std::slice::from_ref(file), api)
+            .map_err(|e| format!("cannot write YAML: {e}"))?;
+        texts.push((dir.join(&file.file_name), text));
+    }
+    for (path, text) in &texts {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    for old in ours {
+        if !texts.iter().any(|(path, _)| *path == old) {
+            std::fs::remove_file(&old).map_err(|e| format!("{}: {e}", old.display()))?;
+            eprintln!("removed {}", old.display());
+        }
+    }
+    Ok(())
+}
+
+/// Whether `path` is a file an export wrote: named `sticky-guard.*.yaml`, and every YAML
+/// document in it an `admissionregistration.k8s.io` object labelled
+/// `app.kubernetes.io/name: sticky-guard` (as [`crate::policies`] labels them). A folder, or a
+/// file that is not YAML, is not.
+pub fn written_by_export(path: &Path) -> bool {
+    use serde::Deserialize;
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("sticky-guard.") && n.ends_with(".yaml"));
+    if !named || !path.is_file() {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let mut documents = 0;
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let Ok(value) = serde_json::Value::deserialize(document) else {
+            return false;
+        };
+        if value.is_null() {
+            continue;
+        }
+        documents += 1;
+        let group_ok = value["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("admissionregistration.k8s.io/"));
+        let labelled = value["metadata"]["labels"]["app.kubernetes.io/name"] == "sticky-guard";
+        if !group_ok || !labelled {
+            return false;
+        }
+    }
+    documents > 0
 }

@@ -369,6 +369,15 @@ fn corpus() -> Vec<Value> {
         }
     }
     documents.extend(variants());
+    // Every rule's declared examples.
+    for rule in CATALOGUE {
+        for text in [rule.examples.fires, rule.examples.passes] {
+            documents.extend(
+                serde_norway::Deserializer::from_str(text)
+                    .map_while(|doc| Value::deserialize(doc).ok()),
+            );
+        }
+    }
     documents
         .into_iter()
         .flat_map(|d| match d["kind"].as_str() {

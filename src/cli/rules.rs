@@ -123,8 +123,10 @@ pub fn rule_page(rule: &Rule) -> String {
     format!(
         "# `{id}`\n\n{title}.\n\n| | |\n|---|---|\n| judges | {kinds} |\n| default action | \
 `{action}` |\n| webhooks | {webhooks} |\n| knows | {knows} |\n| exported as a CEL policy | \
-{cel} |\n\n## Why\n\n{why}\n\n## What to do\n\n{fix}\n\n## Source\n\n{source}\n\n## When the \
-API server calls sticky-guard for it\n\nUnder the default policy (`sticky-guard rules --output \
+{cel} |\n\n## Why\n\n{why}\n\n## What to do\n\n{fix}\n\n## Fires on\n\n```yaml\n{fires}```\n\n\
+## Does not fire on\n\n```yaml\n{passes}```\n\n(The first document is the object judged; the \
+others are the rest of its cluster. A test checks both.)\n\n## Source\n\n{source}\n\n## When \
+the API server calls sticky-guard for it\n\nUnder the default policy (`sticky-guard rules --output \
 match-conditions` gives it for another):\n\n```cel\n{condition}\n```\n",
         id = rule.id,
         title = rule.title,
@@ -135,6 +137,8 @@ match-conditions` gives it for another):\n\n```cel\n{condition}\n```\n",
         // `<prefix>` would read as an HTML tag.
         why = rule.why.replace("<prefix>", "`<prefix>`"),
         fix = rule.fix.replace("<prefix>", "`<prefix>`"),
+        fires = rule.examples.fires,
+        passes = rule.examples.passes,
         source = rule.source,
         condition = (rule.match_condition)(&Policy::default()),
     )

@@ -2,7 +2,7 @@
 //! another controller serves: one of another class, or one written for NGINX Inc's controller.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::gke;
 use crate::controllers::nginx::Annotations;
 use crate::objects::{IngressObject, annotations};
@@ -56,6 +56,50 @@ examples/session-persistence (nginx.com/sticky-cookie-services, NGINX Plus)",
         // Any class: an affinity-family name under any prefix (this prefix, the legacy one on
         // GKE classes) is a superset of what the rule reads.
         crate::cel::some_annotation(condition::AFFINITY_FAMILY_KEY)
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+spec:
+  ingressClassName: gce
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
     },
     check: Check::Ingress(check),
 };

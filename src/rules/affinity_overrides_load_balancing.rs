@@ -2,7 +2,7 @@
 //! affinity, which silently wins over both.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::controllers::nginx::affinity::Affinity;
 use crate::objects::IngressObject;
@@ -42,6 +42,52 @@ docs/user-guide/nginx-configuration/annotations.md L253",
             condition::nginx_annotation(policy, UPSTREAM_HASH_BY),
             condition::nginx_annotation(policy, LOAD_BALANCE)
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/upstream-hash-by: $request_uri
+    nginx.ingress.kubernetes.io/load-balance: sticky_persistent
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/upstream-hash-by: $request_uri
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `affinity-settings-without-affinity`: cookie settings without `affinity: cookie` do nothing.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation, annotations as nginx_annotations};
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -32,6 +32,51 @@ L45-73 (get_implementation); docs/user-guide/nginx-configuration/annotations.md 
             condition::judged(policy),
             condition::nginx_annotation_starting(policy, &["affinity-", "session-cookie-"])
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/session-cookie-name: r
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/session-cookie-name: r
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
     },
     check: Check::Ingress(check),
 };

@@ -2,7 +2,7 @@
 //! through ingress-nginx.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::upstream::{self, Reach, client_ip_affinity};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::kinds::Kind;
@@ -42,6 +42,72 @@ service-upstream, L1115-1123); Kubernetes API reference, ServiceSpec.sessionAffi
             "has(object.spec) && has(object.spec.sessionAffinity) && \
 object.spec.sessionAffinity == 'ClientIP'",
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  selector:
+    app: web
+  sessionAffinity: ClientIP
+  ports:
+  - port: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  selector:
+    app: web
+  sessionAffinity: ClientIP
+  ports:
+  - port: 80
+"#,
     },
     check: Check::IngressAndService(on_ingress, on_service),
 };

@@ -4,7 +4,7 @@
 use super::condition;
 use super::cookie_path_not_literal::literal_problem;
 use super::regex_mode::RegexModes;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::controllers::nginx::annotations::is_url_valid_char;
 use crate::controllers::nginx::{self, Annotations, annotation};
@@ -42,6 +42,66 @@ internal/ingress/controller/controller.go L884-893; RFC 6265 §5.1.4 (path-match
             condition::sticky(policy),
             condition::nginx_annotation(policy, annotation::SESSION_COOKIE_PATH)
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/session-cookie-path: /app
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /app
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+      - path: /api
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/session-cookie-path: /
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /app
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+      - path: /api
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
     },
     check: Check::Ingress(check),
 };

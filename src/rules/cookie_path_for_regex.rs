@@ -3,7 +3,7 @@
 use super::condition;
 use super::host::{HostFacts, Subject};
 use super::regex_mode::{RegexMode, RegexModes};
-use super::{Check, Context, Finding, Fix, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Fix, Reads, Rule};
 use crate::controllers::nginx::{self, Annotations, annotation};
 use crate::cookie_path::{self, Derived};
 use crate::objects::IngressObject;
@@ -46,6 +46,53 @@ rootfs/etc/nginx/lua/balancer/sticky.lua L75-77; rootfs/etc/nginx/template/nginx
             condition::nginx_annotation(policy, annotation::USE_REGEX),
             condition::nginx_annotation(policy, annotation::REWRITE_TARGET)
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/use-regex: 'true'
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /mysite(/|$)(.*)
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+    nginx.ingress.kubernetes.io/use-regex: 'true'
+    nginx.ingress.kubernetes.io/session-cookie-path: /mysite
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /mysite(/|$)(.*)
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
     },
     check: Check::Ingress(check),
 };

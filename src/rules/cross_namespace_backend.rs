@@ -1,7 +1,7 @@
 //! `cross-namespace-backend`: an Ingress backend must name a Service in the Ingress's namespace.
 
 use super::condition;
-use super::{Check, Context, Finding, Fix, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Fix, Reads, Rule};
 use crate::objects::IngressObject;
 use crate::objects::{is_dns1035_label, service_and_namespace};
 use crate::policy::Action;
@@ -31,6 +31,46 @@ will not work\")",
             condition::judged(policy),
             crate::cel::some_ingress_service_name(condition::not_dns1035_label)
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web.other
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `externalname-backend`: an Ingress backend Service of type ExternalName has no endpoints.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::controllers::nginx::upstream::{self, Reach};
 use crate::objects::kinds::Kind;
@@ -34,6 +34,70 @@ for sticky sessions).",
 rootfs/etc/nginx/lua/balancer.lua; docs/user-guide/nginx-configuration/annotations.md \
 #service-upstream (\"Sticky Sessions will not work\")",
     match_condition: condition::sticky,
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  type: ExternalName
+  externalName: web.other.svc.cluster.local
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#,
+    },
     check: Check::Ingress(check),
 };
 

@@ -1,7 +1,7 @@
 //! `externalname-under-sticky-ingress`: a Service becoming ExternalName under a sticky Ingress.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::objects::kinds::Kind;
 use crate::objects::{ObjectRef, becomes_external_name, namespace_of, service_and_namespace};
@@ -29,6 +29,66 @@ the namespace of the Service that has the pods.",
     source: "ingress-nginx internal/ingress/controller/endpointslices.go L58-80; \
 docs/user-guide/nginx-configuration/annotations.md#service-upstream",
     match_condition: |_| condition::BECOMES_EXTERNAL_NAME.into(),
+    examples: Examples {
+        fires: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  type: ExternalName
+  externalName: web.other.svc.cluster.local
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/affinity: cookie
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  type: ExternalName
+  externalName: web.other.svc.cluster.local
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+    },
     check: Check::Service(check),
 };
 

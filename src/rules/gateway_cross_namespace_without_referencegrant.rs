@@ -1,7 +1,7 @@
 //! `gateway-cross-namespace-without-referencegrant`: a backendRef into another namespace with
 //! no ReferenceGrant there that allows it.
 
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::namespace_of;
@@ -36,6 +36,66 @@ apis/v1/referencegrant_types.go L34-46 and L66-157, apis/v1/shared_types.go L427
             "has(b.namespace) && (!has(object.metadata.namespace) || b.namespace != \
 object.metadata.namespace)",
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - backendRefs:
+    - name: web
+      namespace: b
+      port: 80
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ReferenceGrant
+metadata:
+  name: g
+  namespace: b
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    namespace: app
+  to:
+  - group: ''
+    kind: Service
+    name: api
+"#,
+        passes: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - backendRefs:
+    - name: web
+      namespace: b
+      port: 80
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ReferenceGrant
+metadata:
+  name: g
+  namespace: b
+spec:
+  from:
+  - group: gateway.networking.k8s.io
+    kind: HTTPRoute
+    namespace: app
+  to:
+  - group: ''
+    kind: Service
+    name: web
+"#,
     },
     check: Check::Route(check),
 };

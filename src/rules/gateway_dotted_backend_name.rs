@@ -1,7 +1,7 @@
 //! `gateway-dotted-backend-name`: a Gateway API backendRef names a Service by `name` and
 //! `namespace`, never by DNS name.
 
-use super::{Check, Context, Finding, Fix, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Fix, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::service_and_namespace;
 use crate::policy::Action;
@@ -30,6 +30,35 @@ backendRef needs a ReferenceGrant in the referent namespace) and apis/v1/referen
 L66-157; apis/v1/shared_types.go L427 (RefNotPermitted); Kubernetes DNS for Services \
 (svc.ns.svc.<cluster-domain>)",
     match_condition: |_| crate::cel::some_route_backend("has(b.name) && b.name.contains('.')"),
+    examples: Examples {
+        fires: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - backendRefs:
+    - name: web.other.svc
+      port: 80
+"#,
+        passes: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - backendRefs:
+    - name: web
+      namespace: other
+      port: 80
+"#,
+    },
     check: Check::Route(check),
 };
 

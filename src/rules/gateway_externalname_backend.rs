@@ -3,7 +3,7 @@
 //! under such a rule).
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::{becomes_external_name, external_name, namespace_of};
@@ -45,6 +45,58 @@ internal/controller/state/dataplane/configuration.go L2819-2845, graph/backend_r
             condition::BECOMES_EXTERNAL_NAME,
             crate::cel::some_route_rule("has(r.sessionPersistence) && has(r.backendRefs)")
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - sessionPersistence:
+      sessionName: s
+    backendRefs:
+    - name: web
+      port: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  type: ExternalName
+  externalName: web.other.svc.cluster.local
+"#,
+        passes: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - sessionPersistence:
+      sessionName: s
+    backendRefs:
+    - name: web
+      port: 80
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#,
     },
     check: Check::RouteAndService(check, check_service),
 };

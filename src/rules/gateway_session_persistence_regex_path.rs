@@ -1,7 +1,7 @@
 //! `gateway-session-persistence-regex-path`: a session-persistent route rule with a
 //! `RegularExpression` path match gets a cookie Path that the browser never sends back.
 
-use super::{Check, Context, Finding, Level, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Level, Reads, Rule};
 use crate::controllers::gateway::{CookiePath, Implementation, cookie_path, implementations};
 use crate::cookie_path::covers;
 use crate::objects::gateway::RouteObject;
@@ -44,6 +44,76 @@ cookie/cookie.cc L48-83 (requestPathMatch); NGINX Gateway Fabric route_common.go
             "has(r.sessionPersistence) && has(r.matches) && r.matches.exists(m, has(m.path) && \
 has(m.path.type) && m.path.type == 'RegularExpression')",
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - matches:
+    - path:
+        type: RegularExpression
+        value: /a(/|$)(.*)
+    sessionPersistence:
+      sessionName: s
+    backendRefs:
+    - name: web
+      port: 80
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: eg
+spec:
+  controllerName: gateway.envoyproxy.io/gatewayclass-controller
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: eg
+  namespace: app
+spec:
+  gatewayClassName: eg
+"#,
+        passes: r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: site
+  namespace: app
+spec:
+  parentRefs:
+  - name: eg
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /a
+    sessionPersistence:
+      sessionName: s
+    backendRefs:
+    - name: web
+      port: 80
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata:
+  name: eg
+spec:
+  controllerName: gateway.envoyproxy.io/gatewayclass-controller
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: eg
+  namespace: app
+spec:
+  gatewayClassName: eg
+"#,
     },
     check: Check::Route(check),
 };

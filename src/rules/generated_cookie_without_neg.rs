@@ -1,6 +1,6 @@
 //! `generated-cookie-without-neg`: GKE cookie affinity that cannot pin a pod.
 
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::gke::{
     self, BACKEND_CONFIG_ANNOTATIONS, NEG_ANNOTATION, backend_config_names,
 };
@@ -41,6 +41,54 @@ load balancing is default\"); BackendConfig CRD cloud.google.com/v1",
 object.metadata.annotations || 'beta.cloud.google.com/backend-config' in \
 object.metadata.annotations)"
             .into()
+    },
+    examples: Examples {
+        fires: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: s
+  namespace: app
+  annotations:
+    cloud.google.com/backend-config: '{"default": "bc"}'
+spec:
+  type: NodePort
+  selector:
+    app: s
+  ports:
+  - port: 80
+---
+apiVersion: cloud.google.com/v1
+kind: BackendConfig
+metadata:
+  name: bc
+  namespace: app
+spec:
+  sessionAffinity:
+    affinityType: GENERATED_COOKIE
+"#,
+        passes: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: s
+  namespace: app
+  annotations:
+    cloud.google.com/backend-config: '{"default": "bc"}'
+    cloud.google.com/neg: '{"ingress": true}'
+spec:
+  selector:
+    app: s
+  ports:
+  - port: 80
+---
+apiVersion: cloud.google.com/v1
+kind: BackendConfig
+metadata:
+  name: bc
+  namespace: app
+spec:
+  sessionAffinity:
+    affinityType: GENERATED_COOKIE
+"#,
     },
     check: Check::Service(check),
 };

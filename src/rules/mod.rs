@@ -166,8 +166,21 @@ pub struct Rule {
     /// An expression must never fail on an object of its kind (guard optional fields with
     /// `has()`): a matchCondition that errors is decided by the webhook's `failurePolicy`.
     pub match_condition: fn(&Policy) -> String,
+    /// A manifest it fires on and one it does not fire on, for the docs (`docs/rules/<id>.md`)
+    /// and the tests, which check both under the default policy.
+    pub examples: Examples,
     /// Judges one object, of the kind the check is typed by.
     pub check: Check,
+}
+
+/// A rule's examples: YAML streams whose first document is the object judged and the others
+/// the rest of its cluster (the offline view, as `sticky-guard check` reads a bundle).
+#[derive(Debug)]
+pub struct Examples {
+    /// The rule fires on this (at its default action).
+    pub fires: &'static str,
+    /// A close variant, usually the fix, on which the rule does not fire.
+    pub passes: &'static str,
 }
 
 impl Rule {
@@ -537,196 +550,40 @@ mod tests {
         assert!(run_with(sticky_regex(), Phase::Validating, &policy).is_empty());
     }
 
-    /// An object that makes each rule fire, and the other objects of its cluster.
+    /// The documents of an example: the object judged, and the rest of its cluster.
+    fn example(text: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
+        use serde::Deserialize;
+        let mut documents: Vec<serde_json::Value> = serde_norway::Deserializer::from_str(text)
+            .map(|d| serde_json::Value::deserialize(d).expect("an example is valid YAML"))
+            .collect();
+        let subject = documents.remove(0);
+        (subject, documents)
+    }
+
+    /// An object that makes rule `id` fire (its declared example), and the other objects of
+    /// its cluster.
     fn trigger(id: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
-        let sticky = |extra: serde_json::Value, paths: &[&str]| {
-            let mut annotations = json!({"nginx.ingress.kubernetes.io/affinity": "cookie"});
-            for (k, v) in extra.as_object().unwrap() {
-                annotations[k] = v.clone();
-            }
-            ingress(annotations, paths)
-        };
-        let external = json!({"apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "web", "namespace": "app"},
-            "spec": {"type": "ExternalName", "externalName": "web.other.svc.cluster.local"}});
-        match id {
-            "cookie-path-for-regex" => (sticky_regex(), vec![]),
-            "cookie-path-not-literal" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/a(.*)"}),
-                    &["/a"],
-                ),
-                vec![],
-            ),
-            "cookie-path-does-not-cover-paths" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/session-cookie-path": "/app"}),
-                    &["/app", "/api"],
-                ),
-                vec![],
-            ),
-            "cross-namespace-backend" => {
-                let mut v = ingress(json!({}), &["/"]);
-                v["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"] =
-                    json!("web.other");
-                (v, vec![])
-            }
-            "invalid-backend" => {
-                let mut v = ingress(json!({}), &["/"]);
-                v["spec"]["rules"][0]["http"]["paths"][0]["backend"] =
-                    json!({"serviceName": "web", "servicePort": 80});
-                (v, vec![])
-            }
-            "externalname-backend" => (sticky(json!({}), &["/"]), vec![external]),
-            "externalname-under-sticky-ingress" => (external, vec![sticky(json!({}), &["/"])]),
-            "affinity-settings-without-affinity" => (
-                ingress(
-                    json!({"nginx.ingress.kubernetes.io/session-cookie-name": "r"}),
-                    &["/"],
-                ),
-                vec![],
-            ),
-            "invalid-affinity-value" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/affinity-mode": "always"}),
-                    &["/"],
-                ),
-                vec![],
-            ),
-            "ignored-annotation" => (
-                ingress(json!({"ingress.kubernetes.io/affinity": "cookie"}), &["/"]),
-                vec![],
-            ),
-            "regex-path-without-regex-mode" => (ingress(json!({}), &["/api/(.*)"]), vec![]),
-            "regex-path-with-exact-or-prefix" => {
-                let mut v = ingress(json!({}), &["/api/(.*)"]);
-                v["spec"]["rules"][0]["http"]["paths"][0]["pathType"] = json!("Prefix");
-                (v, vec![])
-            }
-            "conflicting-cookie-settings" => {
-                let mut other = sticky(
-                    json!({"nginx.ingress.kubernetes.io/session-cookie-name": "b"}),
-                    &["/"],
-                );
-                other["metadata"]["name"] = json!("other");
-                (sticky(json!({}), &["/"]), vec![other])
-            }
-            "generated-cookie-without-neg" => (
-                json!({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": "s", "namespace": "app", "annotations":
-                        {"cloud.google.com/backend-config": "{\"default\": \"bc\"}"}},
-                    "spec": {"type": "NodePort"}}),
-                vec![
-                    json!({"apiVersion": "cloud.google.com/v1", "kind": "BackendConfig",
-                    "metadata": {"name": "bc", "namespace": "app"},
-                    "spec": {"sessionAffinity": {"affinityType": "GENERATED_COOKIE"}}}),
-                ],
-            ),
-            "affinity-with-service-upstream" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/service-upstream": "true"}),
-                    &["/"],
-                ),
-                vec![],
-            ),
-            "affinity-with-ssl-passthrough" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/ssl-passthrough": "true"}),
-                    &["/"],
-                ),
-                vec![],
-            ),
-            "affinity-overrides-load-balancing" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/upstream-hash-by": "$request_uri",
-                           "nginx.ingress.kubernetes.io/load-balance": "sticky_persistent"}),
-                    &["/"],
-                ),
-                vec![],
-            ),
-            "samesite-none-without-secure" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/session-cookie-samesite": "none"}),
-                    &["/"],
-                ),
-                vec![],
-            ),
-            "canary-affinity" => (
-                sticky(
-                    json!({"nginx.ingress.kubernetes.io/canary": "true"}),
-                    &["/"],
-                ),
-                vec![],
-            ),
-            "affinity-annotations-on-other-controller" => {
-                let mut v = sticky(json!({}), &["/"]);
-                v["spec"]["ingressClassName"] = json!("gce");
-                (v, vec![])
-            }
-            "client-ip-affinity-behind-ingress" => (
-                ingress(json!({}), &["/"]),
-                vec![json!({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": "web", "namespace": "app"},
-                    "spec": {"sessionAffinity": "ClientIP"}})],
-            ),
-            "traefik-sticky-externalname" => (
-                json!({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": "web", "namespace": "app", "annotations":
-                        {"traefik.ingress.kubernetes.io/service.sticky.cookie": "true"}},
-                    "spec": {"type": "ExternalName", "externalName": "web.other"}}),
-                vec![],
-            ),
-            "traefik-sticky-native-lb" => (
-                json!({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": "web", "namespace": "app", "annotations":
-                        {"traefik.ingress.kubernetes.io/service.sticky.cookie": "true",
-                         "traefik.ingress.kubernetes.io/service.nativelb": "true"}}}),
-                vec![],
-            ),
-            "traefik-sticky-cookie-value" => (
-                json!({"apiVersion": "v1", "kind": "Service",
-                    "metadata": {"name": "web", "namespace": "app", "annotations":
-                        {"traefik.ingress.kubernetes.io/service.sticky.cookie.secure": "yes"}}}),
-                vec![],
-            ),
-            "gateway-dotted-backend-name" => (
-                http_route(json!([{"backendRefs": [{"name": "web.other.svc", "port": 80}]}])),
-                vec![],
-            ),
-            "gateway-session-persistence-regex-path" => (
-                http_route(json!([{
-                    "matches": [{"path": {"type": "RegularExpression", "value": "/a(/|$)(.*)"}}],
-                    "sessionPersistence": {"sessionName": "s"},
-                    "backendRefs": [{"name": "web", "port": 80}]}])),
-                // Served by Envoy Gateway: the rule's default level, deny.
-                vec![
-                    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
-                        "metadata": {"name": "eg"},
-                        "spec": {"controllerName": "gateway.envoyproxy.io/gatewayclass-controller"}}),
-                    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
-                        "metadata": {"name": "eg", "namespace": "app"},
-                        "spec": {"gatewayClassName": "eg"}}),
-                ],
-            ),
-            "gateway-externalname-backend" => (
-                http_route(json!([{"sessionPersistence": {"sessionName": "s"},
-                    "backendRefs": [{"name": "web", "port": 80}]}])),
-                vec![external],
-            ),
-            "gateway-cross-namespace-without-referencegrant" => (
-                http_route(
-                    json!([{"backendRefs": [{"name": "web", "namespace": "b", "port": 80}]}]),
-                ),
-                // A grant of that namespace for another Service: the bundle holds b's grants.
-                vec![
-                    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "ReferenceGrant",
-                    "metadata": {"name": "g", "namespace": "b"},
-                    "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
-                                       "namespace": "app"}],
-                             "to": [{"group": "", "kind": "Service", "name": "api"}]}}),
-                ],
-            ),
-            other => panic!("no trigger for rule {other}: add one"),
+        example(find(id).expect("a rule of the catalogue").examples.fires)
+    }
+
+    /// Every rule fires on its example, at its default level, and not on its counterexample.
+    #[test]
+    fn every_rule_fires_on_its_example_and_not_on_its_counterexample() {
+        for rule in CATALOGUE {
+            let (subject, others) = example(rule.examples.fires);
+            let findings = run_among(subject, &others, Phase::Validating);
+            assert!(
+                findings.iter().any(|f| f.rule == rule.id),
+                "{} does not fire on its example: {findings:?}",
+                rule.id
+            );
+            let (subject, others) = example(rule.examples.passes);
+            let findings = run_among(subject, &others, Phase::Validating);
+            assert!(
+                findings.iter().all(|f| f.rule != rule.id),
+                "{} fires on its counterexample: {findings:?}",
+                rule.id
+            );
         }
     }
 

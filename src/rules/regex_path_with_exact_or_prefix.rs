@@ -1,7 +1,7 @@
 //! `regex-path-with-exact-or-prefix`: a path that ingress-nginx 1.12+ refuses for its pathType.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::paths::strict_path_type_accepts;
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -38,6 +38,50 @@ L149",
                 crate::cel::lit(crate::controllers::nginx::paths::VALID_PATH_TYPE_REGEX)
             ))
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/use-regex: 'true'
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /api/(.*)
+        pathType: Prefix
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
+        passes: r#"apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: site
+  namespace: app
+  annotations:
+    nginx.ingress.kubernetes.io/use-regex: 'true'
+spec:
+  ingressClassName: nginx
+  rules:
+  - host: example.com
+    http:
+      paths:
+      - path: /api/(.*)
+        pathType: ImplementationSpecific
+        backend:
+          service:
+            name: web
+            port:
+              number: 80
+"#,
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `traefik-sticky-cookie-value`: Traefik sticky cookie settings Traefik cannot use as written.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
@@ -26,6 +26,34 @@ parser/element_fill.go L71-77 (strconv); pkg/provider/kubernetes/ingress/kuberne
 (the Service is skipped); pkg/server/service/loadbalancer/sticky.go L153-164 (SameSite); \
 docs/facts/gateway-api-traefik.md §4.1",
     match_condition: |_| condition::traefik_sticky(),
+    examples: Examples {
+        fires: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+  annotations:
+    traefik.ingress.kubernetes.io/service.sticky.cookie.secure: 'yes'
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#,
+        passes: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+  annotations:
+    traefik.ingress.kubernetes.io/service.sticky.cookie.secure: 'true'
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#,
+    },
     check: Check::Service(check),
 };
 

@@ -1,7 +1,7 @@
 //! `traefik-sticky-externalname`: a Traefik sticky cookie on an ExternalName Service.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::objects::IngressObject;
 use crate::objects::external_name;
@@ -41,6 +41,32 @@ IngressRoute); docs/facts/gateway-api-traefik.md §4.2",
                 condition::traefik_sticky()
             ),
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+  annotations:
+    traefik.ingress.kubernetes.io/service.sticky.cookie: 'true'
+spec:
+  type: ExternalName
+  externalName: web.other
+"#,
+        passes: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+  annotations:
+    traefik.ingress.kubernetes.io/service.sticky.cookie: 'true'
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#,
     },
     check: Check::IngressAndService(check_ingress, check),
 };

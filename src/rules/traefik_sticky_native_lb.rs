@@ -2,7 +2,7 @@
 //! ClusterIP.
 
 use super::condition;
-use super::{Check, Context, Finding, Reads, Rule};
+use super::{Check, Context, Examples, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::objects::IngressObject;
 use crate::objects::external_name;
@@ -37,6 +37,35 @@ the only server); docs/facts/gateway-api-traefik.md §4.2",
             &crate::cel::ingress_class_is(traefik::INGRESS_CLASS),
             &crate::cel::has_annotation(traefik::NATIVE_LB),
         )
+    },
+    examples: Examples {
+        fires: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+  annotations:
+    traefik.ingress.kubernetes.io/service.sticky.cookie: 'true'
+    traefik.ingress.kubernetes.io/service.nativelb: 'true'
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#,
+        passes: r#"apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: app
+  annotations:
+    traefik.ingress.kubernetes.io/service.sticky.cookie: 'true'
+spec:
+  selector:
+    app: web
+  ports:
+  - port: 80
+"#,
     },
     check: Check::IngressAndService(check_ingress, check),
 };

@@ -57,8 +57,9 @@ pub struct PoliciesArgs {
     /// Write one file per policy into this folder (created if missing) instead of stdout:
     /// `<policy>.yaml` (validating) and `<policy>.mutating.yaml`, each with its binding. The
     /// folder then holds exactly these: files of an earlier export that are no longer exported
-    /// are removed, and a folder holding anything else is refused. What was written and removed
-    /// is listed on stderr.
+    /// are removed, and a folder holding anything else (a README, a kustomization.yaml, a file
+    /// edited by hand) is refused, with nothing changed. What was written and removed is listed
+    /// on stderr.
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
     /// Policy options (actions, classes, excluded namespaces, annotation prefix).
@@ -92,8 +93,10 @@ pub fn run(args: ExportArgs) -> ExitCode {
 
 /// Writes one file per policy into `dir`, so that it holds exactly the policies exported:
 /// files an earlier export wrote that are no longer exported (a rule turned off) are removed.
-/// Says on stderr what it wrote and removed. Refuses, changing nothing, a folder that holds
-/// anything else ([`written_by_export`]): `kubectl apply -f DIR` applies all of it.
+/// Says on stderr what it wrote and removed (stdout stays empty). Refuses, changing nothing, a
+/// folder that holds anything else ([`written_by_export`]), naming the first such entry:
+/// `kubectl apply -f DIR` applies all of it, so a file this command cannot vouch for is the
+/// user's to move, and a file it did not write is never removed.
 fn write_dir(
     dir: &Path,
     files: &[crate::policies::PolicyFile],
@@ -102,7 +105,10 @@ fn write_dir(
     let mut ours = Vec::new();
     if dir.exists() {
         let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let mut names: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        let mut names = Vec::new();
+        for entry in entries {
+            names.push(entry.map_err(|e| format!("{}: {e}", dir.display()))?.path());
+        }
         names.sort();
         for path in names {
             if !written_by_export(&path) {
@@ -116,13 +122,13 @@ fn write_dir(
             ours.push(path);
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut texts = Vec::new();
     for file in files {
         let text = crate::policies::to_yaml(std::slice::from_ref(file), api)
             .map_err(|e| format!("cannot write YAML: {e}"))?;
         texts.push((dir.join(&file.file_name), text));
     }
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for (path, text) in &texts {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         eprintln!("wrote {}", path.display());
@@ -136,22 +142,34 @@ fn write_dir(
     Ok(())
 }
 
-/// Whether `path` is a file an export wrote: named `sticky-guard.*.yaml`, and every YAML
-/// document in it an `admissionregistration.k8s.io` object labelled
-/// `app.kubernetes.io/name: sticky-guard` (as [`crate::policies`] labels them). A folder, or a
-/// file that is not YAML, is not.
-pub fn written_by_export(path: &Path) -> bool {
+/// Whether `path` is a file an export wrote, and so one an export may overwrite or remove:
+/// - named `sticky-guard.*.yaml`, as every [`crate::policies::PolicyFile`] is;
+/// - a regular file (not a folder, nor a symbolic link, whose target may lie anywhere);
+/// - beginning with [`crate::policies::GENERATED_HEADER`];
+/// - and every YAML document in it (at least one) an `admissionregistration.k8s.io` object
+///   labelled `app.kubernetes.io/name: sticky-guard`.
+///
+/// The label alone is not enough: the install manifests carry it too, and so may policies a
+/// user writes to go with sticky-guard's. The header is written only by the generator, and the
+/// objects' group and label check that the file still holds what it wrote. A file that fails
+/// any test is foreign: the export refuses the folder rather than guess, so it never removes
+/// what it did not write.
+fn written_by_export(path: &Path) -> bool {
     use serde::Deserialize;
     let named = path
         .file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with("sticky-guard.") && n.ends_with(".yaml"));
-    if !named || !path.is_file() {
+    let regular = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if !named || !regular {
         return false;
     }
     let Ok(text) = std::fs::read_to_string(path) else {
         return false;
     };
+    if !text.starts_with(crate::policies::GENERATED_HEADER) {
+        return false;
+    }
     let mut documents = 0;
     for document in serde_norway::Deserializer::from_str(&text) {
         let Ok(value) = serde_json::Value::deserialize(document) else {

@@ -149,9 +149,10 @@ fn write_dir(
 /// - and every YAML document in it (at least one) an `admissionregistration.k8s.io` object
 ///   labelled `app.kubernetes.io/name: sticky-guard`.
 ///
-/// The label alone is not enough: the install manifests carry it too, and so may policies a
-/// user writes to go with sticky-guard's. The header is written only by the generator, and the
-/// objects' group and label check that the file still holds what it wrote. A file that fails
+/// Group and label alone are not enough: a policy a user writes to go with sticky-guard's may
+/// well carry the same label, and must not be removed. The header is written only by the
+/// generator, and the objects' group and label check that the file still holds what it wrote
+/// (not, say, a copy of the header above other objects). A file that fails
 /// any test is foreign: the export refuses the folder rather than guess, so it never removes
 /// what it did not write.
 fn written_by_export(path: &Path) -> bool {

@@ -276,19 +276,21 @@ pub fn unknown_rule(id: &str, rule_ids: &[&str]) -> String {
     }
 }
 
-/// RFC 1123 subdomain: dot-separated labels of `[a-z0-9-]`, each 1–63 characters, not starting
-/// or ending with `-`; at most 253 characters.
+/// RFC 1123 subdomain: dot-separated [`is_dns1123_label`]s; at most 253 characters.
 fn is_dns_subdomain(name: &str) -> bool {
-    name.len() <= 253
-        && name.split('.').all(|label| {
-            let b = label.as_bytes();
-            !b.is_empty()
-                && b.len() <= 63
-                && b[0].is_ascii_alphanumeric()
-                && b[b.len() - 1].is_ascii_alphanumeric()
-                && b.iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        })
+    name.len() <= 253 && name.split('.').all(is_dns1123_label)
+}
+
+/// RFC 1123 label (a namespace name, Kubernetes `IsDNS1123Label`): 1–63 characters of
+/// `[a-z0-9-]`, not starting or ending with `-`.
+pub fn is_dns1123_label(label: &str) -> bool {
+    let b = label.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 #[cfg(test)]

@@ -87,14 +87,7 @@ fn service_name(text: &str) -> Result<String, String> {
 
 /// `--namespace`: a DNS-1123 label, as a namespace name must be.
 fn namespace_name(text: &str) -> Result<String, String> {
-    let b = text.as_bytes();
-    let label = !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_alphanumeric()
-        && b[b.len() - 1].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-');
-    if label {
+    if crate::policy::is_dns1123_label(text) {
         Ok(text.to_string())
     } else {
         Err(

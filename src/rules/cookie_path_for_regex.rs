@@ -123,9 +123,12 @@ fn turned_on_for_others(ingress: &IngressObject, context: &Context<'_>) -> Vec<F
     };
     let subject = Subject::of(ingress);
     let mut hosts: Vec<&str> = ingress
-        .paths()
+        .spec
+        .rules
         .iter()
-        .map(|p| p.host.unwrap_or(""))
+        .flatten()
+        .filter(|rule| rule.http.is_some())
+        .map(|rule| rule.host.as_deref().unwrap_or(""))
         .collect();
     hosts.sort_unstable();
     hosts.dedup();
@@ -138,8 +141,8 @@ fn turned_on_for_others(ingress: &IngressObject, context: &Context<'_>) -> Vec<F
         if facts.regex_mode_from_other(&subject).is_some() {
             continue;
         }
+        let key = annotations.key(annotation::SESSION_COOKIE_PATH);
         for (member, path) in facts.unpinned_regex_paths(&subject) {
-            let key = annotations.key(annotation::SESSION_COOKIE_PATH);
             findings.push(
                 Finding::deny(
                     &RULE,

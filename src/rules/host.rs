@@ -424,12 +424,18 @@ impl Summary for HostFacts {
         let annotations = nginx::Annotations::new(ingress, prefix);
         if affinity.cookie && !turner && annotations.get(annotation::SESSION_COOKIE_PATH).is_none()
         {
+            // Straight over the spec (no per-path field strings), as turns_on_regex_mode reads it.
             facts.regex_path = ingress
-                .paths()
-                .into_iter()
-                .filter(|p| p.host.unwrap_or("") == self.host)
-                .find(|p| nginx::regex_tell(p.path).is_some())
-                .map(|p| p.path.to_string());
+                .spec
+                .rules
+                .iter()
+                .flatten()
+                .filter(|rule| rule.host.as_deref().unwrap_or("") == self.host)
+                .filter_map(|rule| rule.http.as_ref())
+                .flat_map(|http| &http.paths)
+                .filter_map(|p| p.path.as_deref().filter(|p| !p.is_empty()))
+                .find(|path| nginx::regex_tell(path).is_some())
+                .map(str::to_string);
             if facts.regex_path.is_some() {
                 self.unpinned.insert(key.clone());
             }

@@ -283,6 +283,7 @@ fn rules_prints_what_the_kinds_table_asks_of_the_manifests() {
         [
             "ingresses",
             "services",
+            "ingressclasses",
             "backendconfigs",
             "httproutes",
             "grpcroutes",

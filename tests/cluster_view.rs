@@ -257,8 +257,9 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
         json!({"ready": true, "clusterView": "live", "detail": "watch caches synced",
                "caches": {"backendconfigs": "synced", "gatewayclasses": "not installed",
                           "gateways": "not installed", "grpcroutes": "not installed",
-                          "httproutes": "not installed", "ingresses": "synced",
-                          "referencegrants": "not installed", "services": "synced"},
+                          "httproutes": "not installed", "ingressclasses": "synced",
+                          "ingresses": "synced", "referencegrants": "not installed",
+                          "services": "synced"},
                "certificate": "loaded", "shuttingDown": false})
     );
 

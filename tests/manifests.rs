@@ -765,6 +765,7 @@ const VIEW_GRANTS: &[&str] = &[
     "cluster sticky-guard-view gateway.networking.k8s.io/grpcroutes [get list watch] names=[]",
     "cluster sticky-guard-view gateway.networking.k8s.io/httproutes [get list watch] names=[]",
     "cluster sticky-guard-view gateway.networking.k8s.io/referencegrants [get list watch] names=[]",
+    "cluster sticky-guard-view networking.k8s.io/ingressclasses [get list watch] names=[]",
     "cluster sticky-guard-view networking.k8s.io/ingresses [get list watch] names=[]",
 ];
 

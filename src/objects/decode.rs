@@ -12,6 +12,7 @@ use super::gateway::{
     ReferenceGrantSpec, RouteKind, RouteObject, RouteSpec,
 };
 use super::ingress::{IngressObject, LegacySpec, WrittenSpec};
+use super::ingress_class::{IngressClassObject, IngressClassSpec};
 use super::{BackendConfigObject, Object};
 use k8s_openapi::api::core::v1::{Service, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -97,6 +98,8 @@ pub enum Shape {
     IngressLegacy,
     /// Core `v1` Service.
     ServiceV1,
+    /// `networking.k8s.io` IngressClass (`v1`, `v1beta1`): metadata and `spec.controller`.
+    IngressClass,
     /// GKE `cloud.google.com` BackendConfig (`v1` or `v1beta1`): metadata and `spec` as JSON.
     BackendConfig,
     /// Gateway API HTTPRoute (`v1`, `v1beta1`).
@@ -293,6 +296,14 @@ fn read(shape: Shape, input: Input<'_>) -> Result<(Object, Declared), DecodeErro
             let object = Object::GatewayClass(Box::new(GatewayClassObject {
                 meta: meta.into_meta()?,
                 controller_name: spec.and_then(|s| s.controller_name),
+            }));
+            (object, declared)
+        }
+        Shape::IngressClass => {
+            let (declared, meta, spec) = typed::<Doc<IngressClassSpec>>(kind, input)?.into_parts();
+            let object = Object::IngressClass(Box::new(IngressClassObject {
+                meta: meta.into_meta()?,
+                controller: spec.and_then(|s| s.controller),
             }));
             (object, declared)
         }

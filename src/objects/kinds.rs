@@ -22,6 +22,8 @@ pub enum Kind {
     Ingress,
     /// Core Service.
     Service,
+    /// `networking.k8s.io` IngressClass (cluster-scoped): names the controller serving a class.
+    IngressClass,
     /// GKE `cloud.google.com` BackendConfig (a CRD).
     BackendConfig,
     /// Gateway API HTTPRoute (a CRD).
@@ -72,6 +74,10 @@ pub enum IndexKey {
     /// Every object of the kind in this namespace (ReferenceGrants, which are read per
     /// namespace).
     Namespace(String),
+    /// An IngressClass annotated `ingressclass.kubernetes.io/is-default-class: "true"`: the
+    /// class the API server gives a new Ingress that names none
+    /// ([`crate::objects::ingress_class::DEFAULT_CLASS_ANNOTATION`]).
+    DefaultIngressClass,
     /// An Ingress with a backend naming Service `service` in `namespace` at `port` as written
     /// (the number, else the name: see [`super::port_as_written`]). ingress-nginx names
     /// an upstream so (`upstreamName`, internal/ingress/controller/util.go L50-60): `web:80`
@@ -144,6 +150,21 @@ pub static KINDS: &[KindInfo] = &[
             mutate: false,
             validate: true,
         }),
+        watch: Watch::Always,
+    },
+    KindInfo {
+        kind: Kind::IngressClass,
+        name: "IngressClass",
+        group: "networking.k8s.io",
+        served_version: "v1",
+        // `v1beta1` was served from Kubernetes 1.18 to 1.21; still found in manifests.
+        versions: &[
+            ("networking.k8s.io/v1", Shape::IngressClass),
+            ("networking.k8s.io/v1beta1", Shape::IngressClass),
+        ],
+        plural: "ingressclasses",
+        namespaced: false,
+        webhooks: None,
         watch: Watch::Always,
     },
     KindInfo {
@@ -306,6 +327,7 @@ impl KindInfo {
                 "networking.k8s.io/v1 (or the legacy networking.k8s.io/v1beta1, extensions/v1beta1)"
             }
             Kind::Service => "v1",
+            Kind::IngressClass => "networking.k8s.io/v1 (or the legacy networking.k8s.io/v1beta1)",
             Kind::BackendConfig => "cloud.google.com/v1 or cloud.google.com/v1beta1",
             Kind::HttpRoute | Kind::Gateway | Kind::GatewayClass => {
                 "gateway.networking.k8s.io/v1 or gateway.networking.k8s.io/v1beta1"
@@ -365,10 +387,14 @@ impl KindInfo {
             Object::ReferenceGrant(grant) => vec![IndexKey::Namespace(
                 super::namespace_of(&grant.meta).to_string(),
             )],
+            Object::IngressClass(class) if class.is_default() => {
+                vec![IndexKey::DefaultIngressClass]
+            }
             Object::Service(_)
             | Object::BackendConfig(_)
             | Object::Gateway(_)
-            | Object::GatewayClass(_) => Vec::new(),
+            | Object::GatewayClass(_)
+            | Object::IngressClass(_) => Vec::new(),
         }
     }
 
@@ -415,6 +441,7 @@ mod tests {
         for kind in [
             Kind::Ingress,
             Kind::Service,
+            Kind::IngressClass,
             Kind::BackendConfig,
             Kind::HttpRoute,
             Kind::GrpcRoute,

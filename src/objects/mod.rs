@@ -8,6 +8,7 @@
 mod decode;
 pub mod gateway;
 mod ingress;
+pub mod ingress_class;
 pub mod kinds;
 
 pub use decode::{DecodeError, Input, LAST_APPLIED, Shape, decode, decode_as, decode_json};
@@ -32,6 +33,8 @@ pub enum Object {
     Route(Box<gateway::RouteObject>),
     /// A Gateway API Gateway.
     Gateway(Box<gateway::GatewayObject>),
+    /// An IngressClass (cluster-scoped).
+    IngressClass(Box<ingress_class::IngressClassObject>),
     /// A Gateway API GatewayClass (cluster-scoped).
     GatewayClass(Box<gateway::GatewayClassObject>),
     /// A Gateway API ReferenceGrant.
@@ -61,6 +64,7 @@ impl Object {
             },
             Object::Gateway(_) => Kind::Gateway,
             Object::GatewayClass(_) => Kind::GatewayClass,
+            Object::IngressClass(_) => Kind::IngressClass,
             Object::ReferenceGrant(_) => Kind::ReferenceGrant,
         }
     }
@@ -74,6 +78,7 @@ impl Object {
             Object::Route(route) => &route.meta,
             Object::Gateway(gateway) => &gateway.meta,
             Object::GatewayClass(class) => &class.meta,
+            Object::IngressClass(class) => &class.meta,
             Object::ReferenceGrant(grant) => &grant.meta,
         }
     }
@@ -87,6 +92,7 @@ impl Object {
             Object::Route(route) => &mut route.meta,
             Object::Gateway(gateway) => &mut gateway.meta,
             Object::GatewayClass(class) => &mut class.meta,
+            Object::IngressClass(class) => &mut class.meta,
             Object::ReferenceGrant(grant) => &mut grant.meta,
         }
     }
@@ -140,6 +146,14 @@ impl Object {
     pub fn as_gateway_class(&self) -> Option<&gateway::GatewayClassObject> {
         match self {
             Object::GatewayClass(class) => Some(class),
+            _ => None,
+        }
+    }
+
+    /// The IngressClass, if this is one.
+    pub fn as_ingress_class(&self) -> Option<&ingress_class::IngressClassObject> {
+        match self {
+            Object::IngressClass(class) => Some(class),
             _ => None,
         }
     }

@@ -5,7 +5,8 @@
 //!
 //! * discovery: `/version`, `/api`, `/apis`, `/api/v1`, `/apis/{group}`, `/apis/{group}/{version}`
 //!   (also the aggregated-discovery form of `/api` and `/apis` when the client asks for it);
-//! * the kinds: `Service` and `Secret` (core v1), `Ingress` (`networking.k8s.io/v1`) and, when
+//! * the kinds: `Service` and `Secret` (core v1), `Ingress` and the cluster-scoped
+//!   `IngressClass` (`networking.k8s.io/v1`) and, when
 //!   [`Options::backend_configs_crd`] is on, `BackendConfig` (`cloud.google.com/v1`), all
 //!   namespaced; when [`Options::gateway_api_crds`] is on, the Gateway API kinds
 //!   (`gateway.networking.k8s.io/v1`: HTTPRoute, GRPCRoute, Gateway, ReferenceGrant namespaced,
@@ -459,6 +460,7 @@ enum Resource {
     Service,
     Secret,
     Ingress,
+    IngressClass,
     BackendConfig,
     HttpRoute,
     GrpcRoute,
@@ -471,10 +473,11 @@ enum Resource {
 
 impl Resource {
     /// Every resource, in discovery order.
-    const ALL: [Resource; 11] = [
+    const ALL: [Resource; 12] = [
         Resource::Service,
         Resource::Secret,
         Resource::Ingress,
+        Resource::IngressClass,
         Resource::BackendConfig,
         Resource::HttpRoute,
         Resource::GrpcRoute,
@@ -495,6 +498,7 @@ impl Resource {
             Resource::Service => "Service",
             Resource::Secret => "Secret",
             Resource::Ingress => "Ingress",
+            Resource::IngressClass => "IngressClass",
             Resource::BackendConfig => "BackendConfig",
             Resource::HttpRoute => "HTTPRoute",
             Resource::GrpcRoute => "GRPCRoute",
@@ -511,6 +515,7 @@ impl Resource {
             Resource::Service => "services",
             Resource::Secret => "secrets",
             Resource::Ingress => "ingresses",
+            Resource::IngressClass => "ingressclasses",
             Resource::BackendConfig => "backendconfigs",
             Resource::HttpRoute => "httproutes",
             Resource::GrpcRoute => "grpcroutes",
@@ -527,6 +532,7 @@ impl Resource {
             Resource::Service => "service",
             Resource::Secret => "secret",
             Resource::Ingress => "ingress",
+            Resource::IngressClass => "ingressclass",
             Resource::BackendConfig => "backendconfig",
             Resource::HttpRoute => "httproute",
             Resource::GrpcRoute => "grpcroute",
@@ -542,7 +548,7 @@ impl Resource {
     fn group(self) -> &'static str {
         match self {
             Resource::Service | Resource::Secret => "",
-            Resource::Ingress => "networking.k8s.io",
+            Resource::Ingress | Resource::IngressClass => "networking.k8s.io",
             Resource::BackendConfig => "cloud.google.com",
             Resource::HttpRoute
             | Resource::GrpcRoute
@@ -562,7 +568,7 @@ impl Resource {
     fn api_version(self) -> &'static str {
         match self {
             Resource::Service | Resource::Secret => "v1",
-            Resource::Ingress => "networking.k8s.io/v1",
+            Resource::Ingress | Resource::IngressClass => "networking.k8s.io/v1",
             Resource::BackendConfig => "cloud.google.com/v1",
             Resource::HttpRoute
             | Resource::GrpcRoute
@@ -582,6 +588,7 @@ impl Resource {
             Resource::MutatingWebhookConfiguration
                 | Resource::ValidatingWebhookConfiguration
                 | Resource::GatewayClass
+                | Resource::IngressClass
         )
     }
 

@@ -4,7 +4,10 @@
 //! [`Policy::from_yaml`]), then flags and environment variables for the common keys (the CLI
 //! merges those). A bad policy is refused at start with a message that names the key.
 
+use crate::controllers::{IngressController, gke, traefik};
+use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::{IngressObject, Object};
+use crate::view::{ClusterView, Lookup};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -32,6 +35,33 @@ pub enum Judged {
     ExcludedNamespace,
 }
 
+/// Which controller serves an Ingress, and whether its class is judged
+/// ([`Policy::serving`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Serving {
+    /// The Ingress's class: `spec.ingressClassName`, else the `kubernetes.io/ingress.class`
+    /// annotation, else the cluster's default IngressClass when the view knows exactly one.
+    pub class: Option<String>,
+    /// Whether the class is one of [`Policy::ingress_classes`] (or there is none).
+    pub judged: bool,
+    /// The controller serving it.
+    pub controller: IngressController,
+    /// Where [`Serving::controller`] comes from.
+    pub by: ServedBy,
+}
+
+/// How the serving controller was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServedBy {
+    /// The policy's [`Policy::served_by`].
+    Policy,
+    /// The IngressClass's `spec.controller`.
+    IngressClass,
+    /// Assumed from the class name: a judged class (or none) is ingress-nginx's, `gce` and
+    /// `gce-internal` are GKE's, `traefik` is Traefik's; anything else is another controller.
+    ClassName,
+}
+
 /// The policy in force: the defaults below unless configuration says otherwise.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -42,6 +72,11 @@ pub struct Policy {
     /// annotation). An Ingress with neither is judged: the cluster's default IngressClass may be
     /// nginx. Default `["nginx"]`.
     pub ingress_classes: Vec<String>,
+    /// Which controller serves an ingress class, where its IngressClass cannot say: Traefik's
+    /// NGINX provider watches ingress-nginx's own `k8s.io/ingress-nginx` (so `nginx:
+    /// traefik-ingress-nginx`), and a controller started with another `--controller-class`
+    /// names one sticky-guard does not know. Overrides the IngressClass. Default: none.
+    pub served_by: BTreeMap<String, IngressController>,
     /// Namespaces whose objects are never judged. Default: none.
     pub excluded_namespaces: Vec<String>,
     /// The cluster DNS domain, used to read `svc.ns.svc.<domain>` backend names. Default
@@ -61,6 +96,7 @@ impl Default for Policy {
         Policy {
             annotation_prefix: "nginx.ingress.kubernetes.io".into(),
             ingress_classes: vec!["nginx".into()],
+            served_by: BTreeMap::new(),
             excluded_namespaces: Vec::new(),
             cluster_domain: "cluster.local".into(),
             actions: BTreeMap::new(),
@@ -74,6 +110,8 @@ impl Default for Policy {
 /// ```yaml
 /// annotationPrefix: nginx.ingress.kubernetes.io   # the controller's --annotations-prefix
 /// ingressClasses: [nginx]                          # classes to judge; no class is always judged
+/// servedBy:                                        # class → controller, over its IngressClass
+///   nginx: traefik-ingress-nginx                   #   ingress-nginx | traefik-ingress-nginx | f5-nginx | traefik | gke | other
 /// excludedNamespaces: [kube-system]
 /// clusterDomain: cluster.local
 /// rules:                                           # per-rule action: deny | warn | off
@@ -88,6 +126,8 @@ pub struct PolicyFile {
     pub annotation_prefix: Option<String>,
     /// See [`Policy::ingress_classes`].
     pub ingress_classes: Option<Vec<String>>,
+    /// See [`Policy::served_by`].
+    pub served_by: Option<BTreeMap<String, IngressController>>,
     /// See [`Policy::excluded_namespaces`].
     pub excluded_namespaces: Option<Vec<String>>,
     /// See [`Policy::cluster_domain`].
@@ -144,7 +184,7 @@ impl Policy {
         Ok(policy)
     }
 
-    /// Overlays the keys that `file` sets; rule actions are merged key by key.
+    /// Overlays the keys that `file` sets; rule actions and `servedBy` are merged key by key.
     pub fn merge(&mut self, file: PolicyFile) {
         if let Some(prefix) = file.annotation_prefix {
             self.annotation_prefix = prefix;
@@ -152,6 +192,7 @@ impl Policy {
         if let Some(classes) = file.ingress_classes {
             self.ingress_classes = classes;
         }
+        self.served_by.extend(file.served_by.unwrap_or_default());
         if let Some(namespaces) = file.excluded_namespaces {
             self.excluded_namespaces = namespaces;
         }
@@ -203,6 +244,11 @@ impl Policy {
                 return error(&format!("ingressClasses[{i}]"), "is empty".into());
             }
         }
+        for class in self.served_by.keys() {
+            if class.trim().is_empty() {
+                return error("servedBy", "names an empty ingress class".into());
+            }
+        }
         for (i, namespace) in self.excluded_namespaces.iter().enumerate() {
             if namespace.trim().is_empty() {
                 return error(&format!("excludedNamespaces[{i}]"), "is empty".into());
@@ -252,6 +298,84 @@ impl Policy {
             None => true,
             Some(class) => self.ingress_classes.iter().any(|c| c == class),
         }
+    }
+
+    /// Which controller serves `ingress`, read with the cluster view's IngressClasses:
+    ///
+    /// 1. the class is the Ingress's own, else the default IngressClass (annotated
+    ///    `ingressclass.kubernetes.io/is-default-class: "true"`) when the view holds exactly
+    ///    one: the API server writes it into a new Ingress (`DefaultIngressClass` plugin), and
+    ///    an Ingress stored class-less before stays so. With several defaults none is taken
+    ///    (the plugin refuses to choose at Kubernetes 1.30's `admission.go`);
+    /// 2. the controller is [`Policy::served_by`]'s for the class, else the family of the
+    ///    IngressClass's `spec.controller` ([`IngressController::of_controller`]), else (no
+    ///    IngressClass known, or a controller string sticky-guard does not know) assumed from
+    ///    the class name ([`ServedBy::ClassName`]): judged or none → ingress-nginx (the
+    ///    behaviour before IngressClasses were read, so bundles without them judge as before),
+    ///    `gce`/`gce-internal` → GKE, `traefik` → Traefik, anything else → other.
+    ///
+    /// Which classes are judged stays [`Policy::ingress_classes`]: an IngressClass never adds a
+    /// class to judge, so the webhooks' match conditions (written from the policy alone) hold
+    /// whatever IngressClasses the cluster has.
+    pub fn serving(&self, ingress: &IngressObject, view: &dyn ClusterView) -> Serving {
+        let class = ingress
+            .ingress_class()
+            .map(str::to_string)
+            .or_else(|| default_class(view));
+        let judged = class
+            .as_deref()
+            .is_none_or(|c| self.ingress_classes.iter().any(|j| j == c));
+        let (controller, by) = match class.as_deref() {
+            Some(c) => match self.served_by.get(c) {
+                Some(controller) => (*controller, ServedBy::Policy),
+                None => match class_controller(view, c) {
+                    Some(controller) if controller != IngressController::Other => {
+                        (controller, ServedBy::IngressClass)
+                    }
+                    _ => (by_name(c, judged), ServedBy::ClassName),
+                },
+            },
+            None => (IngressController::IngressNginx, ServedBy::ClassName),
+        };
+        Serving {
+            class,
+            judged,
+            controller,
+            by,
+        }
+    }
+}
+
+/// The one default IngressClass the view holds, if exactly one.
+fn default_class(view: &dyn ClusterView) -> Option<String> {
+    let listing = view.find(Kind::IngressClass, &IndexKey::DefaultIngressClass);
+    match listing.objects.as_slice() {
+        [one] => one.meta().name.clone(),
+        _ => None,
+    }
+}
+
+/// The family of IngressClass `class`'s controller, when the view holds the class.
+fn class_controller(view: &dyn ClusterView, class: &str) -> Option<IngressController> {
+    match view.get(Kind::IngressClass, "", class) {
+        Lookup::Found(object) => object
+            .as_ingress_class()
+            .and_then(|c| c.controller.as_deref())
+            .map(IngressController::of_controller),
+        Lookup::Absent | Lookup::Unknown => None,
+    }
+}
+
+/// The controller a class name alone suggests ([`ServedBy::ClassName`]).
+fn by_name(class: &str, judged: bool) -> IngressController {
+    if judged {
+        IngressController::IngressNginx
+    } else if gke::INGRESS_CLASSES.contains(&class) {
+        IngressController::Gke
+    } else if class == traefik::INGRESS_CLASS {
+        IngressController::Traefik
+    } else {
+        IngressController::Other
     }
 }
 

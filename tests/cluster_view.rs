@@ -509,3 +509,84 @@ async fn gateway_api_kinds_are_watched_when_their_crds_are_installed() {
         "{response}"
     );
 }
+
+/// Whether the view's IngressClass cache holds `name` with `controller`.
+fn ingress_class_controller(view: &LiveView, name: &str) -> Option<String> {
+    use sticky_guard::view::{ClusterView, Lookup};
+    let cached = view.cached();
+    let view: &dyn ClusterView = &cached;
+    match view.get(sticky_guard::objects::kinds::Kind::IngressClass, "", name) {
+        Lookup::Found(object) => object.as_ingress_class()?.controller.clone(),
+        _ => None,
+    }
+}
+
+/// The live view watches IngressClasses (cluster-scoped): which controller serves class
+/// `nginx` decides which rules judge its Ingresses, and a change to the class reaches the next
+/// review.
+#[tokio::test]
+async fn ingress_classes_are_watched_and_decide_which_rules_run() {
+    let api = ApiServer::start(Options::default()).await;
+    // F5 NGINX Ingress Controller's class (nginx/kubernetes-ingress v5.5.4
+    // deployments/common/ingress-class.yaml), before the view starts.
+    api.apply(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": "nginx"}, "spec": {"controller": "nginx.org/ingress-controller"}}),
+    );
+    let (server, view) = webhook(&api).await;
+    let (_, body) = server.get_json("/readyz").await;
+    assert_eq!(body["caches"]["ingressclasses"], "synced", "{body}");
+    assert_eq!(
+        ingress_class_controller(&view, "nginx").as_deref(),
+        Some("nginx.org/ingress-controller")
+    );
+    // A sticky Ingress with a regex path and no session-cookie-path: under ingress-nginx a
+    // deny (seed 01); under F5's controller the affinity annotations do nothing.
+    let ingress = seed_documents("01-regex-path-missing-cookie-path.yaml")
+        .into_iter()
+        .find(|d| d["kind"] == "Ingress")
+        .expect("seed 01 has an Ingress");
+    let class = ingress
+        .pointer("/spec/ingressClassName")
+        .and_then(Value::as_str);
+    assert_eq!(class, Some("nginx"));
+    let response = server
+        .review("/validate", &common::review_for(&ingress, "f5"))
+        .await;
+    assert_eq!(response["allowed"], true, "{response}");
+    let warnings = response["warnings"].to_string();
+    assert!(
+        warnings.contains(
+            "affinity-annotations-on-other-controller: F5 NGINX Ingress ignores these; use \
+             nginx.org/sticky-cookie-services"
+        ),
+        "{response}"
+    );
+    assert!(!warnings.contains("cookie-path-for-regex"), "{response}");
+
+    // The class is replaced by ingress-nginx's (IngressClass `spec.controller` is immutable,
+    // so it is deleted and created again): the same Ingress is refused.
+    api.delete("IngressClass", "", "nginx");
+    eventually("the deleted IngressClass", || {
+        ingress_class_controller(&view, "nginx").is_none()
+    })
+    .await;
+    api.apply(
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+        "metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}}),
+    );
+    eventually("the new IngressClass", || {
+        ingress_class_controller(&view, "nginx").as_deref() == Some("k8s.io/ingress-nginx")
+    })
+    .await;
+    let response = server
+        .review("/validate", &common::review_for(&ingress, "nginx"))
+        .await;
+    assert_eq!(response["allowed"], false, "{response}");
+    assert!(
+        response["status"]["message"]
+            .to_string()
+            .contains("cookie-path-for-regex"),
+        "{response}"
+    );
+}

@@ -602,6 +602,24 @@ fn translated(value: &Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The policy a rule's examples are judged under ([`sticky_guard::rules::Examples::policy`]).
+fn example_policy(rule: &Rule) -> Policy {
+    Policy::from_yaml(rule.examples.policy, rule.id, &sticky_guard::rules::ids()).unwrap()
+}
+
+/// Traefik's NGINX provider serves class nginx: its rule fires, ingress-nginx's do not.
+#[test]
+fn conditions_hold_when_traefiks_nginx_provider_serves_the_class() {
+    let policy = Policy::from_yaml(
+        "servedBy:\n  nginx: traefik-ingress-nginx\n",
+        "t",
+        &sticky_guard::rules::ids(),
+    )
+    .unwrap();
+    let (fired, _) = check(&policy, false);
+    assert!(fired >= 100, "rules fired in {fired} cases");
+}
+
 fn other_policy() -> Policy {
     Policy {
         annotation_prefix: "example.com".into(),
@@ -786,9 +804,18 @@ fn the_conditions_hold_whenever_a_rule_fires_under_another_prefix_and_class() {
 /// condition of its webhooks: with the disjunct dropped, [`violation`] reports that case.
 #[test]
 fn dropping_any_rules_disjunct_fails_the_check() {
-    let all = cases(&Policy::default(), false);
+    let default_cases = cases(&Policy::default(), false);
     for rule in CATALOGUE {
-        let mut policy = Policy::default();
+        // The policy its examples are judged under (Traefik's NGINX provider serving class
+        // nginx, for the rule about it).
+        let mut policy = example_policy(rule);
+        let own_cases;
+        let all = if policy == Policy::default() {
+            &default_cases
+        } else {
+            own_cases = cases(&policy, false);
+            &own_cases
+        };
         for other in CATALOGUE.iter().filter(|r| r.id != rule.id) {
             policy.actions.insert(other.id.to_string(), Action::Off);
         }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// (`--rule` entries are merged into the file's `rules`).
 #[derive(Debug, Default, Args)]
 pub struct PolicyArgs {
-    /// Policy file (YAML: annotationPrefix, ingressClasses, excludedNamespaces, clusterDomain,
+    /// Policy file (YAML: annotationPrefix, ingressClasses, servedBy, excludedNamespaces, clusterDomain,
     /// rules: {ID: deny|warn|off}, suppressible: [ID]).
     #[arg(long, env = "STICKY_GUARD_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -25,6 +25,16 @@ pub struct PolicyArgs {
         value_name = "CLASS"
     )]
     pub ingress_classes: Vec<String>,
+    /// Which controller serves an ingress class, over its IngressClass's spec.controller,
+    /// repeatable or comma-separated: CLASS=ingress-nginx|traefik-ingress-nginx|f5-nginx|
+    /// traefik|gke|other (`nginx=traefik-ingress-nginx` for Traefik's NGINX provider).
+    #[arg(
+        long = "served-by",
+        env = "STICKY_GUARD_SERVED_BY",
+        value_delimiter = ',',
+        value_name = "CLASS=CONTROLLER"
+    )]
+    pub served_by: Vec<String>,
     /// Namespaces never judged, repeatable or comma-separated.
     #[arg(
         long = "exclude-namespace",
@@ -96,7 +106,29 @@ impl PolicyArgs {
             };
             actions.insert(id.trim().to_string(), action);
         }
+        let mut served_by = BTreeMap::new();
+        for entry in &self.served_by {
+            let flag_error = |message: String| PolicyError {
+                origin: "flags".into(),
+                key: format!("--served-by {}", crate::echo::bounded(entry)),
+                message,
+            };
+            let (class, controller) = entry
+                .split_once('=')
+                .ok_or_else(|| flag_error("expected CLASS=CONTROLLER".into()))?;
+            let controller: crate::controllers::IngressController =
+                serde_json::from_value(serde_json::Value::String(controller.trim().into()))
+                    .map_err(|_| {
+                        flag_error(
+                            "unknown controller; use ingress-nginx, traefik-ingress-nginx, \
+f5-nginx, traefik, gke or other"
+                                .into(),
+                        )
+                    })?;
+            served_by.insert(class.trim().to_string(), controller);
+        }
         policy.merge(PolicyFile {
+            served_by: (!served_by.is_empty()).then_some(served_by),
             annotation_prefix: self.annotation_prefix.clone(),
             ingress_classes: non_empty(&self.ingress_classes),
             excluded_namespaces: non_empty(&self.excluded_namespaces),

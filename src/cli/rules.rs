@@ -94,7 +94,8 @@ pub fn run(args: RulesArgs) -> ExitCode {
     }
 }
 
-/// One rule as JSON: `id`, `title`, `kinds`, `defaultAction`, `mutating`, `anyClass`, `knows`,
+/// One rule as JSON: `id`, `title`, `kinds`, `defaultAction`, `mutating`, `anyClass`,
+/// `controllers` (which Ingress controllers it judges), `knows`,
 /// `why`, `fix`, `source`, and `matchCondition` (CEL, under the default policy).
 pub fn rule_json(rule: &Rule) -> serde_json::Value {
     let kinds: Vec<&str> = rule.check.kinds().iter().map(|k| k.name()).collect();
@@ -104,7 +105,8 @@ pub fn rule_json(rule: &Rule) -> serde_json::Value {
         "kinds": kinds,
         "defaultAction": default_action(rule),
         "mutating": rule.mutating,
-        "anyClass": rule.any_class,
+        "anyClass": rule.controllers == crate::rules::Controllers::Any,
+        "controllers": rule.controllers.text(),
         "knows": rule.knows,
         "why": rule.why,
         "fix": rule.fix,
@@ -123,7 +125,7 @@ pub fn rule_page(rule: &Rule) -> String {
     format!(
         "# `{id}`\n\n{title}.\n\n| | |\n|---|---|\n| judges | {kinds} |\n| default action | \
 `{action}` |\n| webhooks | {webhooks} |\n| knows | {knows} |\n| exported as a CEL policy | \
-{cel} |\n\n## Why\n\n{why}\n\n## What to do\n\n{fix}\n\n## Fires on\n\n```yaml\n{fires}```\n\n\
+{cel} |\n\n## Why\n\n{why}\n\n## What to do\n\n{fix}\n\n{policy}## Fires on\n\n```yaml\n{fires}```\n\n\
 ## Does not fire on\n\n```yaml\n{passes}```\n\n(The first document is the object judged; the \
 others are the rest of its cluster. A test checks both.)\n\n## Source\n\n{source}\n\n## When \
 the API server calls sticky-guard for it\n\nUnder the default policy (`sticky-guard rules --output \
@@ -137,6 +139,15 @@ match-conditions` gives it for another):\n\n```cel\n{condition}\n```\n",
         // `<prefix>` would read as an HTML tag.
         why = rule.why.replace("<prefix>", "`<prefix>`"),
         fix = rule.fix.replace("<prefix>", "`<prefix>`"),
+        policy = if rule.examples.policy.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "## Under the policy\n\nThe examples are judged under this policy file \
+(`--config`):\n\n```yaml\n{}```\n\n",
+                rule.examples.policy
+            )
+        },
         fires = rule.examples.fires,
         passes = rule.examples.passes,
         source = rule.source,
@@ -144,9 +155,15 @@ match-conditions` gives it for another):\n\n```cel\n{condition}\n```\n",
     )
 }
 
-/// The kinds the rule judges: `Ingress`, `Service` or `Ingress, Service`.
+/// The kinds the rule judges, with the Ingress controllers it judges for when it judges
+/// Ingresses: `Ingress (ingress-nginx)`, `Service`, `Ingress, Service (ingress-nginx, Traefik's
+/// NGINX provider)`.
 pub fn applies(rule: &Rule) -> String {
-    rule.kinds_text()
+    if rule.judges(crate::objects::kinds::Kind::Ingress) {
+        format!("{} ({})", rule.kinds_text(), rule.controllers.text())
+    } else {
+        rule.kinds_text()
+    }
 }
 
 /// `deny`, `warn` or `off`.
@@ -161,7 +178,7 @@ pub fn default_action(rule: &Rule) -> &'static str {
 /// The long explanation of one rule, like a linter's `explain`.
 pub fn explain(rule: &Rule) -> String {
     let condition = match (rule.match_condition)(&Policy::default()) {
-        cel if cel == "true" => format!("every {} write", applies(rule)),
+        cel if cel == "true" => format!("every {} write", rule.kinds_text()),
         cel => format!("only when {cel} (under the default policy)"),
     };
     let phase = if rule.mutating {
@@ -183,13 +200,8 @@ pub fn explain(rule: &Rule) -> String {
             }
         )
     };
-    let classes = if rule.any_class {
-        "\nIngress classes: also those of other controllers (the policy's classes are the subject's opposite)"
-    } else {
-        ""
-    };
     format!(
-        "{id}: {title}\n\nJudges: {applies}{classes}\nKnows: {knows}\nCEL policy (`export policies`): {cel}\nReads: {reads}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
+        "{id}: {title}\n\nJudges: {applies}\nKnows: {knows}\nCEL policy (`export policies`): {cel}\nReads: {reads}\nDefault action: {action}\nRuns in: {phase}\nAPI server calls sticky-guard for it: {condition}\n\nWhy:\n  {why}\n\nFix:\n  {fix}\n\nSource:\n  {source}\n",
         id = rule.id,
         title = rule.title,
         knows = rule.knows,
@@ -306,7 +318,7 @@ pub fn human_table() -> String {
         .map(|rule| {
             [
                 rule.id.to_string(),
-                applies(rule),
+                rule.kinds_text(),
                 default_action(rule).to_string(),
                 rule.title.to_string(),
             ]

@@ -187,6 +187,10 @@ reading, are to be ported to RE2",
         Export::No("not yet: Go's strconv parsing is to be ported"),
     ),
     (
+        "traefik-nginx-unsupported-affinity-setting",
+        Export::No("not yet: per-object, to be ported"),
+    ),
+    (
         "gateway-dotted-backend-name",
         Export::Cel(gateway::dotted_backend_name),
     ),
@@ -247,6 +251,24 @@ pub struct PolicyFile {
     pub documents: Vec<Value>,
 }
 
+/// The classes an exported policy of `rule` judges: the policy's `ingressClasses`, less those
+/// its `servedBy` gives to a controller the rule does not judge. An admission policy cannot
+/// read IngressClasses, so a class that only its IngressClass gives to another controller is
+/// judged as ingress-nginx's (docs/policies-export.md).
+fn judged_classes(policy: &Policy, rule: &Rule) -> Vec<String> {
+    policy
+        .ingress_classes
+        .iter()
+        .filter(|class| {
+            policy
+                .served_by
+                .get(class.as_str())
+                .is_none_or(|controller| rule.controllers.accepts(*controller))
+        })
+        .cloned()
+        .collect()
+}
+
 /// The policies and bindings of every exported rule whose action under `policy` is not `off`,
 /// in catalogue order, the validating pair of a rule before its mutating one.
 ///
@@ -281,7 +303,7 @@ pub fn policies(policy: &Policy, api: MutatingApi) -> Vec<PolicyFile> {
         let match_conditions = cel.kinds.contains(&Kind::Ingress).then(|| {
             json!([{
                 "name": "judged-ingress-class",
-                "expression": crate::cel::ingress_class_judged(&policy.ingress_classes),
+                "expression": crate::cel::ingress_class_judged(&judged_classes(policy, rule)),
             }])
         });
         let match_resources = (!policy.excluded_namespaces.is_empty()).then(|| {

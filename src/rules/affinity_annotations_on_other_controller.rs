@@ -1,25 +1,20 @@
 //! `affinity-annotations-on-other-controller`: ingress-nginx affinity annotations on an Ingress
-//! another controller serves: one of another class, or one written for NGINX Inc's controller.
+//! another controller serves: by its IngressClass or the policy's `servedBy` (F5 NGINX, Traefik,
+//! another), by its class name (GKE, another), or, without an IngressClass, one written for F5's
+//! controller.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
-use crate::controllers::gke;
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
-use crate::objects::{IngressObject, annotations};
-use crate::policy::Action;
+use crate::controllers::{IngressController as C, f5_nginx, traefik};
+use crate::objects::IngressObject;
+use crate::objects::kinds::Kind;
+use crate::policy::{Action, ServedBy};
 
 /// The prefix ingress-nginx used before 0.9 and 2017-era guides still show
 /// (`ingress.kubernetes.io/affinity`). Counted only on GKE classes: other controllers
 /// (haproxy-ingress) read affinity annotations under this prefix themselves.
 const LEGACY_PREFIX: &str = "ingress.kubernetes.io";
-
-/// NGINX Inc's session persistence annotation (NGINX Plus only): nginxinc/kubernetes-ingress
-/// `examples/session-persistence`.
-const NGINX_PLUS_STICKY: &str = "nginx.com/sticky-cookie-services";
-
-/// The annotation prefixes of NGINX Inc's controller (nginxinc/kubernetes-ingress), whose
-/// default class is also `nginx`: an Ingress carrying them is written for that controller.
-const NGINX_INC_PREFIXES: [&str; 2] = ["nginx.org/", "nginx.com/"];
 
 /// The longest class name that keeps the message within kubectl's 120 characters.
 const MAX_CLASS_IN_MESSAGE: usize = 14;
@@ -28,30 +23,39 @@ const MAX_CLASS_IN_MESSAGE: usize = 14;
 pub static RULE: Rule = Rule {
     id: "affinity-annotations-on-other-controller",
     title: "Session affinity annotations for a controller that does not serve the Ingress",
-    knows: "ingress-nginx v1.15.1 annotations on other classes; NGINX Inc Ingress (nginx.org, nginx.com); GKE",
-    any_class: true,
-    reads: Reads::NOTHING,
+    knows: "ingress-nginx v1.15.1 annotations on other classes; F5 NGINX Ingress Controller v5.5.4; \
+Traefik v3.6.24, v3.7.9 (Ingress provider); GKE",
+    controllers: Controllers::Any,
+    reads: Reads {
+        kinds: &[Kind::IngressClass],
+        needs_view: false,
+    },
     default_action: Action::Warn,
     mutating: false,
-    why: "This rule also looks at Ingresses outside the judged ingress classes. ingress-nginx \
-ignores an Ingress of another class altogether, so its affinity annotations (`<prefix>/affinity`, \
-`<prefix>/session-cookie-*`) do nothing there: the controller of that class (GKE's `gce`, \
-Traefik, …) has its own way to stick sessions, and requests are spread over the pods. On the \
-GKE classes (`gce`, `gce-internal`), which read no affinity annotation at all, the old \
-`ingress.kubernetes.io/` prefix counts too. An Ingress of a judged class (or none) that also \
-carries NGINX Inc's `nginx.org/` or `nginx.com/` annotations is written for NGINX Inc's \
-controller (whose default class is also `nginx`), which ignores ingress-nginx's affinity \
-annotations: its sticky sessions are `nginx.com/sticky-cookie-services` (NGINX Plus). A controller that reads ingress-nginx's annotations under another \
-class (a compatibility provider) should have that class added to the judged classes.",
-    fix: "Use the serving controller's own session affinity: on GKE a BackendConfig with \
-`sessionAffinity.affinityType: GENERATED_COOKIE` on the Service (and NEGs). Or give the Ingress \
-the ingress-nginx class if that is the controller meant to serve it. On an Ingress ingress-nginx \
-serves for NGINX Inc's controller, use nginx.com/sticky-cookie-services; if ingress-nginx \
-serves it, remove the nginx.org/nginx.com annotations.",
+    why: "This rule looks at every Ingress, judged class or not, and asks which controller \
+serves it: the policy's `servedBy`, else its IngressClass's `spec.controller` (the cluster's \
+default IngressClass for an Ingress without a class), else the class name. Only ingress-nginx \
+and Traefik's NGINX provider read ingress-nginx's affinity annotations (`<prefix>/affinity`, \
+`<prefix>/session-cookie-*`). On an Ingress served by the F5 NGINX Ingress Controller \
+(`nginx.org/ingress-controller`, whose default class is also `nginx`), by Traefik's own Ingress \
+provider (`traefik.io/ingress-controller`), by GKE (`gce`, `gce-internal`, where the old \
+`ingress.kubernetes.io/` prefix counts too) or by another controller, they do nothing and \
+requests are spread over the pods. Without an IngressClass to say so, an Ingress of a judged \
+class that carries `nginx.org/` or `nginx.com/` annotations is taken as written for F5's \
+controller.",
+    fix: "Use the serving controller's own session affinity: F5 NGINX, \
+`nginx.org/sticky-cookie-services: \"serviceName=<svc> <cookie> [expires=1h] [path=/]\"` (NGINX \
+OSS and Plus since v5.4.0) or a VirtualServer's `sessionCookie`; Traefik, \
+`traefik.ingress.kubernetes.io/service.sticky.cookie: \"true\"` on the Service; GKE, a \
+BackendConfig with `sessionAffinity.affinityType: GENERATED_COOKIE` on the Service (and NEGs). \
+Or give the Ingress the class of the ingress-nginx controller meant to serve it; if Traefik's \
+NGINX provider serves the class, say so with the policy's `servedBy`.",
     source: "ingress-nginx internal/ingress/controller/store/store.go L404-407 and L1066-1090 \
-(Ingresses of other classes are ignored); pkg/flags/flags.go L159 (--annotations-prefix); GKE \
-\"Configuring Ingress features through BackendConfig\" (sessionAffinity); nginxinc/kubernetes-ingress \
-examples/session-persistence (nginx.com/sticky-cookie-services, NGINX Plus)",
+(Ingresses of other classes are ignored); pkg/flags/flags.go L159 (--annotations-prefix); \
+nginx/kubernetes-ingress v5.5.4 internal/k8s/controller.go L79, internal/configs/annotations.go \
+L15-102 and L90, examples/ingress-resources/session-persistence/README.md L3-9 and L33; traefik \
+v3.6.24 pkg/provider/kubernetes/ingress/kubernetes.go L38-39 and L594 (sticky from the Service's \
+annotations); GKE \"Configuring Ingress features through BackendConfig\" (sessionAffinity)",
     match_condition: |_| {
         // Any class: an affinity-family name under any prefix (this prefix, the legacy one on
         // GKE classes) is a superset of what the rule reads.
@@ -100,24 +104,48 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };
 
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let policy = context.policy;
-    if policy.judges_ingress_class(ingress) {
-        return for_nginx_inc(ingress, &policy.annotation_prefix);
-    }
-    // Not judged, so the Ingress names a class.
-    let class = ingress.ingress_class().unwrap_or_default();
-    let on_gke = gke::INGRESS_CLASSES.contains(&class);
-    let mut keys: Vec<&str> = Annotations::new(ingress, &policy.annotation_prefix)
+    let serving = policy.serving(ingress, context.view);
+    let prefix = policy.annotation_prefix.as_str();
+    let message = match serving.controller {
+        // Written for F5's controller, though nothing says F5 serves it.
+        C::IngressNginx if serving.judged && serving.by == ServedBy::ClassName => {
+            if !f5_nginx::annotated(ingress) {
+                return Vec::new();
+            }
+            format!(
+                "for F5 NGINX, which ignores these: use {}",
+                f5_nginx::STICKY_COOKIE_SERVICES
+            )
+        }
+        C::IngressNginx | C::TraefikIngressNginx => return Vec::new(),
+        C::F5Nginx => format!(
+            "F5 NGINX Ingress ignores these; use {}",
+            f5_nginx::STICKY_COOKIE_SERVICES
+        ),
+        C::Traefik => format!("Traefik ignores these: use {}", traefik::STICKY_COOKIE),
+        C::Gke => "GKE Ingress ignores affinity annotations: use BackendConfig GENERATED_COOKIE"
+            .to_string(),
+        C::Other => match serving.class.as_deref() {
+            Some(class) if class.chars().count() <= MAX_CLASS_IN_MESSAGE => {
+                format!("class {class} ignores affinity annotations: use its own sticky sessions")
+            }
+            _ => "its ingress class ignores affinity annotations: use its own sticky sessions"
+                .to_string(),
+        },
+    };
+    let mut keys: Vec<&str> = Annotations::new(ingress, prefix)
         .affinity_family()
         .into_iter()
         .map(|(_, key)| key)
         .collect();
-    if on_gke && policy.annotation_prefix != LEGACY_PREFIX {
+    if serving.controller == C::Gke && prefix != LEGACY_PREFIX {
         keys.extend(
             Annotations::new(ingress, LEGACY_PREFIX)
                 .affinity_family()
@@ -129,41 +157,7 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let Some(first) = keys.first() else {
         return Vec::new();
     };
-    let message = if on_gke {
-        "GKE Ingress ignores affinity annotations: use BackendConfig GENERATED_COOKIE".to_string()
-    } else if class.chars().count() <= MAX_CLASS_IN_MESSAGE {
-        format!("class {class} ignores affinity annotations: use its own sticky sessions")
-    } else {
-        "its ingress class ignores affinity annotations: use its own sticky sessions".to_string()
-    };
     vec![Finding::warn(&RULE, message).at_annotation(first)]
-}
-
-/// ingress-nginx affinity annotations on an Ingress written for NGINX Inc's controller (it
-/// carries `nginx.org/` or `nginx.com/` annotations).
-fn for_nginx_inc(ingress: &IngressObject, prefix: &str) -> Vec<Finding> {
-    let nginx_inc = annotations(&ingress.meta)
-        .keys()
-        .any(|k| NGINX_INC_PREFIXES.iter().any(|p| k.starts_with(p)));
-    if !nginx_inc {
-        return Vec::new();
-    }
-    let mut keys: Vec<&str> = Annotations::new(ingress, prefix)
-        .affinity_family()
-        .into_iter()
-        .map(|(_, key)| key)
-        .collect();
-    keys.sort_unstable();
-    let Some(first) = keys.first() else {
-        return Vec::new();
-    };
-    vec![
-        Finding::warn(
-            &RULE,
-            format!("NGINX Inc's controller ignores these; use {NGINX_PLUS_STICKY}"),
-        )
-        .at_annotation(first),
-    ]
 }
 
 #[cfg(test)]
@@ -250,8 +244,9 @@ mod tests {
         );
     }
 
-    /// An Ingress written for NGINX Inc's controller (nginxinc/kubernetes-ingress, default class
-    /// also `nginx`; examples/session-persistence) with ingress-nginx affinity annotations.
+    /// An Ingress written for F5's controller (nginx/kubernetes-ingress, default class also
+    /// `nginx`; examples/ingress-resources/session-persistence) with ingress-nginx affinity
+    /// annotations, and no IngressClass to say who serves it.
     #[test]
     fn fires_on_nginx_affinity_next_to_nginx_inc_annotations() {
         let both = json!({"nginx.org/lb-method": "round_robin",
@@ -267,12 +262,216 @@ mod tests {
             let (message, field) = one(value);
             assert_eq!(
                 message,
-                "NGINX Inc's controller ignores these; use nginx.com/sticky-cookie-services"
+                "for F5 NGINX, which ignores these: use nginx.org/sticky-cookie-services"
             );
             assert_eq!(
                 field.as_deref(),
                 Some("metadata.annotations[\"nginx.ingress.kubernetes.io/affinity\"]")
             );
+        }
+    }
+
+    /// IngressClasses as each controller's docs install them.
+    fn ingress_class(name: &str, controller: &str, default: bool) -> Value {
+        let mut value = json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+            "metadata": {"name": name}, "spec": {"controller": controller}});
+        if default {
+            value["metadata"]["annotations"] =
+                json!({"ingressclass.kubernetes.io/is-default-class": "true"});
+        }
+        value
+    }
+
+    /// F5 NGINX Ingress Controller's IngressClass, as its manifests install it
+    /// (nginx/kubernetes-ingress v5.5.4 `deployments/common/ingress-class.yaml`; the Helm
+    /// chart's `templates/controller-ingress-class.yaml`, name `controller.ingressClass.name`,
+    /// default `nginx`, `values.yaml` L418).
+    fn f5_class() -> Value {
+        ingress_class("nginx", "nginx.org/ingress-controller", false)
+    }
+
+    fn one_among(subject: Value, others: &[Value], policy: &Policy) -> Vec<crate::rules::Finding> {
+        run_among_with(subject, others, Phase::Validating, policy)
+    }
+
+    /// Class `nginx` served by F5's controller: the affinity annotation is named, and no
+    /// ingress-nginx rule runs (the regex path without session-cookie-path would be a deny
+    /// under ingress-nginx).
+    #[test]
+    fn fires_on_an_f5_class_and_no_ingress_nginx_rule_runs() {
+        let value = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                   "nginx.ingress.kubernetes.io/use-regex": "true"}),
+            &["/app(/|$)(.*)"],
+        );
+        let findings = one_among(value.clone(), &[f5_class()], &Policy::default());
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, ID);
+        assert_eq!(findings[0].level, Level::Warn);
+        assert_eq!(
+            findings[0].message,
+            "F5 NGINX Ingress ignores these; use nginx.org/sticky-cookie-services"
+        );
+        // The same Ingress under ingress-nginx's IngressClass: ingress-nginx's rules run.
+        let nginx = ingress_class("nginx", "k8s.io/ingress-nginx", false);
+        let findings = one_among(value, &[nginx], &Policy::default());
+        assert!(
+            findings.iter().any(|f| f.rule == "cookie-path-for-regex"),
+            "{findings:?}"
+        );
+        assert!(!findings.iter().any(|f| f.rule == ID), "{findings:?}");
+    }
+
+    /// Traefik's own Ingress provider reads sticky settings from the Service
+    /// (`pkg/provider/kubernetes/ingress/kubernetes.go` L594 at v3.6.24).
+    #[test]
+    fn fires_on_a_traefik_class_of_any_name() {
+        let mut value = with_class(
+            "edge",
+            json!({"nginx.ingress.kubernetes.io/session-cookie-name": "route"}),
+        );
+        value["metadata"]["name"] = json!("site");
+        let class = ingress_class("edge", "traefik.io/ingress-controller", false);
+        let findings = one_among(value, &[class], &Policy::default());
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(
+            findings[0].message,
+            "Traefik ignores these: use traefik.ingress.kubernetes.io/service.sticky.cookie"
+        );
+        assert_eq!(
+            findings[0].field.as_deref(),
+            Some("metadata.annotations[\"nginx.ingress.kubernetes.io/session-cookie-name\"]")
+        );
+    }
+
+    /// An Ingress without a class gets the default IngressClass's controller.
+    #[test]
+    fn the_default_class_applies_to_an_ingress_without_one() {
+        let mut value = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+            &["/"],
+        );
+        value["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("ingressClassName");
+        let f5 = ingress_class("nginx-plus", "nginx.org/ingress-controller", true);
+        let nginx = ingress_class("nginx", "k8s.io/ingress-nginx", false);
+        let findings = one_among(
+            value.clone(),
+            &[f5.clone(), nginx.clone()],
+            &Policy::default(),
+        );
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(
+            findings[0].message,
+            "F5 NGINX Ingress ignores these; use nginx.org/sticky-cookie-services"
+        );
+        // Default ingress-nginx: read, nothing to say.
+        let nginx_default = ingress_class("nginx", "k8s.io/ingress-nginx", true);
+        let f5_plain = ingress_class("nginx-plus", "nginx.org/ingress-controller", false);
+        assert!(
+            of(
+                ID,
+                one_among(
+                    value.clone(),
+                    &[f5_plain, nginx_default.clone()],
+                    &Policy::default()
+                )
+            )
+            .is_empty()
+        );
+        // Two defaults: none is taken, and the Ingress is judged as ingress-nginx's.
+        assert!(
+            of(
+                ID,
+                one_among(value, &[f5, nginx_default], &Policy::default())
+            )
+            .is_empty()
+        );
+    }
+
+    /// `servedBy` beats the IngressClass; a class of ingress-nginx that the policy does not
+    /// judge is still ingress-nginx's (its annotations are read).
+    #[test]
+    fn the_policy_says_who_serves_a_class() {
+        let value = ingress(
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+            &["/"],
+        );
+        let policy = Policy {
+            served_by: [(
+                "nginx".to_string(),
+                crate::controllers::IngressController::F5Nginx,
+            )]
+            .into_iter()
+            .collect(),
+            ..Policy::default()
+        };
+        let nginx = ingress_class("nginx", "k8s.io/ingress-nginx", false);
+        assert_eq!(
+            of(
+                ID,
+                one_among(value.clone(), std::slice::from_ref(&nginx), &policy)
+            )
+            .len(),
+            1
+        );
+        let traefik_nginx = Policy {
+            served_by: [(
+                "nginx".to_string(),
+                crate::controllers::IngressController::TraefikIngressNginx,
+            )]
+            .into_iter()
+            .collect(),
+            ..Policy::default()
+        };
+        assert!(of(ID, one_among(value, &[nginx], &traefik_nginx)).is_empty());
+        let internal = with_class(
+            "internal",
+            json!({"nginx.ingress.kubernetes.io/affinity": "cookie"}),
+        );
+        let class = ingress_class("internal", "k8s.io/ingress-nginx", false);
+        assert!(
+            of(
+                ID,
+                one_among(internal.clone(), &[class], &Policy::default())
+            )
+            .is_empty()
+        );
+        // Without its IngressClass, `internal` is another controller's.
+        assert_eq!(
+            of(ID, one_among(internal, &[], &Policy::default())).len(),
+            1
+        );
+    }
+
+    /// Every form of the message reaches kubectl whole: `<rule>: <message>` within 120
+    /// characters (kubectl cuts warnings longer than that).
+    #[test]
+    fn every_message_fits_a_kubectl_warning() {
+        let affinity = json!({"nginx.ingress.kubernetes.io/affinity": "cookie",
+                              "nginx.org/lb-method": "round_robin"});
+        let cases = [
+            (with_class("nginx", affinity.clone()), vec![f5_class()]),
+            (
+                with_class("edge", affinity.clone()),
+                vec![ingress_class(
+                    "edge",
+                    "traefik.io/ingress-controller",
+                    false,
+                )],
+            ),
+            (with_class("gce", affinity.clone()), vec![]),
+            (with_class("abcdefghijklmn", affinity.clone()), vec![]),
+            (with_class("abcdefghijklmno", affinity.clone()), vec![]),
+            (ingress(affinity, &["/"]), vec![]),
+        ];
+        for (value, others) in cases {
+            let found = of(ID, one_among(value.clone(), &others, &Policy::default()));
+            assert_eq!(found.len(), 1, "{value}");
+            let warning = format!("{ID}: {}", found[0].message);
+            assert!(warning.chars().count() <= 120, "{warning}");
         }
     }
 

@@ -2,7 +2,7 @@
 //! affinity, which silently wins over both.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::controllers::nginx::affinity::Affinity;
 use crate::objects::IngressObject;
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
     id: "affinity-overrides-load-balancing",
     title: "upstream-hash-by or load-balance set next to cookie affinity, which overrides them",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -88,6 +88,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

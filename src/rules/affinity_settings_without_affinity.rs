@@ -1,7 +1,7 @@
 //! `affinity-settings-without-affinity`: cookie settings without `affinity: cookie` do nothing.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation, annotations as nginx_annotations};
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -10,8 +10,8 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "affinity-settings-without-affinity",
     title: "Session cookie settings without cookie affinity",
-    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92); Traefik NGINX provider v3.6.24, v3.7.9",
+    controllers: Controllers::NginxAnnotations,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -77,6 +77,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

@@ -2,7 +2,7 @@
 //! through the Service's ClusterIP.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -11,8 +11,8 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "affinity-with-service-upstream",
     title: "Cookie affinity with service-upstream (the ClusterIP is the only endpoint)",
-    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92); Traefik NGINX provider v3.6.24, v3.7.9",
+    controllers: Controllers::NginxAnnotations,
     reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: false,
@@ -82,6 +82,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `affinity-with-ssl-passthrough`: cookie affinity on an Ingress whose TLS is passed through.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     id: "affinity-with-ssl-passthrough",
     title: "Cookie affinity with ssl-passthrough (layer 4: no cookie)",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -78,6 +78,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `canary-affinity`: affinity annotations on a canary Ingress, which the controller ignores.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     id: "canary-affinity",
     title: "Affinity annotations on a canary Ingress (the primary's apply)",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -87,6 +87,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

@@ -2,7 +2,7 @@
 //! through ingress-nginx.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::upstream::{self, Reach, client_ip_affinity};
 use crate::controllers::nginx::{Annotations, annotation};
 use crate::objects::kinds::Kind;
@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     id: "client-ip-affinity-behind-ingress",
     title: "Service with ClientIP session affinity behind an ingress-nginx Ingress",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads {
         kinds: &[Kind::Ingress, Kind::Service],
         needs_view: true,
@@ -108,6 +108,7 @@ spec:
   ports:
   - port: 80
 "#,
+        policy: "",
     },
     check: Check::IngressAndService(on_ingress, on_service),
 };
@@ -164,7 +165,10 @@ fn on_service(service: &Service, context: &Context<'_>) -> Vec<Finding> {
     let listing = context.view.ingresses_with_backend(namespace, name);
     let behind: Vec<ObjectRef> = listing
         .ingresses()
-        .filter(|i| context.policy.judges_ingress_class(i))
+        .filter(|i| {
+            RULE.controllers
+                .judge(&context.policy.serving(i, context.view))
+        })
         .filter(|i| could_be_sticky(i, prefix))
         .filter(|i| upstream::cluster_ip_because(i, prefix).is_none())
         .map(ObjectRef::ingress)

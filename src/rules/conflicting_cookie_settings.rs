@@ -4,7 +4,7 @@
 use super::condition;
 use super::host::{HostFacts, ObjectKey, Subject, UpstreamFacts, routed};
 use super::regex_mode::RegexModes;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::objects::kinds::Kind;
 use crate::objects::{IngressObject, is_dns1035_label, namespace_of, port_as_written};
@@ -17,7 +17,7 @@ pub static RULE: Rule = Rule {
     title: "Sticky Ingresses conflict over the session cookie (one Service:port, or one cookie \
 name on one host)",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads {
         kinds: &[Kind::Ingress],
         needs_view: true,
@@ -133,6 +133,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

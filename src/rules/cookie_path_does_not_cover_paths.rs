@@ -4,7 +4,7 @@
 use super::condition;
 use super::cookie_path_not_literal::literal_problem;
 use super::regex_mode::RegexModes;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::controllers::nginx::annotations::is_url_valid_char;
 use crate::controllers::nginx::{self, Annotations, annotation};
@@ -18,7 +18,7 @@ pub static RULE: Rule = Rule {
     id: "cookie-path-does-not-cover-paths",
     title: "session-cookie-path does not cover every path of the Ingress",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     // Other Ingresses on the host only tell whether regex mode is on; the rule runs without them.
     reads: Reads {
         kinds: &[Kind::Ingress],
@@ -102,6 +102,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

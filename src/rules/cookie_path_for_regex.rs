@@ -3,7 +3,7 @@
 use super::condition;
 use super::host::{HostFacts, Subject};
 use super::regex_mode::{RegexMode, RegexModes};
-use super::{Check, Context, Examples, Finding, Fix, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Fix, Reads, Rule};
 use crate::controllers::nginx::{self, Annotations, annotation};
 use crate::cookie_path::{self, Derived};
 use crate::objects::IngressObject;
@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     id: "cookie-path-for-regex",
     title: "Sticky Ingress with regex paths has no session-cookie-path",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads {
         kinds: &[Kind::Ingress],
         needs_view: false,
@@ -93,6 +93,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

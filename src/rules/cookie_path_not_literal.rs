@@ -1,7 +1,7 @@
 //! `cookie-path-not-literal`: `session-cookie-path` must be a literal absolute path.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::{self, Annotations, annotation, annotations};
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -10,8 +10,8 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "cookie-path-not-literal",
     title: "session-cookie-path is not a literal absolute path",
-    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92); Traefik NGINX provider v3.6.24, v3.7.9",
+    controllers: Controllers::NginxAnnotations,
     reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: true,
@@ -79,6 +79,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

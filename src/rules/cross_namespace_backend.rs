@@ -1,7 +1,7 @@
 //! `cross-namespace-backend`: an Ingress backend must name a Service in the Ingress's namespace.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Fix, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Fix, Reads, Rule};
 use crate::objects::IngressObject;
 use crate::objects::{is_dns1035_label, service_and_namespace};
 use crate::policy::Action;
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     id: "cross-namespace-backend",
     title: "Ingress backend names a Service in another namespace, or no valid Service name",
     knows: "any controller (Kubernetes networking.k8s.io/v1 validation)",
-    any_class: false,
+    controllers: Controllers::Judged,
     reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: true,
@@ -71,6 +71,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

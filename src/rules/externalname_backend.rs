@@ -1,7 +1,7 @@
 //! `externalname-backend`: an Ingress backend Service of type ExternalName has no endpoints.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::controllers::nginx::upstream::{self, Reach};
 use crate::objects::kinds::Kind;
@@ -12,8 +12,8 @@ use crate::policy::Action;
 pub static RULE: Rule = Rule {
     id: "externalname-backend",
     title: "Ingress backend Service is type ExternalName",
-    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92); Traefik NGINX provider v3.6.24, v3.7.9",
+    controllers: Controllers::NginxAnnotations,
     reads: Reads {
         kinds: &[Kind::Service],
         needs_view: true,
@@ -97,6 +97,7 @@ spec:
   ports:
   - port: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `externalname-under-sticky-ingress`: a Service becoming ExternalName under a sticky Ingress.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::objects::kinds::Kind;
 use crate::objects::{ObjectRef, becomes_external_name, namespace_of, service_and_namespace};
@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::Service;
 pub static RULE: Rule = Rule {
     id: "externalname-under-sticky-ingress",
     title: "Service created or changed to ExternalName under a sticky Ingress",
-    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92); Traefik NGINX provider v3.6.24, v3.7.9",
+    controllers: Controllers::NginxAnnotations,
     reads: Reads {
         kinds: &[Kind::Ingress],
         needs_view: true,
@@ -88,6 +88,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Service(check),
 };
@@ -103,7 +104,10 @@ fn check(service: &Service, context: &Context<'_>) -> Vec<Finding> {
         .view
         .ingresses_with_backend(namespace, name)
         .ingresses()
-        .filter(|i| context.policy.judges_ingress_class(i))
+        .filter(|i| {
+            RULE.controllers
+                .judge(&context.policy.serving(i, context.view))
+        })
         .filter(|i| Annotations::new(i, prefix).cookie_affinity())
         .map(|i| ObjectRef::ingress(i).to_string())
         .collect();

@@ -1,7 +1,7 @@
 //! `gateway-cross-namespace-without-referencegrant`: a backendRef into another namespace with
 //! no ReferenceGrant there that allows it.
 
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::namespace_of;
@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     id: "gateway-cross-namespace-without-referencegrant",
     title: "backendRef into another namespace without a ReferenceGrant there",
     knows: "Gateway API v1.0.0 to v1.6.1 ReferenceGrant (v1beta1; v1 since v1.5.0), any implementation",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads {
         kinds: &[Kind::ReferenceGrant],
         needs_view: true,
@@ -96,6 +96,7 @@ spec:
     kind: Service
     name: web
 "#,
+        policy: "",
     },
     check: Check::Route(check),
 };

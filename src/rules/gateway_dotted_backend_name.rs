@@ -1,7 +1,7 @@
 //! `gateway-dotted-backend-name`: a Gateway API backendRef names a Service by `name` and
 //! `namespace`, never by DNS name.
 
-use super::{Check, Context, Examples, Finding, Fix, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Fix, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::service_and_namespace;
 use crate::policy::Action;
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     id: "gateway-dotted-backend-name",
     title: "HTTPRoute/GRPCRoute backendRef names a Service by DNS name",
     knows: "Gateway API v1.0.0 to v1.6.1, any implementation",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: true,
@@ -58,6 +58,7 @@ spec:
       namespace: other
       port: 80
 "#,
+        policy: "",
     },
     check: Check::Route(check),
 };

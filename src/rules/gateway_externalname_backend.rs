@@ -3,7 +3,7 @@
 //! under such a rule).
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::objects::gateway::RouteObject;
 use crate::objects::kinds::{IndexKey, Kind};
 use crate::objects::{becomes_external_name, external_name, namespace_of};
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     id: "gateway-externalname-backend",
     title: "Session persistence on a route rule whose backendRef is an ExternalName Service",
     knows: "Gateway API v1.1.0+ (sessionPersistence); Envoy Gateway v1.7.5, v1.8.2, v1.9.0 refuse it; NGINX Gateway Fabric v2.2.0+ one DNS upstream",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads {
         kinds: &[Kind::Service, Kind::HttpRoute, Kind::GrpcRoute],
         needs_view: true,
@@ -97,6 +97,7 @@ spec:
   ports:
   - port: 80
 "#,
+        policy: "",
     },
     check: Check::RouteAndService(check, check_service),
 };

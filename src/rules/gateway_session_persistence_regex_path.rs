@@ -1,7 +1,7 @@
 //! `gateway-session-persistence-regex-path`: a session-persistent route rule with a
 //! `RegularExpression` path match gets a cookie Path that the browser never sends back.
 
-use super::{Check, Context, Examples, Finding, Level, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Level, Reads, Rule};
 use crate::controllers::gateway::{CookiePath, Implementation, cookie_path, implementations};
 use crate::cookie_path::covers;
 use crate::objects::gateway::RouteObject;
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     id: "gateway-session-persistence-regex-path",
     title: "Session persistence on a RegularExpression path match: the cookie Path misses the requests",
     knows: "Envoy Gateway up to v1.9.0 (deny); NGINX Gateway Fabric v2.4.0 to v2.6.7 (warn); others: GEP-1619 as in v1.6.1 (warn); Traefik v3.7.9 has no session persistence",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads {
         kinds: &[Kind::Gateway, Kind::GatewayClass],
         needs_view: false,
@@ -114,6 +114,7 @@ metadata:
 spec:
   gatewayClassName: eg
 "#,
+        policy: "",
     },
     check: Check::Route(check),
 };

@@ -1,6 +1,6 @@
 //! `generated-cookie-without-neg`: GKE cookie affinity that cannot pin a pod.
 
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::gke::{
     self, BACKEND_CONFIG_ANNOTATIONS, NEG_ANNOTATION, backend_config_names,
 };
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     id: "generated-cookie-without-neg",
     title: "GKE GENERATED_COOKIE affinity without container-native load balancing",
     knows: "GKE Ingress (NEGs by default on 1.17+ VPC-native clusters)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads {
         kinds: &[Kind::BackendConfig],
         needs_view: true,
@@ -89,6 +89,7 @@ spec:
   sessionAffinity:
     affinityType: GENERATED_COOKIE
 "#,
+        policy: "",
     },
     check: Check::Service(check),
 };

@@ -1,7 +1,7 @@
 //! `ignored-annotation`: affinity annotations the controller never reads.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::annotation;
 use crate::controllers::nginx::annotations as table;
 use crate::objects::IngressObject;
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     id: "ignored-annotation",
     title: "Affinity annotation the controller does not read",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -84,6 +84,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

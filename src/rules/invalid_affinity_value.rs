@@ -2,7 +2,7 @@
 //! accepts only to fail on them later.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::affinity::Affinity;
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     id: "invalid-affinity-value",
     title: "Session affinity annotation with a value the controller rejects",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -85,6 +85,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `invalid-backend`: an Ingress backend written with the other Ingress API version's fields.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::objects::{BackendShapeError, IngressObject};
 use crate::policy::Action;
 
@@ -10,7 +10,7 @@ pub static RULE: Rule = Rule {
     id: "invalid-backend",
     title: "Ingress backend written with the fields of the other Ingress API version",
     knows: "any controller (Kubernetes Ingress v1 / v1beta1 schemas)",
-    any_class: false,
+    controllers: Controllers::Judged,
     reads: Reads::NOTHING,
     default_action: Action::Deny,
     mutating: true,
@@ -81,6 +81,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

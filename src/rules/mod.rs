@@ -37,6 +37,7 @@ mod regex_path_with_exact_or_prefix;
 mod regex_path_without_regex_mode;
 mod samesite_none_without_secure;
 pub mod suppress;
+mod traefik_nginx_unsupported_affinity_setting;
 mod traefik_sticky_cookie_value;
 mod traefik_sticky_externalname;
 mod traefik_sticky_native_lb;
@@ -128,6 +129,55 @@ impl Reads {
     };
 }
 
+/// Which Ingresses a rule judges, by the controller that serves them
+/// ([`crate::policy::Serving`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Controllers {
+    /// Ingresses of a judged class served by ingress-nginx.
+    IngressNginx,
+    /// Ingresses of a judged class served by ingress-nginx or by Traefik's NGINX provider: the
+    /// rule's facts hold for both (checked against Traefik's source, cited in the rule).
+    NginxAnnotations,
+    /// Ingresses of a judged class served by Traefik's NGINX provider.
+    TraefikIngressNginx,
+    /// Every Ingress of a judged class, whatever serves it: the rule's facts are the Kubernetes
+    /// API's.
+    Judged,
+    /// Every Ingress, whatever its class and controller: the rule's subject is which controller
+    /// serves it (its docs say so).
+    Any,
+}
+
+impl Controllers {
+    /// Whether a rule with these controllers judges an Ingress served so.
+    pub fn judge(self, serving: &crate::policy::Serving) -> bool {
+        self == Controllers::Any || (serving.judged && self.accepts(serving.controller))
+    }
+
+    /// Whether a rule with these controllers judges an Ingress of a judged class served by
+    /// `controller`.
+    pub fn accepts(self, controller: crate::controllers::IngressController) -> bool {
+        use crate::controllers::IngressController as C;
+        match self {
+            Controllers::Any | Controllers::Judged => true,
+            Controllers::IngressNginx => controller == C::IngressNginx,
+            Controllers::NginxAnnotations => controller.reads_nginx_annotations(),
+            Controllers::TraefikIngressNginx => controller == C::TraefikIngressNginx,
+        }
+    }
+
+    /// The controllers, for docs: `ingress-nginx`, `ingress-nginx, Traefik's NGINX provider`, ….
+    pub fn text(self) -> &'static str {
+        match self {
+            Controllers::IngressNginx => "ingress-nginx",
+            Controllers::NginxAnnotations => "ingress-nginx, Traefik's NGINX provider",
+            Controllers::TraefikIngressNginx => "Traefik's NGINX provider",
+            Controllers::Judged => "any controller of a judged class",
+            Controllers::Any => "any (also Ingresses of classes not judged)",
+        }
+    }
+}
+
 /// One rule of the catalogue.
 #[derive(Debug)]
 pub struct Rule {
@@ -138,9 +188,10 @@ pub struct Rule {
     /// The controllers, and their versions, whose behaviour the rule knows (from their source,
     /// cited in [`Rule::source`]), for the docs: `ingress-nginx up to v1.15.1 (…)`.
     pub knows: &'static str,
-    /// Whether it also judges Ingresses whose class the policy does not judge (its subject is
-    /// precisely such Ingresses; say so in its docs). Excluded namespaces stay excluded.
-    pub any_class: bool,
+    /// Which Ingresses it judges, by the controller serving them ([`Policy::serving`]).
+    /// Excluded namespaces stay excluded. Rules that judge no Ingress say
+    /// [`Controllers::IngressNginx`].
+    pub controllers: Controllers,
     /// What else it reads.
     pub reads: Reads,
     /// The action when configuration does not set one.
@@ -181,6 +232,9 @@ pub struct Examples {
     pub fires: &'static str,
     /// A close variant, usually the fix, on which the rule does not fire.
     pub passes: &'static str,
+    /// The policy file (YAML, [`Policy::from_yaml`]) both are judged under; `""` for the
+    /// default policy.
+    pub policy: &'static str,
 }
 
 impl Rule {
@@ -222,6 +276,7 @@ pub static CATALOGUE: &[&Rule] = &[
     &traefik_sticky_externalname::RULE,
     &traefik_sticky_native_lb::RULE,
     &traefik_sticky_cookie_value::RULE,
+    &traefik_nginx_unsupported_affinity_setting::RULE,
     &gateway_dotted_backend_name::RULE,
     &gateway_session_persistence_regex_path::RULE,
     &gateway_externalname_backend::RULE,
@@ -350,21 +405,26 @@ impl Finding {
 
 /// Runs the catalogue on one object.
 ///
-/// Objects the policy does not judge (excluded namespace, other ingress class) get no findings,
-/// except from the rules marked [`Rule::any_class`] (for other classes). In [`Phase::Mutating`]
+/// Objects in excluded namespaces get no findings. An Ingress is judged by the rules whose
+/// [`Rule::controllers`] take the controller serving it ([`Policy::serving`], which reads the
+/// view's IngressClasses): ingress-nginx's rules only for ingress-nginx, and none but
+/// [`Controllers::Any`] for a class the policy does not judge. In [`Phase::Mutating`]
 /// only mutating rules run; in single-object mode the rules that need the cluster view are
 /// skipped. A rule whose action is `off` does not run; one whose action is `warn` has its
 /// findings lowered to [`Level::Warn`].
 pub fn evaluate(object: &Object, phase: Phase, context: &Context<'_>) -> Vec<Finding> {
-    let judged = match context.policy.judges(object) {
-        crate::policy::Judged::Yes => true,
-        crate::policy::Judged::OtherClass => false,
-        crate::policy::Judged::ExcludedNamespace => return Vec::new(),
-    };
+    if context.policy.judges(object) == crate::policy::Judged::ExcludedNamespace {
+        return Vec::new();
+    }
+    let serving = object
+        .as_ingress()
+        .map(|ingress| context.policy.serving(ingress, context.view));
     let mut findings = Vec::new();
     for rule in CATALOGUE {
         if !rule.judges(object.kind())
-            || (!judged && !rule.any_class)
+            || serving
+                .as_ref()
+                .is_some_and(|serving| !rule.controllers.judge(serving))
             || (phase == Phase::Mutating && !rule.mutating)
             || (rule.reads.needs_view && context.view.is_single_object())
         {
@@ -524,7 +584,7 @@ mod tests {
     fn other_ingress_classes_are_not_judged() {
         let mut value = sticky_regex();
         value["spec"]["ingressClassName"] = json!("gce");
-        // Only the rule about other controllers' Ingresses speaks (it is `any_class`).
+        // Only the rule about other controllers' Ingresses speaks (it is `Controllers::Any`).
         let rules: Vec<&str> = run(value.clone(), Phase::Validating)
             .iter()
             .map(|f| f.rule)
@@ -566,19 +626,26 @@ mod tests {
         example(find(id).expect("a rule of the catalogue").examples.fires)
     }
 
+    /// The policy a rule's examples are judged under.
+    fn example_policy(rule: &Rule) -> Policy {
+        Policy::from_yaml(rule.examples.policy, rule.id, &ids())
+            .expect("an example's policy is valid")
+    }
+
     /// Every rule fires on its example, at its default level, and not on its counterexample.
     #[test]
     fn every_rule_fires_on_its_example_and_not_on_its_counterexample() {
         for rule in CATALOGUE {
+            let policy = example_policy(rule);
             let (subject, others) = example(rule.examples.fires);
-            let findings = run_among(subject, &others, Phase::Validating);
+            let findings = run_among_with(subject, &others, Phase::Validating, &policy);
             assert!(
                 findings.iter().any(|f| f.rule == rule.id),
                 "{} does not fire on its example: {findings:?}",
                 rule.id
             );
             let (subject, others) = example(rule.examples.passes);
-            let findings = run_among(subject, &others, Phase::Validating);
+            let findings = run_among_with(subject, &others, Phase::Validating, &policy);
             assert!(
                 findings.iter().all(|f| f.rule != rule.id),
                 "{} fires on its counterexample: {findings:?}",
@@ -626,7 +693,7 @@ mod tests {
                 .map(|d| format!("---\n{}\n", serde_json::to_string_pretty(d).unwrap()))
                 .collect();
             for (format, text) in [("yaml", &yaml), ("json", &json)] {
-                let report = crate::engine::check_text("t", text, &Policy::default());
+                let report = crate::engine::check_text("t", text, &example_policy(rule));
                 let found: Vec<_> = report
                     .findings
                     .iter()
@@ -672,7 +739,7 @@ mod tests {
                     run_among_with(value.clone(), &others, Phase::Validating, policy),
                 )
             };
-            let fired = run(&Policy::default());
+            let fired = run(&example_policy(rule));
             assert!(
                 !fired.is_empty(),
                 "{} does not fire on its trigger",
@@ -690,7 +757,7 @@ mod tests {
             };
             assert!(fired.iter().any(|f| f.level == expected), "{}", rule.id);
 
-            let mut policy = Policy::default();
+            let mut policy = example_policy(rule);
             policy.actions.insert(rule.id.into(), Action::Warn);
             let warned = run(&policy);
             assert_eq!(warned.len(), fired.len(), "{}", rule.id);

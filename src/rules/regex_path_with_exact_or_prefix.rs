@@ -1,7 +1,7 @@
 //! `regex-path-with-exact-or-prefix`: a path that ingress-nginx 1.12+ refuses for its pathType.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::paths::strict_path_type_accepts;
 use crate::objects::IngressObject;
 use crate::policy::Action;
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     id: "regex-path-with-exact-or-prefix",
     title: "Regex or special-character path with pathType Exact or Prefix",
     knows: "ingress-nginx v1.12.0 to v1.15.1 (strict path validation on)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -82,6 +82,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

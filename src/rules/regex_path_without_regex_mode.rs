@@ -2,7 +2,7 @@
 
 use super::condition;
 use super::regex_mode::RegexModes;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx;
 use crate::objects::IngressObject;
 use crate::objects::kinds::Kind;
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     id: "regex-path-without-regex-mode",
     title: "Regex-looking path on a host where regex mode is off",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     // Other Ingresses on the host can only clear the finding (one of them may turn regex mode
     // on host-wide); the object as written is what the rule judges, so it runs without a view.
     reads: Reads {
@@ -83,6 +83,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

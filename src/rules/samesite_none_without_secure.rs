@@ -2,7 +2,7 @@
 //! `Secure`, or a `none` the cookie library never sends.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::nginx::Annotations;
 use crate::controllers::nginx::affinity::Affinity;
 use crate::objects::IngressObject;
@@ -16,7 +16,7 @@ pub static RULE: Rule = Rule {
     id: "samesite-none-without-secure",
     title: "Sticky cookie with SameSite=None that is not always Secure",
     knows: "ingress-nginx up to v1.15.1 (checked against dbb11b92)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -89,6 +89,7 @@ spec:
             port:
               number: 80
 "#,
+        policy: "",
     },
     check: Check::Ingress(check),
 };

@@ -1,7 +1,7 @@
 //! `traefik-sticky-cookie-value`: Traefik sticky cookie settings Traefik cannot use as written.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::policy::Action;
 use k8s_openapi::api::core::v1::Service;
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     id: "traefik-sticky-cookie-value",
     title: "Traefik sticky cookie setting with a value Traefik cannot use",
     knows: "Traefik v3.0 to v3.7.9 (maxage v3.0+, path v3.3+, domain v3.4+)",
-    any_class: false,
+    controllers: Controllers::IngressNginx,
     reads: Reads::NOTHING,
     default_action: Action::Warn,
     mutating: false,
@@ -53,6 +53,7 @@ spec:
   ports:
   - port: 80
 "#,
+        policy: "",
     },
     check: Check::Service(check),
 };

@@ -1,7 +1,7 @@
 //! `traefik-sticky-externalname`: a Traefik sticky cookie on an ExternalName Service.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::objects::IngressObject;
 use crate::objects::external_name;
@@ -14,7 +14,7 @@ pub static RULE: Rule = Rule {
     id: "traefik-sticky-externalname",
     title: "Traefik sticky cookie on an ExternalName Service (one server: nothing to pin)",
     knows: "Traefik v3.0 to v3.7.9 (Kubernetes Ingress and CRD providers)",
-    any_class: true,
+    controllers: Controllers::Any,
     reads: Reads {
         kinds: &[Kind::Service],
         needs_view: false,
@@ -67,6 +67,7 @@ spec:
   ports:
   - port: 80
 "#,
+        policy: "",
     },
     check: Check::IngressAndService(check_ingress, check),
 };
@@ -87,7 +88,7 @@ fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
 }
 
 /// A Traefik-class Ingress whose backend Service (in the view) has the same problem: judged on
-/// the Ingress too, as it is the write that puts the Service behind Traefik (`any_class`: the
+/// the Ingress too, as it is the write that puts the Service behind Traefik (`Controllers::Any`: the
 /// Traefik class is not one the policy judges).
 fn check_ingress(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     traefik::backends_where(ingress, context.view, |s| external_name(s).is_some() && traefik::sticky(s))

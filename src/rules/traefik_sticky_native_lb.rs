@@ -2,7 +2,7 @@
 //! ClusterIP.
 
 use super::condition;
-use super::{Check, Context, Examples, Finding, Reads, Rule};
+use super::{Check, Context, Controllers, Examples, Finding, Reads, Rule};
 use crate::controllers::traefik;
 use crate::objects::IngressObject;
 use crate::objects::external_name;
@@ -15,7 +15,7 @@ pub static RULE: Rule = Rule {
     id: "traefik-sticky-native-lb",
     title: "Traefik sticky cookie with service.nativelb (the ClusterIP is the only server)",
     knows: "Traefik v3.0 to v3.7.9 (service.nativelb and nativeLBByDefault since v3.0)",
-    any_class: true,
+    controllers: Controllers::Any,
     reads: Reads {
         kinds: &[Kind::Service],
         needs_view: false,
@@ -66,6 +66,7 @@ spec:
   ports:
   - port: 80
 "#,
+        policy: "",
     },
     check: Check::IngressAndService(check_ingress, check),
 };
@@ -88,7 +89,7 @@ fn check(service: &Service, _context: &Context<'_>) -> Vec<Finding> {
 }
 
 /// A Traefik-class Ingress whose backend Service (in the view) has the same problem: judged on
-/// the Ingress too, as it is the write that puts the Service behind Traefik (`any_class`: the
+/// the Ingress too, as it is the write that puts the Service behind Traefik (`Controllers::Any`: the
 /// Traefik class is not one the policy judges).
 fn check_ingress(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     traefik::backends_where(ingress, context.view, |s| external_name(s).is_none() && traefik::native_lb(s) && traefik::sticky(s))

@@ -20,6 +20,16 @@ pub mod upstream;
 
 use crate::objects::{IngressObject, annotations as object_annotations};
 
+/// ingress-nginx's IngressClass controller (`DefaultControllerName`,
+/// `internal/ingress/controller/ingressclass/ingressclass.go` L26 at controller-v1.15.1; flag
+/// `--controller-class`). Traefik's NGINX provider watches the same string by default
+/// (`defaultControllerName`, `pkg/provider/kubernetes/ingress-nginx/kubernetes.go` L39 at
+/// v3.6.24).
+pub const CONTROLLER: &str = "k8s.io/ingress-nginx";
+
+/// ingress-nginx's default class name (`DefaultAnnotationValue`, `ingressclass.go` L29).
+pub const INGRESS_CLASS: &str = "nginx";
+
 /// Annotation names (without prefix) of the session affinity family.
 pub mod annotation {
     /// `affinity`: `cookie` turns cookie affinity on; it is the only accepted value.

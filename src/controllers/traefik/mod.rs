@@ -33,6 +33,14 @@ pub const STICKY_COOKIE: &str = "traefik.ingress.kubernetes.io/service.sticky.co
 /// `service.nativelb`: the Service's ClusterIP as the only server.
 pub const NATIVE_LB: &str = "traefik.ingress.kubernetes.io/service.nativelb";
 
+pub mod ingress_nginx;
+
+/// The IngressClass controller of Traefik's Kubernetes Ingress provider
+/// (`traefikDefaultIngressClassController`, `pkg/provider/kubernetes/ingress/kubernetes.go` L38
+/// at v3.7.9, L39 at v3.6.24): hard-coded, `GetIngressClasses` keeps only the classes with it
+/// (`client.go` L369).
+pub const CONTROLLER: &str = "traefik.io/ingress-controller";
+
 /// Traefik's default ingress class (`traefikDefaultIngressClass`,
 /// `pkg/provider/kubernetes/ingress/kubernetes.go` L36-38 at v3.7.9).
 pub const INGRESS_CLASS: &str = "traefik";

@@ -144,3 +144,69 @@ async fn audit_without_a_cluster_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
 }
+
+/// `audit -o openreports` and `-o policyreport`: one report per object with findings, as a YAML
+/// stream, naming the object by its uid and resourceVersion; the exit code is `check`'s.
+#[tokio::test]
+async fn audit_prints_policy_reports() {
+    let api = ApiServer::start(Options::default()).await;
+    for document in seed_documents("01-regex-path-missing-cookie-path.yaml") {
+        api.apply(document);
+    }
+    let stored = api
+        .get("Ingress", "myapp", "mysite")
+        .expect("seed 01's Ingress is stored");
+    let dir = tempfile::tempdir().unwrap();
+    let config = kubeconfig(dir.path(), &api.url);
+    for (format, api_version, kind) in [
+        ("openreports", "openreports.io/v1alpha1", "Report"),
+        ("policyreport", "wgpolicyk8s.io/v1alpha2", "PolicyReport"),
+    ] {
+        let config = config.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_sticky-guard"))
+                .args(["audit", "-o", format])
+                .env("KUBECONFIG", config)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.starts_with("---\n"), "{text}");
+        let reports: Vec<Value> = serde_norway::Deserializer::from_str(&text)
+            .map(|d| serde::Deserialize::deserialize(d).unwrap())
+            .collect();
+        assert_eq!(reports.len(), 1, "{text}");
+        let report = &reports[0];
+        let uid = stored["metadata"]["uid"].as_str().unwrap();
+        let reference = serde_json::json!({
+            "apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "namespace": stored["metadata"]["namespace"], "name": stored["metadata"]["name"],
+            "uid": uid, "resourceVersion": stored["metadata"]["resourceVersion"]});
+        assert_eq!(report["apiVersion"], api_version);
+        assert_eq!(report["kind"], kind);
+        assert_eq!(report["metadata"]["name"], format!("sticky-guard-{uid}"));
+        assert_eq!(
+            report["metadata"]["namespace"],
+            stored["metadata"]["namespace"]
+        );
+        assert_eq!(report["scope"], reference);
+        assert_eq!(
+            report["summary"],
+            serde_json::json!({"pass": 0, "fail": 1, "warn": 0, "error": 0, "skip": 0})
+        );
+        let result = &report["results"][0];
+        assert_eq!(result["rule"], "cookie-path-for-regex");
+        assert_eq!(result["result"], "fail");
+        assert_eq!(result["severity"], "high");
+        assert_eq!(result["policy"], "sticky-guard");
+        assert_eq!(result["resources"][0], reference);
+    }
+}

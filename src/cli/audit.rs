@@ -12,6 +12,7 @@ use super::policy::PolicyArgs;
 use crate::engine::audit_documents;
 use crate::engine::manifests::{Document, Location};
 use crate::objects::kinds::{KINDS, Watch};
+use crate::report::policy_reports::{Entry, ReportApi, Subject, reports, yaml_stream};
 use crate::view::live;
 use clap::Args;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -21,12 +22,28 @@ use serde_json::Value;
 use std::process::ExitCode;
 use std::time::Duration;
 
+/// `audit` output formats: `check`'s, and policy reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditOutput {
+    /// As `check -o human`.
+    Human,
+    /// As `check -o json`.
+    Json,
+    /// As `check -o sarif`.
+    Sarif,
+    /// `openreports.io/v1alpha1` Reports, one per object with findings, as a YAML stream
+    /// (`kubectl apply -f -`); the same reports `serve --reports openreports` writes.
+    Openreports,
+    /// `wgpolicyk8s.io/v1alpha2` PolicyReports, likewise.
+    Policyreport,
+}
+
 /// Arguments of `audit`.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Output format.
-    #[arg(long, short, value_enum, default_value_t = Output::Human)]
-    pub output: Output,
+    #[arg(long, short, value_enum, default_value_t = AuditOutput::Human)]
+    pub output: AuditOutput,
     /// The lowest finding level that makes the run exit 1.
     #[arg(long, value_enum, default_value_t = FailOn::Deny)]
     pub fail_on: FailOn,
@@ -61,8 +78,83 @@ pub fn run(args: AuditArgs) -> ExitCode {
             ));
         }
     };
+    let subjects = subjects(&documents);
     let report = audit_documents(documents, Vec::new(), &policy);
-    print_report(&report, args.output, &policy, args.fail_on)
+    let output = match args.output {
+        AuditOutput::Human => Output::Human,
+        AuditOutput::Json => Output::Json,
+        AuditOutput::Sarif => Output::Sarif,
+        AuditOutput::Openreports => {
+            return print_reports(&report, &subjects, ReportApi::OpenReports, args.fail_on);
+        }
+        AuditOutput::Policyreport => {
+            return print_reports(&report, &subjects, ReportApi::PolicyReport, args.fail_on);
+        }
+    };
+    print_report(&report, output, &policy, args.fail_on)
+}
+
+/// `(kind, namespace, name)` of a listed object.
+type ObjectKey = (String, String, String);
+
+/// The subject of every listed object, by kind, namespace (`default` when unset) and name.
+fn subjects(documents: &[Document]) -> std::collections::HashMap<ObjectKey, Subject> {
+    documents
+        .iter()
+        .filter_map(|document| {
+            let value = &document.value;
+            let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str);
+            let kind = text("/kind")?.to_string();
+            let name = text("/metadata/name")?.to_string();
+            let namespace = text("/metadata/namespace").unwrap_or("default").to_string();
+            let subject = Subject {
+                api_version: text("/apiVersion")?.to_string(),
+                kind: kind.clone(),
+                namespace: namespace.clone(),
+                name: name.clone(),
+                uid: text("/metadata/uid").map(str::to_string),
+                resource_version: text("/metadata/resourceVersion").map(str::to_string),
+            };
+            Some(((kind, namespace, name), subject))
+        })
+        .collect()
+}
+
+/// Prints the findings of `report` as policy reports of `api` (YAML on stdout), errors on
+/// stderr; the exit code is `check`'s.
+fn print_reports(
+    report: &crate::engine::Report,
+    subjects: &std::collections::HashMap<ObjectKey, Subject>,
+    api: ReportApi,
+    fail_on: FailOn,
+) -> ExitCode {
+    anstream::eprint!("{}", crate::report::text::errors(report));
+    let results = report.findings.iter().filter_map(|finding| {
+        let object = &finding.object;
+        let key = (
+            object.kind.to_string(),
+            object.namespace.clone().unwrap_or_else(|| "default".into()),
+            object.name.clone(),
+        );
+        let subject = subjects.get(&key)?.clone();
+        Some((
+            subject,
+            Entry {
+                rule: finding.rule.to_string(),
+                level: finding.level,
+                message: finding.message.clone(),
+                field: finding.field.clone(),
+            },
+        ))
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    match yaml_stream(&reports(api, results, now)) {
+        Ok(text) => super::out(&text),
+        Err(e) => return super::fail(e),
+    }
+    ExitCode::from(report.exit_code_failing_on(fail_on.level()))
 }
 
 /// Every object of every kind of the kinds table ([`KINDS`]; a CRD only when discovery finds

@@ -2,7 +2,8 @@
 //! offending field.
 //!
 //! Only what the rules read is built: `metadata.name`, `namespace`, `generateName` and
-//! `annotations`, and the kind's `spec`. Everything else (`managedFields`, `status`, labels,
+//! `annotations` (and `uid` and `resourceVersion`, which policy reports name), and the kind's
+//! `spec`. Everything else (`managedFields`, `status`, labels,
 //! kubectl's `last-applied-configuration` annotation) is skipped by the parser without being
 //! built. A failed decode is decoded a second time with path tracking, so the message names
 //! the field at fault while the success path pays nothing for it.
@@ -361,6 +362,9 @@ struct Meta {
     name: Option<String>,
     namespace: Option<String>,
     generate_name: Option<String>,
+    /// Kept for the policy reports, which name the object they are about.
+    uid: Option<String>,
+    resource_version: Option<String>,
     #[serde(default)]
     annotations: Annotations,
 }
@@ -375,6 +379,8 @@ impl Meta {
             namespace: self.namespace,
             generate_name: self.generate_name,
             annotations: self.annotations.map,
+            uid: self.uid,
+            resource_version: self.resource_version,
             ..ObjectMeta::default()
         })
     }

@@ -1,7 +1,9 @@
 //! Reports of the offline engine ([`crate::engine::Report`]) in each output format: text for
-//! people ([`text`]), JSON ([`json`]) and SARIF 2.1.0 for code-scanning UIs ([`sarif`]).
+//! people ([`text`]), JSON ([`json`]), SARIF 2.1.0 for code-scanning UIs ([`sarif`]), and
+//! Kubernetes policy reports ([`policy_reports`]).
 //! Rendering only: nothing here judges or prints.
 
+pub mod policy_reports;
 pub mod sarif;
 pub mod text;
 

@@ -250,6 +250,11 @@ impl Cache {
             .unwrap_or_default()
     }
 
+    /// Every object the cache holds, in no particular order.
+    pub fn objects(&self) -> Vec<Arc<Object>> {
+        self.current.objects.values().cloned().collect()
+    }
+
     /// How many objects the cache holds.
     pub fn len(&self) -> usize {
         self.current.objects.len()

@@ -134,6 +134,8 @@ pub struct CacheStat {
 /// `/readyz` details, logs and metrics; never makes a synced replica unready.
 struct Synced {
     count: tokio::sync::watch::Sender<usize>,
+    /// Bumped by every change to a cache (an object added, changed or removed, a relist done).
+    changes: tokio::sync::watch::Sender<u64>,
     failing: std::sync::Mutex<BTreeMap<&'static str, Failing>>,
 }
 
@@ -162,6 +164,7 @@ impl Default for Synced {
     fn default() -> Self {
         Synced {
             count: tokio::sync::watch::Sender::new(0),
+            changes: tokio::sync::watch::Sender::new(0),
             failing: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
@@ -267,6 +270,33 @@ impl LiveView {
             ..LiveGets::default()
         });
         self
+    }
+
+    /// Every object in the cache of `kind` (empty for a kind not watched), in no particular
+    /// order: a snapshot, the caches go on changing.
+    pub fn objects(&self, kind: Kind) -> Vec<Arc<Object>> {
+        self.kinds
+            .get(&kind)
+            .map(|watched| watched.cache().objects())
+            .unwrap_or_default()
+    }
+
+    /// A receiver that sees a new value after every change to any cache (for work that follows
+    /// the cluster, such as the policy reports).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.synced.changes.subscribe()
+    }
+
+    /// Whether every cache has synced (or its kind is not installed).
+    pub fn is_synced(&self) -> bool {
+        self.kinds
+            .values()
+            .all(|watched| watched.is_synced() || watched.not_installed())
+    }
+
+    /// The kube client the view watches with.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
     }
 
     /// Whether every cache has synced, with details.
@@ -475,6 +505,10 @@ where
             watcher::Event::InitApply(o) => decode(o).map_or(Change::None, Change::InitApply),
             watcher::Event::Delete(o) => Change::Delete(key(&o)),
         };
+        let changed = matches!(
+            change,
+            Change::InitDone | Change::Apply(_) | Change::Delete(_)
+        );
         {
             let mut cache = watched.cache.write().unwrap_or_else(|e| e.into_inner());
             match change {
@@ -485,6 +519,9 @@ where
                 Change::Delete(key) => cache.delete(&key),
                 Change::None => {}
             }
+        }
+        if changed {
+            synced.changes.send_modify(|n| *n = n.wrapping_add(1));
         }
         if done && !watched.synced.swap(true, Ordering::AcqRel) {
             synced.count.send_modify(|n| *n += 1);

@@ -23,7 +23,9 @@
 //!   the offline engine and the webhook both apply.
 //! - [`admission`] is the AdmissionReview glue and the HTTP routes; [`tls`] the HTTPS server and
 //!   the certificates (self-managed in the cluster: [`tls::managed`]).
-//! - [`engine`] is the offline engine (`check`, `fix`, `audit`); [`report`] renders its reports.
+//! - [`engine`] is the offline engine (`check`, `fix`, `audit`); [`report`] renders its reports
+//!   (also as Kubernetes policy reports); [`reporter`] keeps policy reports current from the
+//!   live view (`serve --reports`), on one replica elected with a Lease.
 //! - [`policies`] exports the single-object rules as ValidatingAdmissionPolicies and
 //!   MutatingAdmissionPolicies; [`cel`] holds the CEL building blocks they and the match
 //!   conditions share.
@@ -47,6 +49,7 @@ pub mod ops;
 pub mod policies;
 pub mod policy;
 pub mod report;
+pub mod reporter;
 pub mod rules;
 pub mod tls;
 pub mod view;

@@ -105,8 +105,12 @@ fn duration_buckets() -> impl Iterator<Item = f64> {
 }
 
 impl Metrics {
-    /// Metrics for one server: `view` and `serving` are read at each scrape.
-    pub fn new(view: ViewSource, serving: ServingState) -> Metrics {
+    /// Metrics for one server: `view`, `serving` and `reports` are read at each scrape.
+    pub fn new(
+        view: ViewSource,
+        serving: ServingState,
+        reports: crate::reporter::ReportStatus,
+    ) -> Metrics {
         let mut registry = Registry::with_prefix("sticky_guard");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -146,7 +150,11 @@ impl Metrics {
             "Build information",
             Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
         );
-        registry.register_collector(Box::new(StateCollector { view, serving }));
+        registry.register_collector(Box::new(StateCollector {
+            view,
+            serving,
+            reports,
+        }));
         Metrics {
             registry,
             requests,
@@ -219,6 +227,7 @@ fn bounded_kind(kind: &str) -> &'static str {
 struct StateCollector {
     view: ViewSource,
     serving: ServingState,
+    reports: crate::reporter::ReportStatus,
 }
 
 impl std::fmt::Debug for StateCollector {
@@ -291,6 +300,38 @@ impl Collector for StateCollector {
                 let family = metric.encode_family(&labels)?;
                 ConstCounter::new(count).encode(family)?;
             }
+        }
+        let (ok, failed) = self.reports.writes();
+        let mut metric = encoder.encode_descriptor(
+            "report_writes",
+            "Policy report writes (server-side applies and deletes) by result: ok, failed (serve --reports; 0 on a standby or with reports off)",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for (result, count) in [("ok", ok), ("failed", failed)] {
+            let labels = ResultLabels { result };
+            let family = metric.encode_family(&labels)?;
+            ConstCounter::new(count).encode(family)?;
+        }
+        for (name, help, value) in [
+            (
+                "reports",
+                "Policy reports this replica has written and not deleted (0 unless it leads)",
+                i64::try_from(self.reports.reports()).unwrap_or(i64::MAX),
+            ),
+            (
+                "reports_leader",
+                "1 while this replica holds the policy report Lease",
+                i64::from(self.reports.is_leader()),
+            ),
+        ] {
+            let metric = encoder.encode_descriptor(
+                name,
+                help,
+                None,
+                prometheus_client::metrics::MetricType::Gauge,
+            )?;
+            ConstGauge::new(value).encode(metric)?;
         }
         let expiry = self.serving.expiry();
         gauge_family(

@@ -30,6 +30,8 @@ pub struct HealthState {
     pub serving: ServingState,
     /// The server's metrics.
     pub metrics: Arc<Metrics>,
+    /// The policy report writer's state (`serve --reports`); `off` until it starts.
+    pub reports: crate::reporter::ReportStatus,
     shutting_down: AtomicBool,
 }
 
@@ -55,16 +57,24 @@ pub struct Readiness {
     /// True once SIGTERM was received: the replica leaves the Service's endpoints while it
     /// drains.
     pub shutting_down: bool,
+    /// The policy reports: `off: …` (with why), `openreports (leader)`, `policyreport
+    /// (standby)`, …; never affects `ready`.
+    pub reports: String,
 }
 
 impl Health {
     /// Health of a server with this view and certificate state; metrics read the same.
     pub fn new(view: ViewSource, serving: ServingState) -> Health {
-        let metrics = Arc::new(Metrics::new(view.clone(), serving.clone()));
+        let reports = crate::reporter::ReportStatus::new(match &view {
+            ViewSource::Off(_) => "off: no cluster view",
+            ViewSource::Live(_) => "off",
+        });
+        let metrics = Arc::new(Metrics::new(view.clone(), serving.clone(), reports.clone()));
         Health(Arc::new(HealthState {
             view,
             serving,
             metrics,
+            reports,
             shutting_down: AtomicBool::new(false),
         }))
     }
@@ -103,6 +113,7 @@ impl Health {
             view,
             certificate,
             shutting_down,
+            reports: self.reports.describe(),
         }
     }
 }

@@ -260,7 +260,7 @@ async fn readyz_waits_for_the_caches_and_reports_them() {
                           "httproutes": "not installed", "ingressclasses": "synced",
                           "ingresses": "synced", "referencegrants": "not installed",
                           "services": "synced"},
-               "certificate": "loaded", "shuttingDown": false})
+               "certificate": "loaded", "shuttingDown": false, "reports": "off"})
     );
 
     // A cluster that never answers: not ready, and says why.

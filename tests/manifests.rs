@@ -353,6 +353,10 @@ const BASE_IDS: &[&str] = &[
     "ClusterRoleBinding sticky-guard-webhook-ca",
     "Role sticky-guard/sticky-guard-certs",
     "RoleBinding sticky-guard/sticky-guard-certs",
+    "ClusterRole sticky-guard-reports",
+    "ClusterRoleBinding sticky-guard-reports",
+    "Role sticky-guard/sticky-guard-reports-lease",
+    "RoleBinding sticky-guard/sticky-guard-reports-lease",
     "Deployment sticky-guard/sticky-guard",
     "Service sticky-guard/sticky-guard",
     "PodDisruptionBudget sticky-guard/sticky-guard",
@@ -769,9 +773,18 @@ const VIEW_GRANTS: &[&str] = &[
     "cluster sticky-guard-view networking.k8s.io/ingresses [get list watch] names=[]",
 ];
 
+/// What `serve --reports` needs: its reports in every namespace, and its Lease.
+const REPORT_GRANTS: &[&str] = &[
+    "cluster sticky-guard-reports openreports.io/reports [create delete list patch] names=[]",
+    "cluster sticky-guard-reports wgpolicyk8s.io/policyreports [create delete list patch] names=[]",
+    "sticky-guard sticky-guard-reports-lease coordination.k8s.io/leases [create] names=[]",
+    "sticky-guard sticky-guard-reports-lease coordination.k8s.io/leases [get patch] names=[sticky-guard-reports]",
+];
+
 #[test]
-fn rbac_grants_exactly_the_view_the_webhook_ca_and_the_certificate_secret() {
+fn rbac_grants_exactly_the_view_the_webhook_ca_the_certificate_secret_and_the_reports() {
     let mut expected = VIEW_GRANTS.to_vec();
+    expected.extend(REPORT_GRANTS);
     expected.extend([
         "cluster sticky-guard-webhook-ca admissionregistration.k8s.io/mutatingwebhookconfigurations [get patch] names=[sticky-guard]",
         "cluster sticky-guard-webhook-ca admissionregistration.k8s.io/validatingwebhookconfigurations [get patch] names=[sticky-guard]",
@@ -783,10 +796,12 @@ fn rbac_grants_exactly_the_view_the_webhook_ca_and_the_certificate_secret() {
 }
 
 #[test]
-fn with_cert_manager_the_server_may_only_read_the_cluster_view() {
+fn with_cert_manager_the_server_may_only_read_the_cluster_view_and_write_reports() {
     let grants = CERT_MANAGER.grants();
-    assert_eq!(grants, VIEW_GRANTS);
-    assert!(CERT_MANAGER.roles.is_empty() && CERT_MANAGER.role_bindings.is_empty());
+    let mut expected = VIEW_GRANTS.to_vec();
+    expected.extend(REPORT_GRANTS);
+    expected.sort();
+    assert_eq!(grants, expected);
     for grant in &grants {
         assert!(!grant.contains("secrets") && !grant.contains("webhookconfigurations"));
     }
@@ -899,6 +914,9 @@ fn container_serves_what_the_service_and_the_probes_expect() {
         json!([{
             "name": "STICKY_GUARD_NAMESPACE",
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        }, {
+            "name": "POD_NAME",
+            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
         }])
     );
     assert_eq!(

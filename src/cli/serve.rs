@@ -2,6 +2,7 @@
 
 use crate::admission::http::{AppState, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_IN_FLIGHT, router};
 use crate::ops;
+use crate::reporter::ReportsMode;
 use crate::tls::{self, ServingState};
 use crate::view::ViewSource;
 use crate::view::live::LiveView;
@@ -110,6 +111,22 @@ pub struct ServeArgs {
     /// all); concurrent lookups of one Service always share one GET.
     #[arg(long, env = "STICKY_GUARD_ABSENT_TTL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub absent_ttl: Duration,
+    /// Policy reports of what is already broken, written from the live view by one replica
+    /// (a Lease elects it): `auto` writes openreports.io Reports when that CRD is served, else
+    /// wgpolicyk8s.io PolicyReports when that one is, else none; `/readyz` says which.
+    #[arg(long, value_enum, env = "STICKY_GUARD_REPORTS", default_value_t = ReportsMode::Auto)]
+    pub reports: ReportsMode,
+    /// The shortest time between two passes of the report writer (each pass judges every
+    /// cached object and writes the reports that changed).
+    #[arg(long, env = "STICKY_GUARD_REPORTS_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub reports_interval: Duration,
+    /// Report writes per second, at most.
+    #[arg(long, env = "STICKY_GUARD_REPORTS_MAX_WRITES_PER_SECOND", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub reports_max_writes_per_second: u32,
+    /// This replica's identity in the reports Lease [default: $POD_NAME, else the host name and
+    /// the process id].
+    #[arg(long, env = "POD_NAME")]
+    pub reports_identity: Option<String>,
     /// Policy.
     #[command(flatten)]
     pub policy: super::policy::PolicyArgs,
@@ -244,10 +261,36 @@ certs/dev by default)"
     );
     let client = kube_client(args.cluster_view, args.manage_certs).await?;
     let view = cluster_view(args.cluster_view, client.clone(), args.absent_ttl);
-    let mut state = AppState::new(policy, view, serving.clone());
+    let mut state = AppState::new(policy, view.clone(), serving.clone());
     state.max_in_flight = args.max_in_flight;
     state.request_timeout = args.request_timeout;
     let health = state.health.clone();
+    if let ViewSource::Live(live) = &view {
+        let namespace = match &args.namespace {
+            Some(namespace) => namespace.clone(),
+            None => std::fs::read_to_string(SERVICE_ACCOUNT_NAMESPACE)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "sticky-guard".to_string()),
+        };
+        let identity = args.reports_identity.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_else(|_| "sticky-guard".to_string());
+            format!("{host}-{}", std::process::id())
+        });
+        tokio::spawn(crate::reporter::run(
+            (**live).clone(),
+            state.policy.clone(),
+            crate::reporter::Settings {
+                mode: args.reports,
+                namespace,
+                identity,
+                interval: args.reports_interval,
+                max_writes_per_second: args.reports_max_writes_per_second,
+            },
+            health.reports.clone(),
+        ));
+    }
 
     let metrics_listener = tokio::net::TcpListener::bind(metrics_listen)
         .await

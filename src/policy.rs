@@ -306,7 +306,7 @@ impl Policy {
     ///    `ingressclass.kubernetes.io/is-default-class: "true"`) when the view holds exactly
     ///    one: the API server writes it into a new Ingress (`DefaultIngressClass` plugin), and
     ///    an Ingress stored class-less before stays so. With several defaults none is taken
-    ///    (the plugin refuses to choose at Kubernetes 1.30's `admission.go`);
+    ///    (the plugin's `admission.go`, kubernetes/kubernetes at 04791b4, refuses to choose);
     /// 2. the controller is [`Policy::served_by`]'s for the class, else the family of the
     ///    IngressClass's `spec.controller` ([`IngressController::of_controller`]), else (no
     ///    IngressClass known, or a controller string sticky-guard does not know) assumed from

@@ -238,6 +238,36 @@ fn dashboard_is_a_configmap_labelled_for_the_grafana_sidecar() {
     assert!(queried >= 10, "{queried} queries");
 }
 
+/// Every dashboard query is valid PromQL: `promtool check rules` on them as recording rules,
+/// with Grafana's `$__rate_interval` as 1m.
+#[test]
+fn dashboard_queries_are_promql_that_promtool_accepts() {
+    let queries = dashboard_queries();
+    let rules: Vec<Value> = queries
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            assert!(
+                !q.replace("$__rate_interval", "").contains('$'),
+                "only $__rate_interval: {q}"
+            );
+            json!({"record": format!("dashboard:query_{i}"), "expr": q.replace("$__rate_interval", "1m")})
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let groups = json!({"groups": [{"name": "dashboard", "rules": rules}]});
+    std::fs::write(
+        dir.path().join("dashboard.yaml"),
+        serde_norway::to_string(&groups).unwrap(),
+    )
+    .unwrap();
+    let checked = promtool(dir.path(), &["check", "rules", "dashboard.yaml"]);
+    assert!(
+        checked.contains(&format!("SUCCESS: {} rules found", queries.len())),
+        "{checked}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The alerts
 

@@ -43,6 +43,7 @@ const RULE_SERIES: &[&str] = &[
     "sticky_guard_cache_watch_failing",
     "sticky_guard_certificate_expiry_timestamp_seconds",
     "sticky_guard_http_errors_total",
+    "sticky_guard_report_writes_total",
 ];
 
 /// The series the dashboard queries, exactly.
@@ -58,6 +59,9 @@ const DASHBOARD_SERIES: &[&str] = &[
     "sticky_guard_findings_total",
     "sticky_guard_http_errors_total",
     "sticky_guard_live_lookups_total",
+    "sticky_guard_report_writes_total",
+    "sticky_guard_reports",
+    "sticky_guard_reports_leader",
 ];
 
 fn repo() -> PathBuf {

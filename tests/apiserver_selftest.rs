@@ -1,7 +1,9 @@
 //! Self-test of the stand-in API server (`tests/common/apiserver.rs`), driven by the real `kube`
 //! client: lists, gets, watches, reflectors, 410 recovery, discovery, and the writes (create,
 //! replace, JSON and merge patches, delete) on Secrets and the cluster-scoped webhook
-//! configurations.
+//! configurations; Leases, strategic merge patches, server-side apply and field ownership, the
+//! policy-report CRDs, label selectors, and two `kube_lease_manager::LeaseManager`s electing a
+//! leader.
 
 mod common;
 
@@ -11,11 +13,12 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::admissionregistration::v1::{
     MutatingWebhookConfiguration, ValidatingWebhookConfiguration,
 };
+use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{
-    Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams, Preconditions,
-    ResourceExt, WatchEvent, WatchParams,
+    Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams,
+    Preconditions, ResourceExt, WatchEvent, WatchParams,
 };
 use kube::core::GroupVersionKind;
 use kube::discovery::{self, Discovery, Scope};
@@ -889,15 +892,27 @@ async fn merge_patch_conflicts_and_unsupported_types() {
         json!({"tls.crt": base64("one")})
     );
 
-    // Strategic merge is not served: 415.
+    // A strategic merge patch is served for a built-in kind, as a merge patch.
     let strategic = Patch::Strategic(json!({"metadata": {"labels": {"a": "b"}}}));
-    let (code, reason, _) =
-        api_error(within("strategic", secrets.patch("tls", &pp, &strategic)).await);
-    assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
+    within("strategic", secrets.patch("tls", &pp, &strategic))
+        .await
+        .unwrap();
     assert_eq!(
         server.get("Secret", "x", "tls").unwrap()["metadata"]["labels"],
-        json!({"rotated": "yes"})
+        json!({"rotated": "yes", "a": "b"})
     );
+    // Other types: 415.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::Client::new()
+        .patch(format!("{}{SECRETS}/tls", server.url))
+        .header("content-type", "application/xml")
+        .body("<a/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 415);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["reason"], "UnsupportedMediaType");
     server.shutdown().await;
 }
 
@@ -1290,5 +1305,779 @@ async fn bad_write_bodies_and_refused_writes() {
             .iter()
             .any(|e| e.method == "GET" && e.status == 200)
     );
+    server.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases, strategic merge patches, server-side apply, policy reports, leader election
+// ---------------------------------------------------------------------------------------------
+
+const LEASES: &str = "/apis/coordination.k8s.io/v1/namespaces/x/leases";
+
+fn lease(name: &str, holder: &str) -> Lease {
+    serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": name},
+        "spec": {"holderIdentity": holder, "leaseDurationSeconds": 15},
+    }))
+    .unwrap()
+}
+
+/// An applied configuration of the Lease `leader` with `spec`.
+fn applied_lease(spec: Value) -> Patch<Value> {
+    Patch::Apply(json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "leader"},
+        "spec": spec,
+    }))
+}
+
+/// `(manager, operation, fields)` of every ownership entry of the Lease `x/leader`.
+fn owners(server: &ApiServer) -> Vec<(String, String, Vec<String>)> {
+    server
+        .managed_fields("Lease", "x", "leader")
+        .into_iter()
+        .map(|entry| (entry.manager, entry.operation, entry.fields))
+        .collect()
+}
+
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|item| (*item).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn leases_crud_and_strategic_merge_patch() {
+    let server = ApiServer::start(Options::default()).await;
+    let leases: Api<Lease> = Api::namespaced(server.client(), "x");
+
+    let created = within(
+        "create",
+        leases.create(&PostParams::default(), &lease("leader", "a")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.count("POST", LEASES, 201), 1);
+    let got = within("get", leases.get("leader")).await.unwrap();
+    assert_eq!(
+        got.spec.as_ref().unwrap().holder_identity.as_deref(),
+        Some("a")
+    );
+    let listed = within("list", leases.list(&ListParams::default()))
+        .await
+        .unwrap();
+    assert_eq!(listed.items.len(), 1);
+
+    let mut replacement = got.clone();
+    replacement.spec.as_mut().unwrap().lease_transitions = Some(1);
+    let replaced = within(
+        "replace",
+        leases.replace("leader", &PostParams::default(), &replacement),
+    )
+    .await
+    .unwrap();
+    assert_ne!(replaced.resource_version(), created.resource_version());
+
+    // Strategic merge: maps merge, null deletes a key (as kube-lease-manager releases).
+    let pp = PatchParams::default();
+    let renew = Patch::Strategic(json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "spec": {"renewTime": "2026-01-02T03:04:05.000000Z", "leaseDurationSeconds": 3},
+    }));
+    within("renew", leases.patch("leader", &pp, &renew))
+        .await
+        .unwrap();
+    assert_eq!(
+        server.get("Lease", "x", "leader").unwrap()["spec"],
+        json!({
+            "holderIdentity": "a",
+            "leaseDurationSeconds": 3,
+            "leaseTransitions": 1,
+            "renewTime": "2026-01-02T03:04:05.000000Z",
+        })
+    );
+    let release = Patch::Strategic(json!({
+        "spec": {"holderIdentity": null, "renewTime": null, "leaseDurationSeconds": null},
+    }));
+    let released = within("release", leases.patch("leader", &pp, &release))
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(released.spec.unwrap()).unwrap(),
+        json!({"leaseTransitions": 1})
+    );
+    // A stale resourceVersion in a strategic merge patch: 409 as for the other patches.
+    let stale = Patch::Strategic(json!({
+        "metadata": {"resourceVersion": created.resource_version().unwrap()},
+        "spec": {"holderIdentity": "b"},
+    }));
+    let (code, reason, _) = api_error(within("stale", leases.patch("leader", &pp, &stale)).await);
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    // `force` is only for applies: 422 on PatchOptions.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::Client::new()
+        .patch(format!("{}{LEASES}/leader?force=true", server.url))
+        .header("content-type", "application/merge-patch+json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: force: Forbidden: may not be specified for \
+         non-apply patch"
+    );
+
+    within("delete", leases.delete("leader", &DeleteParams::default()))
+        .await
+        .unwrap();
+    assert!(server.get("Lease", "x", "leader").is_none());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_side_apply_creates_updates_and_removes_fields() {
+    let server = ApiServer::start(Options::default()).await;
+    let leases: Api<Lease> = Api::namespaced(server.client(), "x");
+    let by_a = PatchParams::apply("a");
+
+    // Absent: created from the body, 201.
+    let spec = json!({"holderIdentity": "a", "leaseDurationSeconds": 15});
+    let created = within(
+        "apply create",
+        leases.patch("leader", &by_a, &applied_lease(spec)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.count("PATCH", &format!("{LEASES}/leader"), 201), 1);
+    assert!(created.metadata.uid.is_some());
+    assert_eq!(
+        owners(&server),
+        vec![(
+            "a".to_owned(),
+            "Apply".to_owned(),
+            strings(&[".spec.holderIdentity", ".spec.leaseDurationSeconds"])
+        )]
+    );
+
+    // Present: merged in; a field applied before and omitted now is removed.
+    let spec = json!({"holderIdentity": "a", "renewTime": "2026-01-02T03:04:05.000000Z"});
+    within(
+        "apply update",
+        leases.patch("leader", &by_a, &applied_lease(spec)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.count("PATCH", &format!("{LEASES}/leader"), 200), 1);
+    assert_eq!(
+        server.get("Lease", "x", "leader").unwrap()["spec"],
+        json!({"holderIdentity": "a", "renewTime": "2026-01-02T03:04:05.000000Z"})
+    );
+
+    // A field someone else owns too stays when the applier drops it; the writer of a merge
+    // patch (manager from `fieldManager`) owns what it changed as an Update.
+    let merge = Patch::Merge(json!({"spec": {"leaseTransitions": 4}}));
+    let by_b = PatchParams {
+        field_manager: Some("b".to_owned()),
+        ..PatchParams::default()
+    };
+    within("merge by b", leases.patch("leader", &by_b, &merge))
+        .await
+        .unwrap();
+    within(
+        "b applies the same holder",
+        leases.patch(
+            "leader",
+            &PatchParams::apply("b"),
+            &applied_lease(json!({"holderIdentity": "a"})),
+        ),
+    )
+    .await
+    .unwrap();
+    within(
+        "a drops holderIdentity",
+        leases.patch(
+            "leader",
+            &by_a,
+            &applied_lease(json!({"leaseTransitions": 4})),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        server.get("Lease", "x", "leader").unwrap()["spec"],
+        json!({"holderIdentity": "a", "leaseTransitions": 4})
+    );
+    assert_eq!(
+        owners(&server),
+        vec![
+            (
+                "a".to_owned(),
+                "Apply".to_owned(),
+                strings(&[".spec.leaseTransitions"])
+            ),
+            (
+                "b".to_owned(),
+                "Update".to_owned(),
+                strings(&[".spec.leaseTransitions"])
+            ),
+            (
+                "b".to_owned(),
+                "Apply".to_owned(),
+                strings(&[".spec.holderIdentity"])
+            ),
+        ]
+    );
+
+    // A stale resourceVersion in the applied body: 409 (checked after the field conflicts, as
+    // kube-apiserver does, so this applies a value nobody else would change).
+    let stale = Patch::Apply(json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "leader", "resourceVersion": created.resource_version().unwrap()},
+        "spec": {"leaseTransitions": 4},
+    }));
+    let (code, reason, message) =
+        api_error(within("stale apply", leases.patch("leader", &by_a, &stale)).await);
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert!(
+        message
+            .starts_with("Operation cannot be fulfilled on leases.coordination.k8s.io \"leader\""),
+        "{message}"
+    );
+
+    // Bodies kube-apiserver refuses: 400.
+    let wrong_kind = Patch::Apply(json!({"apiVersion": "v1", "kind": "Secret", "spec": {}}));
+    let (code, reason, message) =
+        api_error(within("wrong kind", leases.patch("leader", &by_a, &wrong_kind)).await);
+    assert_eq!((code, reason.as_str()), (400, "BadRequest"));
+    assert_eq!(message, "invalid object type: /v1, Kind=Secret");
+    let other_name = Patch::Apply(json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "other"},
+    }));
+    let (code, _, message) =
+        api_error(within("other name", leases.patch("leader", &by_a, &other_name)).await);
+    assert_eq!(code, 400);
+    assert_eq!(
+        message,
+        "the name of the object (other) does not match the name on the URL (leader)"
+    );
+
+    // Without a fieldManager (kube refuses to send that, so raw HTTP): 422 on PatchOptions.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::Client::new()
+        .patch(format!("{}{LEASES}/leader", server.url))
+        .header("content-type", "application/apply-patch+yaml")
+        .body("apiVersion: coordination.k8s.io/v1\nkind: Lease\nspec:\n  leaseTransitions: 9\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 422);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["reason"], "Invalid");
+    assert_eq!(
+        body["message"],
+        "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for \
+         apply patch"
+    );
+    // YAML bodies are read too (forced: b's update owns leaseTransitions as well).
+    let response = reqwest::Client::new()
+        .patch(format!(
+            "{}{LEASES}/leader?fieldManager=a&force=true",
+            server.url
+        ))
+        .header("content-type", "application/apply-patch+yaml")
+        .body("apiVersion: coordination.k8s.io/v1\nkind: Lease\nspec:\n  leaseTransitions: 9\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(
+        server.get("Lease", "x", "leader").unwrap()["spec"]["leaseTransitions"],
+        9
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_side_apply_conflicts_and_force() {
+    let server = ApiServer::start(Options::default()).await;
+    let leases: Api<Lease> = Api::namespaced(server.client(), "x");
+    let apply = |manager: &str, spec: Value| {
+        let leases = leases.clone();
+        let params = PatchParams::apply(manager);
+        async move {
+            within(
+                "apply",
+                leases.patch("leader", &params, &applied_lease(spec)),
+            )
+            .await
+        }
+    };
+    apply(
+        "one",
+        json!({"holderIdentity": "one", "leaseDurationSeconds": 15}),
+    )
+    .await
+    .unwrap();
+    let before = server.get("Lease", "x", "leader").unwrap();
+
+    // Another applier changing an owned field: 409 Conflict, kube-apiserver's message.
+    let result = apply("other", json!({"holderIdentity": "other"})).await;
+    let Err(kube::Error::Api(status)) = result else {
+        panic!("expected a conflict, got {result:?}");
+    };
+    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        status.message,
+        "Apply failed with 1 conflict: conflict with \"one\": .spec.holderIdentity"
+    );
+    assert_eq!(server.get("Lease", "x", "leader").unwrap(), before);
+    // Two fields: the multi-conflict form.
+    let (code, _, message) = api_error(
+        apply(
+            "other",
+            json!({"holderIdentity": "x", "leaseDurationSeconds": 1}),
+        )
+        .await,
+    );
+    assert_eq!(code, 409);
+    assert_eq!(
+        message,
+        "Apply failed with 2 conflicts: conflicts with \"one\":\n- .spec.holderIdentity\n- \
+         .spec.leaseDurationSeconds"
+    );
+
+    // The same value: no conflict, shared ownership.
+    apply("other", json!({"holderIdentity": "one"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        owners(&server),
+        vec![
+            (
+                "one".to_owned(),
+                "Apply".to_owned(),
+                strings(&[".spec.holderIdentity", ".spec.leaseDurationSeconds"])
+            ),
+            (
+                "other".to_owned(),
+                "Apply".to_owned(),
+                strings(&[".spec.holderIdentity"])
+            ),
+        ]
+    );
+
+    // An update (merge patch) takes the fields it changes; an applier then conflicts with it,
+    // named with its apiVersion as kube-apiserver does for Update entries.
+    let by_updater = PatchParams {
+        field_manager: Some("updater".to_owned()),
+        ..PatchParams::default()
+    };
+    let merge = Patch::Merge(json!({"spec": {"holderIdentity": "updater"}}));
+    within("merge", leases.patch("leader", &by_updater, &merge))
+        .await
+        .unwrap();
+    let (code, reason, message) = api_error(apply("one", json!({"holderIdentity": "one"})).await);
+    assert_eq!((code, reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        message,
+        "Apply failed with 1 conflict: conflict with \"updater\" using coordination.k8s.io/v1: \
+         .spec.holderIdentity"
+    );
+
+    // force=true: applied, and the field moves to the applier.
+    let forced = within(
+        "force",
+        leases.patch(
+            "leader",
+            &PatchParams::apply("one").force(),
+            &applied_lease(json!({"holderIdentity": "one", "leaseDurationSeconds": 15})),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(forced.spec.unwrap().holder_identity.as_deref(), Some("one"));
+    assert_eq!(
+        owners(&server),
+        vec![(
+            "one".to_owned(),
+            "Apply".to_owned(),
+            strings(&[".spec.holderIdentity", ".spec.leaseDurationSeconds"])
+        )]
+    );
+
+    // The test helpers write as an Update by ApiServer::HELPER_MANAGER.
+    server.apply(json!({
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "leader", "namespace": "x"},
+        "spec": {"holderIdentity": "helper", "leaseDurationSeconds": 15},
+    }));
+    let (code, _, message) = api_error(apply("one", json!({"holderIdentity": "one"})).await);
+    assert_eq!(code, 409);
+    assert_eq!(
+        message,
+        format!(
+            "Apply failed with 1 conflict: conflict with {:?} using coordination.k8s.io/v1: \
+             .spec.holderIdentity",
+            ApiServer::HELPER_MANAGER
+        )
+    );
+    server.shutdown().await;
+}
+
+fn report_resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.to_owned(),
+        version: version.to_owned(),
+        api_version: format!("{group}/{version}"),
+        kind: kind.to_owned(),
+        plural: plural.to_owned(),
+    }
+}
+
+fn report(resource: &ApiResource, name: &str, labels: Value) -> DynamicObject {
+    serde_json::from_value(json!({
+        "apiVersion": resource.api_version,
+        "kind": resource.kind,
+        "metadata": {"name": name, "labels": labels},
+        "summary": {"pass": 1, "fail": 0},
+        "results": [{"policy": "sticky-guard", "result": "pass"}],
+    }))
+    .unwrap()
+}
+
+/// The names in a list of dynamic objects.
+fn names(objects: &[DynamicObject]) -> Vec<String> {
+    objects.iter().map(ResourceExt::name_any).collect()
+}
+
+#[tokio::test]
+async fn report_crds_are_served_only_with_their_options() {
+    let reports = report_resource("openreports.io", "v1alpha1", "Report", "reports");
+    let policy_reports = report_resource(
+        "wgpolicyk8s.io",
+        "v1alpha2",
+        "PolicyReport",
+        "policyreports",
+    );
+    let cluster_policy_reports = report_resource(
+        "wgpolicyk8s.io",
+        "v1alpha2",
+        "ClusterPolicyReport",
+        "clusterpolicyreports",
+    );
+
+    // Off: absent from discovery and 404.
+    let server = ApiServer::start(Options::default()).await;
+    let client = server.client();
+    let discovery = within("discovery", Discovery::new(client.clone()).run())
+        .await
+        .unwrap();
+    for group in ["openreports.io", "wgpolicyk8s.io"] {
+        assert!(!discovery.has_group(group), "{group}");
+    }
+    assert!(discovery.has_group("coordination.k8s.io"));
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "x", &reports);
+    let (code, _, _) = api_error(within("list", api.list(&ListParams::default())).await);
+    assert_eq!(code, 404);
+    let api: Api<DynamicObject> = Api::namespaced_with(client, "x", &policy_reports);
+    let (code, _, _) = api_error(within("list", api.list(&ListParams::default())).await);
+    assert_eq!(code, 404);
+    server.shutdown().await;
+
+    // On: discovered with their versions and scopes, and written.
+    let server = ApiServer::start(Options {
+        openreports_crds: true,
+        policy_report_crds: true,
+        ..Options::default()
+    })
+    .await;
+    let client = server.client();
+    for aggregated in [false, true] {
+        let discovery = Discovery::new(client.clone());
+        let discovery = if aggregated {
+            within("aggregated", discovery.run_aggregated()).await
+        } else {
+            within("discovery", discovery.run()).await
+        }
+        .unwrap();
+        for (group, version, kind, scope) in [
+            ("openreports.io", "v1alpha1", "Report", Scope::Namespaced),
+            (
+                "openreports.io",
+                "v1alpha1",
+                "ClusterReport",
+                Scope::Cluster,
+            ),
+            (
+                "wgpolicyk8s.io",
+                "v1alpha2",
+                "PolicyReport",
+                Scope::Namespaced,
+            ),
+            (
+                "wgpolicyk8s.io",
+                "v1alpha2",
+                "ClusterPolicyReport",
+                Scope::Cluster,
+            ),
+            ("coordination.k8s.io", "v1", "Lease", Scope::Namespaced),
+        ] {
+            let gvk = GroupVersionKind::gvk(group, version, kind);
+            let (_, capabilities) = discovery
+                .resolve_gvk(&gvk)
+                .unwrap_or_else(|| panic!("{gvk:?} (aggregated: {aggregated})"));
+            assert_eq!(capabilities.scope, scope, "{kind}");
+        }
+    }
+    for resource in [&reports, &policy_reports] {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "x", resource);
+        within(
+            "create",
+            api.create(&PostParams::default(), &report(resource, "r", json!({}))),
+        )
+        .await
+        .unwrap();
+        // Custom resources have no strategic merge patch (as in kube-apiserver): 415.
+        let strategic = Patch::Strategic(json!({"summary": {"fail": 1}}));
+        let (code, reason, message) = api_error(
+            within(
+                "strategic",
+                api.patch("r", &PatchParams::default(), &strategic),
+            )
+            .await,
+        );
+        assert_eq!((code, reason.as_str()), (415, "UnsupportedMediaType"));
+        assert!(
+            message.starts_with(
+                "the body of the request was in an unknown format - accepted media types \
+                 include: application/json-patch+json, application/merge-patch+json, \
+                 application/apply-patch+yaml (got"
+            ),
+            "{message}"
+        );
+        // Server-side apply works on them: the report writer's way (create, then update).
+        for fail in [0, 1] {
+            let applied = json!({
+                "apiVersion": resource.api_version,
+                "kind": resource.kind,
+                "metadata": {"name": "applied", "labels": {"app": "sticky-guard"}},
+                "summary": {"pass": 1, "fail": fail},
+            });
+            let patched = within(
+                "apply",
+                api.patch(
+                    "applied",
+                    &PatchParams::apply("reporter"),
+                    &Patch::Apply(applied),
+                ),
+            )
+            .await
+            .unwrap();
+            assert_eq!(patched.data["summary"], json!({"pass": 1, "fail": fail}));
+        }
+        // Another writer's fields conflict, as anywhere.
+        let applied = json!({
+            "apiVersion": resource.api_version,
+            "kind": resource.kind,
+            "metadata": {"name": "r"},
+            "summary": {"pass": 2},
+        });
+        let (code, _, message) = api_error(
+            within(
+                "apply over a create",
+                api.patch("r", &PatchParams::apply("reporter"), &Patch::Apply(applied)),
+            )
+            .await,
+        );
+        assert_eq!(code, 409);
+        assert!(message.ends_with(": .summary.pass"), "{message}");
+    }
+    let cluster: Api<DynamicObject> = Api::all_with(client.clone(), &cluster_policy_reports);
+    let created = within(
+        "create cluster report",
+        cluster.create(
+            &PostParams::default(),
+            &report(&cluster_policy_reports, "c", json!({})),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.metadata.namespace, None);
+    assert!(server.get("ClusterPolicyReport", "", "c").is_some());
+    assert!(server.get("clusterreports", "", "c").is_none());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn label_selectors_on_list_and_watch() {
+    let server = ApiServer::start(Options {
+        policy_report_crds: true,
+        ..Options::default()
+    })
+    .await;
+    let resource = report_resource(
+        "wgpolicyk8s.io",
+        "v1alpha2",
+        "PolicyReport",
+        "policyreports",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(server.client(), "x", &resource);
+    let ours = json!({"app.kubernetes.io/managed-by": "sticky-guard", "scope": "ingress"});
+    for (name, labels) in [
+        ("a", ours.clone()),
+        (
+            "b",
+            json!({"app.kubernetes.io/managed-by": "sticky-guard", "scope": "route"}),
+        ),
+        ("c", json!({"app.kubernetes.io/managed-by": "kyverno"})),
+        ("d", json!({})),
+    ] {
+        within(
+            "create",
+            api.create(&PostParams::default(), &report(&resource, name, labels)),
+        )
+        .await
+        .unwrap();
+    }
+    for (selector, expected) in [
+        ("app.kubernetes.io/managed-by=sticky-guard", vec!["a", "b"]),
+        ("app.kubernetes.io/managed-by==sticky-guard", vec!["a", "b"]),
+        ("app.kubernetes.io/managed-by!=sticky-guard", vec!["c", "d"]),
+        ("app.kubernetes.io/managed-by", vec!["a", "b", "c"]),
+        ("!app.kubernetes.io/managed-by", vec!["d"]),
+        (
+            "app.kubernetes.io/managed-by=sticky-guard,scope=route",
+            vec!["b"],
+        ),
+        (
+            "app.kubernetes.io/managed-by=sticky-guard,scope!=route",
+            vec!["a"],
+        ),
+    ] {
+        let listed = within("list", api.list(&ListParams::default().labels(selector)))
+            .await
+            .unwrap();
+        assert_eq!(names(&listed.items), expected, "{selector}");
+    }
+
+    // A watch with a selector sees only matching changes.
+    let params = WatchParams::default().labels("scope=route");
+    let mut events = within("watch", api.watch(&params, "0"))
+        .await
+        .unwrap()
+        .boxed();
+    let first = within("first event", events.next()).await.unwrap().unwrap();
+    let WatchEvent::Added(object) = first else {
+        panic!("expected ADDED, got {first:?}");
+    };
+    assert_eq!(object.name_any(), "b");
+    let relabel = Patch::Merge(json!({"metadata": {"labels": {"scope": "route"}}}));
+    within("relabel", api.patch("a", &PatchParams::default(), &relabel))
+        .await
+        .unwrap();
+    let next = within("next event", events.next()).await.unwrap().unwrap();
+    let WatchEvent::Modified(object) = next else {
+        panic!("expected MODIFIED, got {next:?}");
+    };
+    assert_eq!(object.name_any(), "a");
+    // Set-based selectors are not served: 400.
+    let (code, _, _) = api_error(
+        within(
+            "set-based",
+            api.list(&ListParams::default().labels("scope in (route)")),
+        )
+        .await,
+    );
+    assert_eq!(code, 400);
+    server.shutdown().await;
+}
+
+/// The holder of the Lease `x/sticky-guard-leader`, as stored.
+fn holder(server: &ApiServer) -> Option<String> {
+    server.get("Lease", "x", "sticky-guard-leader")?["spec"]["holderIdentity"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_lease_managers_elect_one_leader_and_hand_over() {
+    use kube_lease_manager::LeaseManagerBuilder;
+    let server = ApiServer::start(Options::default()).await;
+    let build = |identity: &'static str| {
+        LeaseManagerBuilder::new(server.client(), "sticky-guard-leader")
+            .with_namespace("x")
+            .with_identity(identity)
+            // The builder keeps the field manager of its random default identity otherwise.
+            .with_field_manager(format!("kube-lease-manager-{identity}"))
+            .with_duration(2)
+            .with_grace(1)
+            .build()
+    };
+    // Each creates the Lease when it is missing (GET, then POST; a 409 AlreadyExists is fine).
+    let first = within("build first", build("first")).await.unwrap();
+    let second = within("build second", build("second")).await.unwrap();
+    assert!(server.get("Lease", "x", "sticky-guard-leader").is_some());
+
+    let (first_rx, first_task) = first.watch().await;
+    let (second_rx, second_task) = second.watch().await;
+    let both = || (*first_rx.borrow(), *second_rx.borrow());
+    within("a leader", async {
+        while both() == (false, false) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // Exactly one holds it, and keeps it across renewals (the lease lasts 2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (first_leads, second_leads) = both();
+    assert!(first_leads != second_leads, "{:?}", both());
+    let (leader, follower) = if first_leads {
+        ("first", "second")
+    } else {
+        ("second", "first")
+    };
+    assert_eq!(holder(&server).as_deref(), Some(leader));
+    let applies_by_leader = server
+        .managed_fields("Lease", "x", "sticky-guard-leader")
+        .into_iter()
+        .any(|entry| entry.operation == "Apply" && entry.manager.ends_with(leader));
+    assert!(
+        applies_by_leader,
+        "{:?}",
+        server.managed_fields("Lease", "x", "sticky-guard-leader")
+    );
+
+    // The leader stops (closing its channel releases the Lease); the other takes over.
+    let (leader_index, follower_index) = if first_leads { (0, 1) } else { (1, 0) };
+    let mut receivers = vec![first_rx, second_rx];
+    let mut tasks = vec![first_task, second_task];
+    let mut follower_rx = receivers.remove(follower_index);
+    let follower_task = tasks.remove(follower_index);
+    drop(receivers.remove(0));
+    let leader_task = tasks.remove(0);
+    assert_eq!(leader_index + follower_index, 1);
+    within("leader stops", leader_task).await.unwrap().unwrap();
+    within("follower leads", async {
+        while !*follower_rx.borrow_and_update() {
+            follower_rx.changed().await.unwrap();
+        }
+    })
+    .await;
+    assert_eq!(holder(&server).as_deref(), Some(follower));
+    drop(follower_rx);
+    within("follower stops", follower_task)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(holder(&server), None);
     server.shutdown().await;
 }

@@ -6,13 +6,18 @@
 //! * discovery: `/version`, `/api`, `/apis`, `/api/v1`, `/apis/{group}`, `/apis/{group}/{version}`
 //!   (also the aggregated-discovery form of `/api` and `/apis` when the client asks for it);
 //! * the kinds: `Service` and `Secret` (core v1), `Ingress` and the cluster-scoped
-//!   `IngressClass` (`networking.k8s.io/v1`) and, when
+//!   `IngressClass` (`networking.k8s.io/v1`), `Lease` (`coordination.k8s.io/v1`) and, when
 //!   [`Options::backend_configs_crd`] is on, `BackendConfig` (`cloud.google.com/v1`), all
 //!   namespaced; when [`Options::gateway_api_crds`] is on, the Gateway API kinds
 //!   (`gateway.networking.k8s.io/v1`: HTTPRoute, GRPCRoute, Gateway, ReferenceGrant namespaced,
-//!   GatewayClass cluster-scoped); `MutatingWebhookConfiguration` and `ValidatingWebhookConfiguration`
-//!   (`admissionregistration.k8s.io/v1`), cluster-scoped (paths without a `namespaces/{ns}`
-//!   segment, stored without `metadata.namespace`);
+//!   GatewayClass cluster-scoped); when [`Options::openreports_crds`] is on, `Report`
+//!   (namespaced) and `ClusterReport` (`openreports.io/v1alpha1`); when
+//!   [`Options::policy_report_crds`] is on, `PolicyReport` (namespaced) and
+//!   `ClusterPolicyReport` (`wgpolicyk8s.io/v1alpha2`); `MutatingWebhookConfiguration` and
+//!   `ValidatingWebhookConfiguration` (`admissionregistration.k8s.io/v1`), cluster-scoped.
+//!   Cluster-scoped kinds are served at paths without a `namespaces/{ns}` segment and stored
+//!   without `metadata.namespace`. Each group serves one version (`Resource::version`); a kind
+//!   whose option is off is absent from discovery and its paths are 404;
 //! * reads, for every kind: LIST (with `limit`/`continue` paging over a consistent snapshot),
 //!   WATCH (replay from `resourceVersion`, then live events; 410 Gone as an in-stream `ERROR`
 //!   event exactly like kube-apiserver) and GET by name (404 as a `NotFound` `Status`);
@@ -26,11 +31,38 @@
 //!     carries a `metadata.resourceVersion` other than the stored one (without one the update is
 //!     unconditional); `400` if the body's name differs from the path's;
 //!   - `PATCH` on an object, by `Content-Type`: `application/json-patch+json` (RFC 6902, applied
-//!     to the stored object, so a `test` op on `/metadata/resourceVersion` is a precondition) and
-//!     `application/merge-patch+json` (RFC 7386); a patched `metadata.resourceVersion` other than
-//!     the stored one is `409 Conflict`; other types are `415 UnsupportedMediaType`; the result
-//!     keeps the stored kind, apiVersion, name, namespace, uid and creationTimestamp (changes to
-//!     them in the patch are dropped);
+//!     to the stored object, so a `test` op on `/metadata/resourceVersion` is a precondition),
+//!     `application/merge-patch+json` (RFC 7386) and, for the built-in kinds only (as in
+//!     kube-apiserver, custom resources get 415), `application/strategic-merge-patch+json`,
+//!     applied as a merge patch (see the simplifications); a patched
+//!     `metadata.resourceVersion` other than the stored one is `409 Conflict`; other types are
+//!     `415 UnsupportedMediaType`; the result keeps the stored kind, apiVersion, name,
+//!     namespace, uid and creationTimestamp (changes to them in the patch are dropped); `force`
+//!     on a non-apply patch is `422 Invalid` (`PatchOptions.meta.k8s.io "" is invalid: force:
+//!     Forbidden: ...`), as kube-apiserver's `ValidatePatchOptions` says;
+//!   - server-side apply: `PATCH` with `application/apply-patch+yaml` (JSON or YAML) and
+//!     `fieldManager` (without one, `422 Invalid`: `PatchOptions.meta.k8s.io "" is invalid:
+//!     fieldManager: Required value: is required for apply patch`; kube-apiserver answers 422
+//!     here, not 400), optionally `force=true`. The body needs the kind's `apiVersion` and `kind`
+//!     (`400`: `invalid object type: …`), no `metadata.managedFields` (400), and a name, if
+//!     any, equal to the path's (400). An absent object is created from it (`201`, admission
+//!     `CREATE`, a `metadata.resourceVersion` in it is the create's 500); a present one gets it
+//!     merged in (`200`; maps merged recursively, lists and scalars replaced, and the fields
+//!     this manager applied before but omits now removed unless another manager owns them too);
+//!     a field another manager owns whose value the apply changes is `409 Conflict`, reason
+//!     `Conflict`, with kube-apiserver's message (`Apply failed with 1 conflict: conflict with
+//!     "other" using coordination.k8s.io/v1: .spec.holderIdentity`; an `Apply` owner is named
+//!     without `using …`; several conflicts are listed per manager) and `FieldManagerConflict`
+//!     causes, unless `force=true`, which moves those fields to the applier. Equal values are
+//!     owned jointly. The conflicts are checked before the `resourceVersion` (409 too);
+//!   - field ownership (the `apply` module, modelled on structured-merge-diff): per object, per
+//!     leaf field (lists are leaves), its managers and operation (`Apply` or `Update`). Every
+//!     other write through the API (create, `PUT`, JSON/merge/strategic patch) is an `Update`
+//!     by the `fieldManager` query parameter or else the `User-Agent` up to its first `/` (`""`
+//!     without one), which takes the fields it changed from everyone else; the test helpers write
+//!     as an `Update` by [`ApiServer::HELPER_MANAGER`]. Ownership is kept internally and read
+//!     with [`ApiServer::managed_fields`]: objects carry no `metadata.managedFields` (kube's
+//!     clients do not need it);
 //!   - `DELETE` on an object: `200` with a `Success` `Status`; `404` if absent; `409 Conflict` if
 //!     `preconditions.resourceVersion`/`preconditions.uid` in the `DeleteOptions` body disagree.
 //!
@@ -58,20 +90,28 @@
 //! [`ApiServer::apply_hidden`], [`ApiServer::expire_watches`], [`ApiServer::bookmark`],
 //! [`ApiServer::set_refuse_writes`] and [`ApiServer::route_service`], and inspect it with
 //! [`ApiServer::get`], [`ApiServer::requests`], [`ApiServer::exchanges`],
-//! [`ApiServer::writes`], [`ApiServer::count`], [`ApiServer::list_count`] and
-//! [`ApiServer::webhook_calls`].
+//! [`ApiServer::writes`], [`ApiServer::count`], [`ApiServer::list_count`],
+//! [`ApiServer::managed_fields`] and [`ApiServer::webhook_calls`].
 //!
 //! Like etcd, one resource-version counter covers the whole server. Every change is kept in an
 //! event log so a watch can resume from any resource version at or above the expiry floor.
 //!
 //! Deliberate simplifications (the real server does more):
+//! * a strategic merge patch is applied as a JSON merge patch (RFC 7386: maps merge, `null`
+//!   deletes a key, as in a strategic merge patch, and lists are replaced whole): right for
+//!   `Lease` and for any field without a list merge key, but a strategic patch of, say, a
+//!   Service's `ports` would merge by `port` in kube-apiserver and replaces the list here;
+//!   `$patch`/`$retainKeys` directives are not understood;
+//! * server-side apply treats every list as atomic (no `x-kubernetes-list-type: map` or `set`
+//!   merging), knows no schema (no defaulting, no unknown-field pruning), tracks ownership of
+//!   leaves only (not of the maps above them) and ignores `status` subresource rules; a
+//!   mutating webhook's changes to an apply are owned by the applier as an `Update`;
 //! * served methods are GET, POST, PUT, PATCH and DELETE as above; `deletecollection`, `HEAD`,
 //!   other methods and writes to discovery paths get 405 with a `Status`; subresources
 //!   (`/status`, ...) are 404;
 //! * no validation beyond what is listed above: names need not be DNS names, namespaces need not
-//!   exist, objects need not match their schema, `metadata.generation`, `managedFields`,
-//!   finalizers and graceful deletion are not maintained; `fieldManager`/`force` are ignored and
-//!   `dryRun` is refused with 400 (rather than silently writing);
+//!   exist, objects need not match their schema, `metadata.generation`, finalizers and graceful
+//!   deletion are not maintained; `dryRun` is refused with 400 (rather than silently writing);
 //! * a failing JSON-patch `test` op or a JSON patch on a path that does not exist is
 //!   `422 Invalid`: that is this stand-in's choice (kube-apiserver's code and wording vary);
 //! * a write through the API to an [`ApiServer::apply_hidden`] object keeps it hidden;
@@ -83,6 +123,8 @@
 //!   `fieldSelector` supports `metadata.name` and `metadata.namespace` with `=`, `==`, `!=`.
 //!   On a watch the selector is applied to each event's object as is: an object leaving the
 //!   selection is not turned into a synthetic `DELETED`;
+//! * a write that changes nothing (a repeated apply, say) is still stored under a new resource
+//!   version and sent to the watches as `MODIFIED` (kube-apiserver skips such no-op writes);
 //! * a LIST ignores `resourceVersion`/`resourceVersionMatch` and always serves the current state;
 //! * a WATCH from `resourceVersion` `""` or `"0"` (or with `sendInitialEvents=true`) starts with
 //!   synthetic `ADDED` events for the current state; `sendInitialEvents=true` then sends the
@@ -110,6 +152,8 @@ use tokio::task::JoinHandle;
 // otherwise look for its submodules next to it rather than under `apiserver/`.
 #[path = "apiserver/admission.rs"]
 mod admission;
+#[path = "apiserver/apply.rs"]
+mod apply;
 
 // Not every test binary looks at the outcomes.
 #[allow(unused_imports)]
@@ -126,6 +170,15 @@ pub struct Options {
     /// their CRDs were installed. When off, their paths are 404 and they are absent from
     /// discovery.
     pub gateway_api_crds: bool,
+    /// Serve the OpenReports custom resources (`openreports.io/v1alpha1`: `reports` namespaced,
+    /// `clusterreports` cluster-scoped), as if their CRDs were installed. When off, their paths
+    /// are 404 and they are absent from discovery.
+    pub openreports_crds: bool,
+    /// Serve the Policy Report custom resources of the Kubernetes policy working group
+    /// (`wgpolicyk8s.io/v1alpha2`: `policyreports` namespaced, `clusterpolicyreports`
+    /// cluster-scoped), as if their CRDs were installed. When off, their paths are 404 and they
+    /// are absent from discovery.
+    pub policy_report_crds: bool,
 }
 
 /// A running stand-in API server. See the module documentation.
@@ -139,6 +192,11 @@ pub struct ApiServer {
 }
 
 impl ApiServer {
+    /// The field manager of the synchronous test helpers ([`ApiServer::apply`],
+    /// [`ApiServer::apply_hidden`]): their writes own fields as an `Update` by this manager, so
+    /// a server-side apply by someone else that changes such a field conflicts.
+    pub const HELPER_MANAGER: &'static str = "stand-in-test-helper";
+
     /// Binds 127.0.0.1:0 and serves in a tokio task (so it needs a running tokio runtime).
     pub async fn start(options: Options) -> ApiServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -180,15 +238,15 @@ impl ApiServer {
         kube::Client::try_from(kube::Config::new(url)).expect("kube client for the stand-in")
     }
 
-    /// Creates or replaces an object, chosen by its `kind` (`Service`, `Secret`, `Ingress`,
-    /// `BackendConfig`, `MutatingWebhookConfiguration`, `ValidatingWebhookConfiguration`),
-    /// `metadata.namespace` (default `"default"`; dropped for the cluster-scoped webhook
-    /// configurations) and `metadata.name`.
+    /// Creates or replaces an object, chosen by its `kind` (any kind of the module
+    /// documentation: `Service`, `Lease`, `PolicyReport`, ...), `metadata.namespace` (default
+    /// `"default"`; dropped for cluster-scoped kinds) and `metadata.name`.
     ///
     /// Assigns the next global `metadata.resourceVersion`, fills `metadata.uid` and
     /// `metadata.creationTimestamp` when missing (keeping those of the object it replaces) and
     /// `apiVersion` when missing, then sends `ADDED` (new) or `MODIFIED` (existing) to the open
     /// watches. Applying over an [`ApiServer::apply_hidden`] object makes it visible (`ADDED`).
+    /// The fields it changes are owned by [`ApiServer::HELPER_MANAGER`] (an `Update`).
     ///
     /// Panics on an unsupported kind or a missing name: those are mistakes in the test.
     pub fn apply(&self, object: Value) {
@@ -229,6 +287,32 @@ impl ApiServer {
             .objects
             .get(&key)
             .map(|stored| stored.object.clone())
+    }
+
+    /// The field ownership of the stored object (hidden or not) of `kind` (as for
+    /// [`ApiServer::get`]), like its `metadata.managedFields` would be: one entry per manager and
+    /// operation, in order of first write, each with its owned leaf fields (`.spec.x`), sorted.
+    /// Empty if there is no such object. The objects themselves carry no `managedFields`.
+    pub fn managed_fields(&self, kind: &str, namespace: &str, name: &str) -> Vec<ManagedFields> {
+        let resource =
+            Resource::from_kind(kind).unwrap_or_else(|| panic!("unsupported kind {kind:?}"));
+        let key = resource.key(namespace, name);
+        self.shared
+            .lock()
+            .objects
+            .get(&key)
+            .map(|stored| {
+                stored
+                    .managed
+                    .iter()
+                    .map(|entry| ManagedFields {
+                        manager: entry.manager.clone(),
+                        operation: entry.operation.as_str().to_owned(),
+                        fields: entry.fields.iter().map(apply::display).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Failure injection: while on, every write request (POST, PUT, PATCH, DELETE on an object
@@ -427,8 +511,21 @@ impl ApiServer {
             object["apiVersion"] = json!(resource.api_version());
         }
         let key = resource.key(&namespace, &name);
-        self.shared.lock().write(key, object, hidden);
+        let writer = apply::Writer::update(ApiServer::HELPER_MANAGER);
+        self.shared.lock().write(key, object, hidden, &writer);
     }
+}
+
+/// One manager's fields of an object (see [`ApiServer::managed_fields`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManagedFields {
+    /// The field manager: a request's `fieldManager`, else its `User-Agent` up to the first `/`
+    /// (`""` without one), or [`ApiServer::HELPER_MANAGER`].
+    pub manager: String,
+    /// `Apply` or `Update`.
+    pub operation: String,
+    /// The owned leaves, sorted: `.metadata.labels.app`, `.spec.holderIdentity`.
+    pub fields: Vec<String>,
 }
 
 /// One answered request, as recorded by the stand-in (see [`ApiServer::exchanges`]).
@@ -469,11 +566,16 @@ enum Resource {
     ReferenceGrant,
     MutatingWebhookConfiguration,
     ValidatingWebhookConfiguration,
+    Lease,
+    Report,
+    ClusterReport,
+    PolicyReport,
+    ClusterPolicyReport,
 }
 
 impl Resource {
     /// Every resource, in discovery order.
-    const ALL: [Resource; 12] = [
+    const ALL: [Resource; 17] = [
         Resource::Service,
         Resource::Secret,
         Resource::Ingress,
@@ -486,6 +588,11 @@ impl Resource {
         Resource::ReferenceGrant,
         Resource::MutatingWebhookConfiguration,
         Resource::ValidatingWebhookConfiguration,
+        Resource::Lease,
+        Resource::Report,
+        Resource::ClusterReport,
+        Resource::PolicyReport,
+        Resource::ClusterPolicyReport,
     ];
 
     /// The verbs served for every resource, as listed in discovery.
@@ -507,6 +614,11 @@ impl Resource {
             Resource::ReferenceGrant => "ReferenceGrant",
             Resource::MutatingWebhookConfiguration => "MutatingWebhookConfiguration",
             Resource::ValidatingWebhookConfiguration => "ValidatingWebhookConfiguration",
+            Resource::Lease => "Lease",
+            Resource::Report => "Report",
+            Resource::ClusterReport => "ClusterReport",
+            Resource::PolicyReport => "PolicyReport",
+            Resource::ClusterPolicyReport => "ClusterPolicyReport",
         }
     }
 
@@ -524,6 +636,11 @@ impl Resource {
             Resource::ReferenceGrant => "referencegrants",
             Resource::MutatingWebhookConfiguration => "mutatingwebhookconfigurations",
             Resource::ValidatingWebhookConfiguration => "validatingwebhookconfigurations",
+            Resource::Lease => "leases",
+            Resource::Report => "reports",
+            Resource::ClusterReport => "clusterreports",
+            Resource::PolicyReport => "policyreports",
+            Resource::ClusterPolicyReport => "clusterpolicyreports",
         }
     }
 
@@ -541,6 +658,11 @@ impl Resource {
             Resource::ReferenceGrant => "referencegrant",
             Resource::MutatingWebhookConfiguration => "mutatingwebhookconfiguration",
             Resource::ValidatingWebhookConfiguration => "validatingwebhookconfiguration",
+            Resource::Lease => "lease",
+            Resource::Report => "report",
+            Resource::ClusterReport => "clusterreport",
+            Resource::PolicyReport => "policyreport",
+            Resource::ClusterPolicyReport => "clusterpolicyreport",
         }
     }
 
@@ -558,13 +680,22 @@ impl Resource {
             Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration => {
                 "admissionregistration.k8s.io"
             }
+            Resource::Lease => "coordination.k8s.io",
+            Resource::Report | Resource::ClusterReport => "openreports.io",
+            Resource::PolicyReport | Resource::ClusterPolicyReport => "wgpolicyk8s.io",
         }
     }
 
+    /// The one version served (every group here serves a single version).
     fn version(self) -> &'static str {
-        "v1"
+        match self {
+            Resource::Report | Resource::ClusterReport => "v1alpha1",
+            Resource::PolicyReport | Resource::ClusterPolicyReport => "v1alpha2",
+            _ => "v1",
+        }
     }
 
+    /// `v1`, `networking.k8s.io/v1`: the `apiVersion` of the objects.
     fn api_version(self) -> &'static str {
         match self {
             Resource::Service | Resource::Secret => "v1",
@@ -578,6 +709,22 @@ impl Resource {
             Resource::MutatingWebhookConfiguration | Resource::ValidatingWebhookConfiguration => {
                 "admissionregistration.k8s.io/v1"
             }
+            Resource::Lease => "coordination.k8s.io/v1",
+            Resource::Report | Resource::ClusterReport => "openreports.io/v1alpha1",
+            Resource::PolicyReport | Resource::ClusterPolicyReport => "wgpolicyk8s.io/v1alpha2",
+        }
+    }
+
+    /// Whether a CRD serves it (rather than kube-apiserver itself): such kinds have no strategic
+    /// merge patch.
+    fn is_custom(self) -> bool {
+        match self {
+            Resource::BackendConfig
+            | Resource::Report
+            | Resource::ClusterReport
+            | Resource::PolicyReport
+            | Resource::ClusterPolicyReport => true,
+            r => r.group() == "gateway.networking.k8s.io",
         }
     }
 
@@ -589,6 +736,8 @@ impl Resource {
                 | Resource::ValidatingWebhookConfiguration
                 | Resource::GatewayClass
                 | Resource::IngressClass
+                | Resource::ClusterReport
+                | Resource::ClusterPolicyReport
         )
     }
 
@@ -618,6 +767,8 @@ impl Resource {
         match self {
             Resource::BackendConfig => options.backend_configs_crd,
             r if r.group() == "gateway.networking.k8s.io" => options.gateway_api_crds,
+            Resource::Report | Resource::ClusterReport => options.openreports_crds,
+            Resource::PolicyReport | Resource::ClusterPolicyReport => options.policy_report_crds,
             _ => true,
         }
     }
@@ -655,6 +806,8 @@ struct Stored {
     object: Value,
     /// Set by `apply_hidden`: GET by name only.
     hidden: bool,
+    /// Who owns which fields (see the `apply` module).
+    managed: Vec<apply::Entry>,
 }
 
 /// One change, as sent to watches; kept so that a watch can resume from any resource version.
@@ -716,8 +869,15 @@ impl Store {
     /// key (removing the namespace for cluster-scoped kinds); fills `metadata.uid` and
     /// `metadata.creationTimestamp` when missing, from the object it replaces or new. Sends
     /// `ADDED` (new or previously hidden), `MODIFIED` (visible before and after) or `DELETED`
-    /// (visible before, hidden now) to the open watches; a hidden object stays silent.
-    fn write(&mut self, key: Key, mut object: Value, hidden: bool) -> Value {
+    /// (visible before, hidden now) to the open watches; a hidden object stays silent. Records
+    /// the field ownership of `writer`'s change (see the `apply` module).
+    fn write(
+        &mut self,
+        key: Key,
+        mut object: Value,
+        hidden: bool,
+        writer: &apply::Writer,
+    ) -> Value {
         self.rv += 1;
         let rv = self.rv;
         let (resource, namespace, name) = &key;
@@ -760,12 +920,20 @@ impl Store {
             }
         }
 
+        let managed = apply::record(
+            previous.map_or(&[][..], |p| &p.managed),
+            previous.map(|p| &p.object),
+            &object,
+            writer,
+            resource.api_version(),
+        );
         let (resource, namespace) = (*resource, namespace.clone());
         self.objects.insert(
             key,
             Stored {
                 object: object.clone(),
                 hidden,
+                managed,
             },
         );
         match (was_visible, hidden) {
@@ -890,10 +1058,11 @@ async fn route(
     let segments: Vec<&str> = uri.path().split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
         ["api", "v1", rest @ ..] if !rest.is_empty() => {
-            resource_request(shared, method, "", rest, &query, headers, body).await
+            resource_request(shared, method, ("", "v1"), rest, &query, headers, body).await
         }
-        ["apis", group, "v1", rest @ ..] if !rest.is_empty() => {
-            resource_request(shared, method, group, rest, &query, headers, body).await
+        ["apis", group, version, rest @ ..] if !rest.is_empty() => {
+            let group_version = (*group, *version);
+            resource_request(shared, method, group_version, rest, &query, headers, body).await
         }
         _ if method != Method::GET => method_not_allowed(),
         segments => discovery(shared, segments, headers),
@@ -951,9 +1120,15 @@ enum PatchBody {
     Json(json_patch::Patch),
     /// `application/merge-patch+json`: a JSON object.
     Merge(Value),
+    /// `application/strategic-merge-patch+json` (built-in kinds only): a JSON object, applied as
+    /// a merge patch (see the module documentation).
+    Strategic(Value),
+    /// `application/apply-patch+yaml`: the applied configuration, a JSON (or YAML) object.
+    Apply(Value),
 }
 
-/// A request under `/api/v1` (`group` `""`) or `/apis/{group}/v1`: `rest` is what follows.
+/// A request under `/api/v1` (`group` `""`) or `/apis/{group}/{version}`: `rest` is what
+/// follows.
 ///
 /// Namespaced kinds are served at `[namespaces/{ns}/]{plural}[/{name}]` (writes need the
 /// namespace), cluster-scoped ones at `{plural}[/{name}]`; anything else is 404. GET lists,
@@ -961,7 +1136,7 @@ enum PatchBody {
 async fn resource_request(
     shared: &Shared,
     method: &Method,
-    group: &str,
+    (group, version): (&str, &str),
     rest: &[&str],
     query: &Query,
     headers: &HeaderMap,
@@ -974,10 +1149,12 @@ async fn resource_request(
         ["namespaces", ns, plural, name] => (Some(*ns), *plural, Some(*name)),
         _ => return not_found_path(),
     };
-    let Some(resource) = Resource::ALL
-        .into_iter()
-        .find(|r| r.group() == group && r.plural() == plural && r.served(&shared.options))
-    else {
+    let Some(resource) = Resource::ALL.into_iter().find(|r| {
+        r.group() == group
+            && r.version() == version
+            && r.plural() == plural
+            && r.served(&shared.options)
+    }) else {
         return not_found_path();
     };
     // A cluster-scoped kind has no namespaced paths; a namespaced one is only fetched or
@@ -1013,10 +1190,15 @@ async fn resource_request(
         Ok(bytes) => bytes,
         Err(failure) => return failure.into_response(),
     };
-    let write = match parse_write(method, name, headers, &bytes) {
+    let write = match parse_write(resource, method, name, headers, &bytes) {
         Ok(write) => write,
         Err(failure) => return failure.into_response(),
     };
+    let is_apply = matches!(write, Write::Patch(_, PatchBody::Apply(_)));
+    if let Err(failure) = check_patch_options(query, is_apply) {
+        return failure.into_response();
+    }
+    let manager = field_manager(query, headers);
     // From here on writes are serialized (see `Shared::writes`).
     let _gate = shared.writes.lock().await;
     if shared.lock().refuse_writes {
@@ -1027,15 +1209,23 @@ async fn resource_request(
         Write::Replace(name, body) => {
             decode_replace(&shared.lock(), resource, namespace, name, body)
         }
+        Write::Patch(name, PatchBody::Apply(body)) => {
+            let force = query.get("force") == Some("true");
+            let target = (resource, namespace, name);
+            decode_apply(&shared.lock(), target, body, &manager, force)
+        }
         Write::Patch(name, body) => decode_patch(&shared.lock(), resource, namespace, name, &body),
         Write::Delete(name, options) => {
             return delete_object(&mut shared.lock(), resource, namespace, name, &options);
         }
     };
-    let pending = match decoded {
+    let mut pending = match decoded {
         Ok(pending) => pending,
         Err(failure) => return failure.into_response(),
     };
+    if !is_apply {
+        pending.writer = apply::Writer::update(&manager);
+    }
     let request = admission::Request::new(&pending, headers, query.get("fieldManager"));
     admit_and_store(shared, pending, request).await
 }
@@ -1095,8 +1285,55 @@ async fn read_body(body: Body) -> Result<Vec<u8>, Failure> {
     Ok(bytes)
 }
 
+/// The field manager of a write: the `fieldManager` query parameter, else (as kube-apiserver's
+/// `managerOrUserAgent`) the `User-Agent` up to its first `/`, which is `""` without one (the
+/// `kube` client sends none).
+fn field_manager(query: &Query, headers: &HeaderMap) -> String {
+    if let Some(manager) = query.get("fieldManager").filter(|m| !m.is_empty()) {
+        return manager.to_owned();
+    }
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|agent| agent.split('/').next())
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// kube-apiserver's `ValidatePatchOptions`, as far as the stand-in goes: an apply needs a
+/// `fieldManager`; `force` is only for applies. Both are `422 Invalid` on `PatchOptions`.
+fn check_patch_options(query: &Query, is_apply: bool) -> Result<(), Failure> {
+    let cause = if is_apply && query.get("fieldManager").is_none_or(str::is_empty) {
+        (
+            "FieldValueRequired",
+            "fieldManager",
+            "Required value: is required for apply patch",
+        )
+    } else if !is_apply && query.get("force").is_some() {
+        (
+            "FieldValueForbidden",
+            "force",
+            "Forbidden: may not be specified for non-apply patch",
+        )
+    } else {
+        return Ok(());
+    };
+    let (reason, field, text) = cause;
+    Err(Failure::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Invalid",
+        &format!("PatchOptions.meta.k8s.io \"\" is invalid: {field}: {text}"),
+        json!({
+            "group": "meta.k8s.io",
+            "kind": "PatchOptions",
+            "causes": [{"reason": reason, "message": text, "field": field}],
+        }),
+    ))
+}
+
 /// Parses the body of a write (see [`resource_request`] for which method/name pairs get here).
 fn parse_write<'a>(
+    resource: Resource,
     method: &Method,
     name: Option<&'a str>,
     headers: &HeaderMap,
@@ -1146,16 +1383,41 @@ fn parse_write<'a>(
                 "application/merge-patch+json" => {
                     Ok(Write::Patch(name, PatchBody::Merge(object()?)))
                 }
-                _ => Err(Failure::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "UnsupportedMediaType",
-                    &format!(
-                        "the body of the request was in an unknown format - accepted media \
-                         types include: application/json-patch+json, \
-                         application/merge-patch+json (got {content_type:?})"
-                    ),
-                    json!({}),
-                )),
+                "application/strategic-merge-patch+json" if !resource.is_custom() => {
+                    Ok(Write::Patch(name, PatchBody::Strategic(object()?)))
+                }
+                "application/apply-patch+yaml" => {
+                    // kube sends JSON, which is YAML; anything else is read as YAML.
+                    let value = serde_json::from_slice::<Value>(bytes)
+                        .or_else(|_| serde_norway::from_slice::<Value>(bytes))
+                        .map_err(|error| {
+                            Failure::bad_request(&format!("error decoding patch: {error}"))
+                        })?;
+                    if !value.is_object() {
+                        return Err(Failure::bad_request(
+                            "error decoding patch: the applied configuration is not an object",
+                        ));
+                    }
+                    Ok(Write::Patch(name, PatchBody::Apply(value)))
+                }
+                _ => {
+                    let strategic = if resource.is_custom() {
+                        ""
+                    } else {
+                        "application/strategic-merge-patch+json, "
+                    };
+                    Err(Failure::new(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        "UnsupportedMediaType",
+                        &format!(
+                            "the body of the request was in an unknown format - accepted media \
+                             types include: application/json-patch+json, \
+                             application/merge-patch+json, {strategic}\
+                             application/apply-patch+yaml (got {content_type:?})"
+                        ),
+                        json!({}),
+                    ))
+                }
             }
         }
         _ => Err(Failure::method_not_allowed()),
@@ -1175,6 +1437,8 @@ struct Pending {
     object: Value,
     /// The stored object an update replaces; `None` for a create.
     old: Option<Value>,
+    /// Who writes, for field ownership: set by `resource_request` (or [`decode_apply`]).
+    writer: apply::Writer,
 }
 
 impl Pending {
@@ -1196,6 +1460,7 @@ fn decode_create(resource: Resource, namespace: &str, body: Value) -> Result<Pen
             .to_owned(),
         object,
         old: None,
+        writer: apply::Writer::update(""),
     })
 }
 
@@ -1224,6 +1489,7 @@ fn decode_replace(
         name: name.to_owned(),
         object,
         old: Some(stored.object.clone()),
+        writer: apply::Writer::update(""),
     })
 }
 
@@ -1252,7 +1518,12 @@ fn decode_patch(
                 ));
             }
         }
-        PatchBody::Merge(merge) => json_patch::merge(&mut object, merge),
+        PatchBody::Merge(merge) | PatchBody::Strategic(merge) => {
+            json_patch::merge(&mut object, merge);
+        }
+        PatchBody::Apply(_) => {
+            return Err(Failure::internal("an apply is decoded by decode_apply"));
+        }
     }
     if !object.is_object() || !object["metadata"].is_object() {
         return Err(Failure::invalid(
@@ -1276,6 +1547,78 @@ fn decode_patch(
         name: name.to_owned(),
         object,
         old: Some(stored.object.clone()),
+        writer: apply::Writer::update(""),
+    })
+}
+
+/// `PATCH` with `application/apply-patch+yaml` (server-side apply) of `body` by `manager` to
+/// the object `name` (module docs, and the `apply` module for the merge and field ownership):
+///
+/// * the body needs this kind's `apiVersion` and `kind` (`400 invalid object type`, as
+///   kube-apiserver's version check), no `metadata.managedFields` (400), and a
+///   `metadata.name`, if any, equal to the path's (400); its namespace is checked as a create's;
+/// * an absent object is created from the body (named from the path);
+/// * a present one gets the body merged in; a field another manager owns that it would change
+///   is `409 Conflict` (reason `Conflict`, kube-apiserver's message and `FieldManagerConflict`
+///   causes) unless `force`, which takes the fields over.
+fn decode_apply(
+    store: &Store,
+    (resource, namespace, name): (Resource, &str, &str),
+    body: Value,
+    manager: &str,
+    force: bool,
+) -> Result<Pending, Failure> {
+    let api_version = body["apiVersion"].as_str().unwrap_or("");
+    let kind = body["kind"].as_str().unwrap_or("");
+    if api_version != resource.api_version() || kind != resource.kind() {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        return Err(Failure::bad_request(&format!(
+            "invalid object type: {group}/{version}, Kind={kind}"
+        )));
+    }
+    if !body["metadata"]["managedFields"].is_null() {
+        return Err(Failure::bad_request("metadata.managedFields must be nil"));
+    }
+    let body_name = body["metadata"]["name"].as_str().unwrap_or(name);
+    if body_name != name {
+        return Err(Failure::bad_request(&format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    let mut applied = check_object(resource, namespace, apply::strip_nulls(&body))?;
+    applied["metadata"]["name"] = json!(name);
+    let writer = apply::Writer {
+        manager: manager.to_owned(),
+        operation: apply::Operation::Apply,
+        applied: apply::leaves(&applied).into_keys().collect(),
+    };
+    let Some(stored) = store.objects.get(&resource.key(namespace, name)) else {
+        return Ok(Pending {
+            resource,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            object: applied,
+            old: None,
+            writer,
+        });
+    };
+    let mut object = apply::apply(&stored.object, &stored.managed, &applied, manager, force)
+        .map_err(|conflicts| {
+            Failure::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                &apply::conflict_message(&conflicts),
+                json!({"causes": apply::conflict_causes(&conflicts)}),
+            )
+        })?;
+    keep_system_fields(&mut object, &stored.object);
+    Ok(Pending {
+        resource,
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        object,
+        old: Some(stored.object.clone()),
+        writer,
     })
 }
 
@@ -1324,6 +1667,7 @@ fn store_write(store: &mut Store, pending: Pending, name: &str) -> Response {
         resource,
         namespace,
         mut object,
+        writer,
         ..
     } = pending;
     let key = resource.key(&namespace, name);
@@ -1336,7 +1680,7 @@ fn store_write(store: &mut Store, pending: Pending, name: &str) -> Response {
             metadata.remove("uid");
             metadata.remove("creationTimestamp");
         }
-        let stored = store.write(key, object, false);
+        let stored = store.write(key, object, false, &writer);
         return object_response(StatusCode::CREATED, &stored);
     };
     if is_create {
@@ -1352,7 +1696,7 @@ fn store_write(store: &mut Store, pending: Pending, name: &str) -> Response {
     }
     let hidden = stored.hidden;
     keep_system_fields(&mut object, &stored.object);
-    let stored = store.write(key, object, hidden);
+    let stored = store.write(key, object, hidden, &writer);
     object_response(StatusCode::OK, &stored)
 }
 
@@ -1749,9 +2093,18 @@ fn served_groups(options: &Options) -> Vec<&'static str> {
     groups
 }
 
+/// The version served for `group` (one per group here; `v1` for a group not served).
+fn group_version(group: &str) -> &'static str {
+    Resource::ALL
+        .into_iter()
+        .find(|r| r.group() == group)
+        .map_or("v1", Resource::version)
+}
+
 /// One APIGroup entry (without kind/apiVersion, as in an APIGroupList).
 fn api_group(group: &str) -> Value {
-    let version = json!({"groupVersion": format!("{group}/v1"), "version": "v1"});
+    let version = group_version(group);
+    let version = json!({"groupVersion": format!("{group}/{version}"), "version": version});
     json!({"name": group, "versions": [version.clone()], "preferredVersion": version})
 }
 
@@ -1784,7 +2137,11 @@ fn aggregated_response(groups: &[&str], options: &Options) -> Response {
                 .collect();
             json!({
                 "metadata": {"name": group},
-                "versions": [{"version": "v1", "resources": resources, "freshness": "Current"}],
+                "versions": [{
+                    "version": group_version(group),
+                    "resources": resources,
+                    "freshness": "Current",
+                }],
             })
         })
         .collect();

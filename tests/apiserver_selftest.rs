@@ -2081,3 +2081,123 @@ async fn two_lease_managers_elect_one_leader_and_hand_over() {
     assert_eq!(holder(&server), None);
     server.shutdown().await;
 }
+
+/// A webhook on Lease CREATE/UPDATE calling `url`.
+fn lease_webhook(name: &str, url: &str) -> Value {
+    json!({
+        "name": name,
+        "admissionReviewVersions": ["v1"],
+        "sideEffects": "None",
+        "rules": [{
+            "apiGroups": ["coordination.k8s.io"],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["leases"],
+            "scope": "Namespaced",
+        }],
+        "clientConfig": {"url": url},
+    })
+}
+
+#[tokio::test]
+async fn server_side_apply_goes_through_admission() {
+    use common::webhook_double::{Double, allow, mutating, patch, reply, validating};
+    let server = ApiServer::start(Options::default()).await;
+    let leases: Api<Lease> = Api::namespaced(server.client(), "x");
+    let labeller = Double::start(|review: &Value| {
+        patch(
+            review,
+            json!([{"op": "add", "path": "/metadata/labels", "value": {"seen": "yes"}}]),
+        )
+    })
+    .await;
+    let validator = Double::start(|review: &Value| {
+        let holder = &review["request"]["object"]["spec"]["holderIdentity"];
+        if holder == "intruder" {
+            reply(
+                review,
+                json!({"allowed": false, "status": {"code": 403, "message": "no intruders"}}),
+            )
+        } else {
+            allow(review)
+        }
+    })
+    .await;
+    server.apply(mutating(
+        "labeller",
+        vec![lease_webhook("labeller.test", &labeller.url)],
+    ));
+    server.apply(validating(
+        "validator",
+        vec![lease_webhook("validator.test", &validator.url)],
+    ));
+
+    // An apply that creates is a CREATE; the mutation is kept and owned by the applier.
+    within(
+        "apply create",
+        leases.patch(
+            "leader",
+            &PatchParams::apply("a"),
+            &applied_lease(json!({"holderIdentity": "a"})),
+        ),
+    )
+    .await
+    .unwrap();
+    let stored = server.get("Lease", "x", "leader").unwrap();
+    assert_eq!(stored["metadata"]["labels"], json!({"seen": "yes"}));
+    assert_eq!(
+        owners(&server),
+        vec![
+            (
+                "a".to_owned(),
+                "Apply".to_owned(),
+                strings(&[".spec.holderIdentity"])
+            ),
+            (
+                "a".to_owned(),
+                "Update".to_owned(),
+                strings(&[".metadata.labels.seen"])
+            ),
+        ]
+    );
+    // An apply to an existing object is an UPDATE, with the old object and the fieldManager.
+    within(
+        "apply update",
+        leases.patch(
+            "leader",
+            &PatchParams::apply("a"),
+            &applied_lease(json!({"holderIdentity": "a", "leaseTransitions": 1})),
+        ),
+    )
+    .await
+    .unwrap();
+    let reviews = validator.reviews();
+    let operations: Vec<&str> = reviews
+        .iter()
+        .map(|review| review["request"]["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(operations, ["CREATE", "UPDATE"]);
+    let update = &reviews[1]["request"];
+    assert_eq!(update["oldObject"]["spec"], json!({"holderIdentity": "a"}));
+    assert_eq!(update["object"]["spec"]["leaseTransitions"], 1);
+    assert_eq!(update["options"]["fieldManager"], "a");
+    assert_eq!(labeller.reviews().len(), 2);
+
+    // A denial stops a forced apply like any write.
+    let before = server.get("Lease", "x", "leader").unwrap();
+    let (code, _, message) = api_error(
+        within(
+            "denied apply",
+            leases.patch(
+                "leader",
+                &PatchParams::apply("intruder").force(),
+                &applied_lease(json!({"holderIdentity": "intruder"})),
+            ),
+        )
+        .await,
+    );
+    assert_eq!(code, 403);
+    assert!(message.contains("no intruders"), "{message}");
+    assert_eq!(server.get("Lease", "x", "leader").unwrap(), before);
+    server.shutdown().await;
+}

@@ -5,16 +5,17 @@
 //!
 //! * discovery: `/version`, `/api`, `/apis`, `/api/v1`, `/apis/{group}`, `/apis/{group}/{version}`
 //!   (also the aggregated-discovery form of `/api` and `/apis` when the client asks for it);
-//! * the kinds: `Service` and `Secret` (core v1), `Ingress` and the cluster-scoped
-//!   `IngressClass` (`networking.k8s.io/v1`), `Lease` (`coordination.k8s.io/v1`) and, when
-//!   [`Options::backend_configs_crd`] is on, `BackendConfig` (`cloud.google.com/v1`), all
-//!   namespaced; when [`Options::gateway_api_crds`] is on, the Gateway API kinds
-//!   (`gateway.networking.k8s.io/v1`: HTTPRoute, GRPCRoute, Gateway, ReferenceGrant namespaced,
-//!   GatewayClass cluster-scoped); when [`Options::openreports_crds`] is on, `Report`
-//!   (namespaced) and `ClusterReport` (`openreports.io/v1alpha1`); when
-//!   [`Options::policy_report_crds`] is on, `PolicyReport` (namespaced) and
-//!   `ClusterPolicyReport` (`wgpolicyk8s.io/v1alpha2`); `MutatingWebhookConfiguration` and
-//!   `ValidatingWebhookConfiguration` (`admissionregistration.k8s.io/v1`), cluster-scoped.
+//! * the kinds (namespaced unless said otherwise; see `kinds.rs`): `Service` and `Secret` (core
+//!   v1), `Ingress` and the cluster-scoped `IngressClass` (`networking.k8s.io/v1`), `Lease`
+//!   (`coordination.k8s.io/v1`) and, when [`Options::backend_configs_crd`] is on,
+//!   `BackendConfig` (`cloud.google.com/v1`); when [`Options::gateway_api_crds`] is on, the
+//!   Gateway API kinds (`gateway.networking.k8s.io/v1`: HTTPRoute, GRPCRoute, Gateway,
+//!   ReferenceGrant, and the cluster-scoped GatewayClass); when [`Options::openreports_crds`] is
+//!   on, `Report` and the cluster-scoped `ClusterReport` (`openreports.io/v1alpha1`); when
+//!   [`Options::policy_report_crds`] is on, `PolicyReport` and the cluster-scoped
+//!   `ClusterPolicyReport` (`wgpolicyk8s.io/v1alpha2`); the cluster-scoped
+//!   `MutatingWebhookConfiguration` and `ValidatingWebhookConfiguration`
+//!   (`admissionregistration.k8s.io/v1`).
 //!   Cluster-scoped kinds are served at paths without a `namespaces/{ns}` segment and stored
 //!   without `metadata.namespace`. Each group serves one version (`Resource::version`); a kind
 //!   whose option is off is absent from discovery and its paths are 404;
@@ -80,7 +81,8 @@
 //!   `http://127.0.0.1` URLs or to services routed there with [`ApiServer::route_service`];
 //!   `failurePolicy`, `timeoutSeconds`, patches, denials, warnings, `reinvocationPolicy`).
 //!   The order: the body is decoded and checked against the path (400s) and, for an update,
-//!   against the stored object (404; a patch is applied, 422); then the mutating webhooks; then
+//!   against the stored object (404; a patch is applied, 422; an apply is merged, 409 for field
+//!   conflicts); then the mutating webhooks; then
 //!   the stand-in's own checks (a create's `resourceVersion` 500 and name 422, an update's
 //!   `resourceVersion` 409); then the validating webhooks; then storage (409 AlreadyExists).
 //!   Without webhook configurations nothing changes. [`ApiServer::webhook_calls`] lists the

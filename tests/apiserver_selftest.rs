@@ -2027,8 +2027,20 @@ async fn two_lease_managers_elect_one_leader_and_hand_over() {
     let second = within("build second", build("second")).await.unwrap();
     assert!(server.get("Lease", "x", "sticky-guard-leader").is_some());
 
+    // Slow GETs make both read the free Lease before either applies: the second apply must
+    // then fail with 409 Conflict (the library's LockConflict), not take the Lease over.
+    server.set_get_delay(Duration::from_millis(300));
     let (first_rx, first_task) = first.watch().await;
     let (second_rx, second_task) = second.watch().await;
+    let lease_path = format!("{LEASES}/sticky-guard-leader");
+    let conflicted = tokio::time::timeout(WAIT, async {
+        while server.count("PATCH", &lease_path, 409) == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(conflicted.is_ok(), "{:#?}", server.exchanges());
+    server.set_get_delay(Duration::ZERO);
     let both = || (*first_rx.borrow(), *second_rx.borrow());
     within("a leader", async {
         while both() == (false, false) {
@@ -2036,8 +2048,11 @@ async fn two_lease_managers_elect_one_leader_and_hand_over() {
         }
     })
     .await;
-    // Exactly one holds it, and keeps it across renewals (the lease lasts 2 s).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Exactly one holds it, all along and across renewals (the lease lasts 2 s).
+    for _ in 0..150 {
+        assert!(both() != (true, true), "two leaders");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (first_leads, second_leads) = both();
     assert!(first_leads != second_leads, "{:?}", both());
     let (leader, follower) = if first_leads {
@@ -2057,14 +2072,13 @@ async fn two_lease_managers_elect_one_leader_and_hand_over() {
     );
 
     // The leader stops (closing its channel releases the Lease); the other takes over.
-    let (leader_index, follower_index) = if first_leads { (0, 1) } else { (1, 0) };
+    let follower_index = usize::from(first_leads);
     let mut receivers = vec![first_rx, second_rx];
     let mut tasks = vec![first_task, second_task];
     let mut follower_rx = receivers.remove(follower_index);
     let follower_task = tasks.remove(follower_index);
     drop(receivers.remove(0));
     let leader_task = tasks.remove(0);
-    assert_eq!(leader_index + follower_index, 1);
     within("leader stops", leader_task).await.unwrap().unwrap();
     within("follower leads", async {
         while !*follower_rx.borrow_and_update() {

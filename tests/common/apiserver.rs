@@ -328,8 +328,9 @@ impl ApiServer {
         self.shared.lock().refuse_writes = refuse;
     }
 
-    /// Latency injection: every GET of a single object (not lists, watches or discovery) waits
-    /// `delay` before it is answered, so that tests can make requests overlap.
+    /// Latency injection: every GET of a single object (not lists, watches or discovery) is
+    /// answered `delay` late, with the object as it was when the request arrived, so that tests
+    /// can make requests overlap (two clients reading the same state before either writes).
     pub fn set_get_delay(&self, delay: Duration) {
         self.shared.lock().get_delay = delay;
     }
@@ -812,10 +813,12 @@ async fn handle(
         && !uri.query().unwrap_or("").contains("watch")
         && ((uri.path().starts_with("/api/") && segments == 6)
             || (uri.path().starts_with("/apis/") && segments == 7));
+    let response = route(&shared, &method, &uri, &headers, body).await;
+    // Read now, answered late: like latency on the way back, so overlapping GETs see the same
+    // state even when a write lands while they wait.
     if by_name && !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    let response = route(&shared, &method, &uri, &headers, body).await;
     shared.lock().exchanges.push(Exchange {
         method: method.to_string(),
         path: uri.path().to_owned(),

@@ -1638,6 +1638,19 @@ async fn server_side_apply_conflicts_and_force() {
         status.message,
         "Apply failed with 1 conflict: conflict with \"one\": .spec.holderIdentity"
     );
+    let causes = &status.details.as_ref().expect("details").causes;
+    let causes: Vec<(&str, &str, &str)> = causes
+        .iter()
+        .map(|c| (c.reason.as_str(), c.field.as_str(), c.message.as_str()))
+        .collect();
+    assert_eq!(
+        causes,
+        [(
+            "FieldManagerConflict",
+            ".spec.holderIdentity",
+            "conflict with \"one\""
+        )]
+    );
     assert_eq!(server.get("Lease", "x", "leader").unwrap(), before);
     // Two fields: the multi-conflict form.
     let (code, _, message) = api_error(
@@ -1711,6 +1724,26 @@ async fn server_side_apply_conflicts_and_force() {
             "Apply".to_owned(),
             strings(&[".spec.holderIdentity", ".spec.leaseDurationSeconds"])
         )]
+    );
+
+    // Conflicts with several managers: grouped per manager, managers sorted.
+    let merge = Patch::Merge(json!({"spec": {"leaseTransitions": 2}}));
+    within("merge", leases.patch("leader", &by_updater, &merge))
+        .await
+        .unwrap();
+    let (code, _, message) = api_error(
+        apply(
+            "other",
+            json!({"holderIdentity": "z", "leaseDurationSeconds": 1, "leaseTransitions": 3}),
+        )
+        .await,
+    );
+    assert_eq!(code, 409);
+    assert_eq!(
+        message,
+        "Apply failed with 3 conflicts: conflicts with \"one\":\n- .spec.holderIdentity\n- \
+         .spec.leaseDurationSeconds\nconflicts with \"updater\" using coordination.k8s.io/v1:\n- \
+         .spec.leaseTransitions"
     );
 
     // The test helpers write as an Update by ApiServer::HELPER_MANAGER.

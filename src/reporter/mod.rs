@@ -303,6 +303,8 @@ wgpolicyk8s.io/v1alpha2 policyreports is served (install a CRD and restart)"
         match kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
             .with_namespace(&settings.namespace)
             .with_identity(&settings.identity)
+            // The identity does not set the field manager (it stays the random default's).
+            .with_field_manager(format!("sticky-guard-{}", settings.identity))
             .with_duration(15)
             .with_grace(5)
             .build()

@@ -217,13 +217,60 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
             );
         }
     }
+    let outputs: Vec<OutputFile<'_>> = fixed
+        .files
+        .iter()
+        .map(|f| OutputFile {
+            file: &f.file,
+            before: &f.before,
+            after: &f.after,
+            in_stream: f.has_objects,
+        })
+        .collect();
+    // Only a diff makes `fix` exit 1 (for CI); a rewrite or the stream does not.
+    let changed = match write_output(&outputs, args.diff, args.in_place, "fixed") {
+        Ok(changed) => changed && args.diff,
+        Err(code) => return code,
+    };
+    anstream::eprint!("{}", report::text::findings(&fixed.remaining));
+    // Suppressed findings were not fixed; say which, with their reasons.
+    anstream::eprint!("{}", report::text::suppressions(&fixed.remaining));
+    let code = fixed
+        .remaining
+        .exit_code_failing_on(args.fail_on.level())
+        .max(u8::from(changed));
+    ExitCode::from(code)
+}
+
+/// One file as `fix` and `migrate` write it out.
+pub(super) struct OutputFile<'a> {
+    /// The file as given (`-` for stdin).
+    pub file: &'a str,
+    /// Its text as read.
+    pub before: &'a str,
+    /// Its text after the edits.
+    pub after: &'a str,
+    /// Whether it belongs in the stdout stream (files without Kubernetes objects do not).
+    pub in_stream: bool,
+}
+
+/// Writes `files` out as `fix` does: a unified diff of the changed ones (`diff`), the changed
+/// ones rewritten atomically, each named on stderr as `<verb> FILE` (`in_place`), or else all of
+/// them on stdout as one stream, `---` between files. `Ok(true)` when a file changed; `Err`
+/// (exit 2) when a file cannot be written.
+pub(super) fn write_output(
+    files: &[OutputFile<'_>],
+    diff: bool,
+    in_place: bool,
+    verb: &str,
+) -> Result<bool, ExitCode> {
     let mut changed = false;
-    if args.diff {
+    if diff {
         let mut text = String::new();
-        for file in fixed.files.iter().filter(|f| f.after != *f.before) {
+        for file in files.iter().filter(|f| f.after != f.before) {
             changed = true;
             text.push_str(
-                &similar::TextDiff::from_lines(&*file.before, &file.after)
+                &similar::TextDiff::from_lines(file.before, file.after)
                     .unified_diff()
                     .header(
                         &format!("a/{}", file.file.trim_start_matches('/')),
@@ -233,17 +280,18 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
             );
         }
         super::out(&text);
-    } else if args.in_place {
-        for file in fixed.files.iter().filter(|f| f.after != *f.before) {
-            if let Err(e) = write_atomically(std::path::Path::new(&file.file), &file.after) {
-                return super::fail(format!("cannot write {}: {e}", file.file));
+    } else if in_place {
+        for file in files.iter().filter(|f| f.after != f.before) {
+            changed = true;
+            if let Err(e) = write_atomically(std::path::Path::new(file.file), file.after) {
+                return Err(super::fail(format!("cannot write {}: {e}", file.file)));
             }
-            eprintln!("fixed {}", file.file);
+            eprintln!("{verb} {}", file.file);
         }
     } else {
         let mut text = String::new();
-        // Files that hold no Kubernetes object (listed as skipped) are not part of the stream.
-        for file in fixed.files.iter().filter(|f| f.has_objects) {
+        for file in files.iter().filter(|f| f.in_stream) {
+            changed |= file.after != file.before;
             // Files follow each other as one stream: a document separator between them.
             if !text.is_empty() && !file.after.starts_with("---") {
                 if !text.ends_with('\n') {
@@ -251,18 +299,11 @@ pub fn run_fix(args: FixArgs) -> ExitCode {
                 }
                 text.push_str("---\n");
             }
-            text.push_str(&file.after);
+            text.push_str(file.after);
         }
         super::out(&text);
     }
-    anstream::eprint!("{}", report::text::findings(&fixed.remaining));
-    // Suppressed findings were not fixed; say which, with their reasons.
-    anstream::eprint!("{}", report::text::suppressions(&fixed.remaining));
-    let code = fixed
-        .remaining
-        .exit_code_failing_on(args.fail_on.level())
-        .max(u8::from(changed));
-    ExitCode::from(code)
+    Ok(changed)
 }
 
 /// Writes `text` to `path` through a temporary file in the same directory and a rename, so a

@@ -87,6 +87,60 @@ pub fn apply(text: &str, mut edits: Vec<Edit>) -> String {
     out
 }
 
+/// An edit that replaces the scalar `node` with `value`, written in the node's quoting (plain
+/// when that reads back as the same string, else double-quoted). `None` for block scalars and
+/// non-scalars.
+pub fn replace_scalar(node: &Node, value: &str) -> Option<Edit> {
+    Some(Edit {
+        range: node.value_bytes.clone(),
+        text: scalar_like(node, value)?,
+    })
+}
+
+/// An edit that adds the member `key: value` (an object of strings and objects) to the
+/// mapping `node` of `text`: in block style, as lines after its last member at the column of
+/// its keys, nested values two columns deeper per level; in flow style (JSON), as a JSON member
+/// before its closing brace. `None` for a mapping without members or anything else.
+pub fn add_member(text: &str, node: &Node, key: &str, value: &serde_json::Value) -> Option<Edit> {
+    match node.style {
+        Style::Mapping(StructureStyle::Block) => {
+            let newline = if text.contains("\r\n") { "\r\n" } else { "\n" };
+            let column = node.first_key_column?;
+            let mut lines = String::new();
+            block_member(&mut lines, column, key, value, newline);
+            let at = line_after(text, node.last_value_end?);
+            Some(insert_lines(text, at, lines, newline))
+        }
+        Style::Mapping(StructureStyle::Flow) => {
+            flow_insert(text, node, &format!("{}: {value}", double_quoted(key)))
+        }
+        _ => None,
+    }
+}
+
+/// `key: value` as block YAML lines at `column`.
+fn block_member(
+    out: &mut String,
+    column: usize,
+    key: &str,
+    value: &serde_json::Value,
+    newline: &str,
+) {
+    let indent = " ".repeat(column);
+    match value {
+        serde_json::Value::Object(members) => {
+            out.push_str(&format!("{indent}{key}:{newline}"));
+            for (k, v) in members {
+                block_member(out, column + 2, k, v, newline);
+            }
+        }
+        serde_json::Value::String(s) if plain_safe(s) => {
+            out.push_str(&format!("{indent}{key}: {s}{newline}"));
+        }
+        other => out.push_str(&format!("{indent}{key}: {other}{newline}")),
+    }
+}
+
 /// `value` written as the scalar `node` is: plain, single- or double-quoted. `None` for block
 /// scalars and non-scalars.
 fn scalar_like(node: &Node, value: &str) -> Option<String> {

@@ -32,7 +32,10 @@
 //! - [`ops`] serves `/healthz`, `/readyz` and `/metrics`; [`metrics`] defines the series.
 //! - [`echo`] bounds and escapes input repeated in answers and logs.
 //! - [`policy`] is what an operator can configure: annotation prefix, ingress classes, actions.
-//! - [`cli`] is the command line: `serve`, `check`, `fix`, `audit`, `rules`, `export`, `certs`.
+//! - [`migrate`] carries ingress-nginx cookie affinity into the Gateway API HTTPRoutes made
+//!   from the Ingresses (`migrate --to gateway-api`), as minimal edits through [`engine`]'s.
+//! - [`cli`] is the command line: `serve`, `check`, `fix`, `audit`, `rules`, `export`, `certs`,
+//!   `migrate`.
 
 #![warn(missing_docs)]
 
@@ -44,6 +47,7 @@ pub mod cookie_path;
 pub mod echo;
 pub mod engine;
 pub mod metrics;
+pub mod migrate;
 pub mod objects;
 pub mod ops;
 pub mod policies;

@@ -1,4 +1,4 @@
-//! The command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`, `export`.
+//! The command line: `serve`, `check`, `fix`, `audit`, `rules`, `certs`, `export`, `migrate`.
 //!
 //! Exit codes, for every command: 0 success (for `check`: clean or warnings only), 1 a
 //! deny-level finding, 2 usage, input or start-up errors (for `check` and `fix`, also no
@@ -8,6 +8,7 @@ mod audit;
 mod certs;
 mod check;
 mod export;
+mod migrate;
 mod policy;
 mod rules;
 mod serve;
@@ -57,6 +58,15 @@ pub enum Command {
     /// Export the single-object rules as in-process admission policies
     /// (`export policies`: Validating- and MutatingAdmissionPolicies, no webhook needed).
     Export(export::ExportArgs),
+    /// Carry the cookie stickiness of ingress-nginx Ingresses into the HTTPRoutes made from
+    /// them (`migrate --to gateway-api INGRESS... --routes ROUTES...`): adds Gateway API
+    /// `sessionPersistence` (experimental channel in v1.6.1) to the rule serving each sticky
+    /// path, found by hostname, path match and backendRef, as minimal edits; turns a
+    /// RegularExpression match that is a prefix match into PathPrefix; reports on stderr what
+    /// cannot be carried (SameSite, Secure, Domain, HttpOnly, Path, affinity-mode, ...). Exit 0
+    /// when everything sticky was carried, 1 when something was not, 2 on bad input (nothing
+    /// written).
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Runs a parsed command line and returns the process exit code.
@@ -71,6 +81,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rules(args) => rules::run(args),
         Command::Certs(args) => certs::run(args),
         Command::Export(args) => export::run(args),
+        Command::Migrate(args) => migrate::run(args),
     }
 }
 

@@ -45,7 +45,7 @@ pub struct MigrateArgs {
     /// What to migrate to.
     #[arg(long, value_enum)]
     pub to: To,
-    /// The implementation that will serve the routes (see `--help`).
+    /// The Gateway API implementation that will serve the routes.
     #[arg(long, value_enum)]
     pub implementation: Option<ImplementationArg>,
     /// Files or directories holding the ingress-nginx Ingresses; `-` reads stdin.

@@ -3,13 +3,15 @@
 //!
 //! The routes are written by hand in the shape ingress2gateway v1.1.0 (5327b1a) prints with
 //! its envoygateway emitter: one HTTPRoute per host named `<ingress>-<host, dots as dashes>`
-//! (`pkg/i2gw/providers/common/converter.go` L429-433, `utils.go` L94-110), a rule per path
-//! with one backendRef (L455-476), `ImplementationSpecific` as `PathPrefix`
+//! (`pkg/i2gw/providers/common/converter.go` L203, L418, `utils.go` L94-110), a rule per path
+//! with one backendRef (L440-458, L464-486), `ImplementationSpecific` as `PathPrefix`
 //! (`providers/ingressnginx/converter.go` L142-148), on a `use-regex` host every match as
 //! `RegularExpression` `"(?i)" + path + ".*"` (`providers/ingressnginx/regex.go` L74-81), rule
 //! names `rule-N` (`emitters/utils/utils.go` L40-46, called by `emitters/envoygateway/emitter.go`
 //! L47), the generator annotation (`cmd/print.go` L203), keys sorted as the YAML printer
-//! writes them and `status: {parents: []}`; no sessionPersistence (`session_affinity.go` L76:
+//! writes them, no `creationTimestamp` (apimachinery v0.35.1, pinned in its go.mod, marks it
+//! `omitzero`: `pkg/apis/meta/v1/types.go` L188) and `status: {parents: []}`; no
+//! sessionPersistence (`session_affinity.go` L76:
 //! "Session affinity is not supported").
 
 mod common;
@@ -516,8 +518,8 @@ fn a_regex_envoy_gateway_would_break_is_not_given_persistence() {
 
 /// The default backend: ingress2gateway v1.1.0 makes `<ingress>-default-backend`, a route with
 /// no hostnames and one rule with no matches (`pkg/i2gw/providers/common/converter.go`
-/// L286-330); found by that shape. A named Service port cannot be compared with a backendRef's
-/// number (ingress2gateway resolves it from the Service, `utils.go` L123-133): reported.
+/// L286-325); found by that shape. A named Service port cannot be compared with a backendRef's
+/// number (ingress2gateway resolves it from the Service, `utils.go` L123): reported.
 #[test]
 fn default_backend_found_by_shape_and_named_port_reported() {
     let ingress = r#"apiVersion: networking.k8s.io/v1

@@ -3,19 +3,21 @@
 //! route rule that serves each sticky path, and reports what Gateway API cannot carry.
 //!
 //! Sources:
-//! - ingress2gateway v1.1.0 (5327b1a): one HTTPRoute per namespace, class, host and protocol,
-//!   named after the first Ingress of that host (`pkg/i2gw/providers/common/converter.go`
-//!   L202-225, L429-433, `utils.go` L94-110: `<ingress>-<host with non-alphanumerics as ->`),
-//!   so several Ingresses of one host share a route, and a route is found **by hostname, path
-//!   match and backendRef, never by name**. One rule per `pathType/path` (L455-476, L515-521),
-//!   with one backendRef per Ingress path of that key; `Prefix` → `PathPrefix`, `Exact` →
-//!   `Exact` (L524-540), `ImplementationSpecific` → `PathPrefix` for ingress-nginx
-//!   (`providers/ingressnginx/converter.go` L142-148). A named Service port becomes the number
-//!   found in the Service (`utils.go` L112-134), which sticky-guard cannot see: such a path is
-//!   reported. A `defaultBackend` becomes a route `<ingress>-default-backend` with no hostnames
-//!   and one rule with no matches (`converter.go` L286-330); it is found by that shape. On a
-//!   host where a non-canary Ingress has `use-regex: "true"` or a `rewrite-target`, every path
-//!   match of the host's routes is `RegularExpression` `"(?i)" + path + ".*"`
+//! - ingress2gateway v1.1.0 (5327b1a): one HTTPRoute per namespace, class, host and protocol
+//!   (`pkg/i2gw/providers/common/converter.go` L202-225, the key at L203), named after the
+//!   first Ingress of that host (L418; `utils.go` L94-110: `<ingress>-<host with
+//!   non-alphanumerics as ->`), so several Ingresses of one host share a route, and a route is
+//!   found **by hostname, path match and backendRef, never by name**. One rule per
+//!   `pathType/path` (L440-458, `getPathMatchKey` L488-494), with one backendRef per Ingress
+//!   path of that key (`configureBackendRef` L464-486); `Prefix` → `PathPrefix`, `Exact` →
+//!   `Exact` (`toHTTPRouteMatch` L496-528), `ImplementationSpecific` → `PathPrefix` for
+//!   ingress-nginx (`providers/ingressnginx/converter.go` L142-148). A named Service port
+//!   becomes the number found in the Service (`ToBackendRef`, `utils.go` L112-143, the lookup
+//!   at L123), which sticky-guard cannot see: such a path is reported. A `defaultBackend`
+//!   becomes a route `<ingress>-default-backend` with no hostnames and one rule with no
+//!   matches (`converter.go` L286-325); it is found by that shape. On a host where a
+//!   non-canary Ingress has `use-regex: "true"` or a `rewrite-target`, every path match of the
+//!   host's routes is `RegularExpression` `"(?i)" + path + ".*"`
 //!   (`providers/ingressnginx/regex.go` L31-83; hostless rules are never rewritten, L47).
 //!   Session affinity is recorded in its IR and then reported "Session affinity is not
 //!   supported" (`session_affinity.go` L76) by the standard, envoygateway and kgateway
@@ -598,7 +600,7 @@ mod tests {
         }
     }
 
-    /// The shapes ingress2gateway v1.1.0 writes for an Ingress path (converter.go L524-540,
+    /// The shapes ingress2gateway v1.1.0 writes for an Ingress path (converter.go L496-528,
     /// ingressnginx/converter.go L142-148, regex.go L74-81), and a regex written as the path.
     #[test]
     fn route_matches_that_correspond_to_an_ingress_path() {

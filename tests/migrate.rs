@@ -627,3 +627,45 @@ status:
          web/shop: path default backend (-) → shop:8080: carried: sessionPersistence written on web/shop-default-backend rule 0\n"
     );
 }
+
+/// A rule without host: ingress2gateway v1.1.0 rewrites regex paths only on routes with a
+/// hostname (`providers/ingressnginx/regex.go` L46-50, L64-72), so the route (`<ingress>-all-hosts`,
+/// `utils.go` L101-103, no hostnames) keeps `PathPrefix` with the regex as its value; a prefix
+/// shape gets its value rewritten.
+#[test]
+fn a_hostless_regex_path_left_as_path_prefix_is_rewritten() {
+    let ingresses = INGRESSES.replace("  - host: shop.example.com\n    http:", "  - http:");
+    let routes = r#"apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  annotations:
+    gateway.networking.k8s.io/generator: ingress2gateway-v1.1.0
+  name: shop-all-hosts
+  namespace: web
+spec:
+  parentRefs:
+  - name: nginx
+  rules:
+  - backendRefs:
+    - name: shop
+      port: 8080
+    matches:
+    - path:
+        type: PathPrefix
+        value: /app(/|$)(.*)
+    name: rule-0
+status:
+  parents: []
+"#;
+    let dir = folder(&[("ingresses.yaml", &ingresses), ("routes.yaml", routes)]);
+    let out = run(dir.path(), &["ING", "--routes", "ROUTES"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        routes.replace(
+            "        value: /app(/|$)(.*)\n    name: rule-0\n",
+            "        value: /app\n    name: rule-0\n    sessionPersistence:\n      sessionName: SHOPID\n      absoluteTimeout: 3600s\n      type: Cookie\n      cookieConfig:\n        lifetimeType: Permanent\n"
+        )
+    );
+    assert!(text(&out.stderr).contains("web/shop: path /app(/|$)(.*) (ImplementationSpecific) → shop:8080: note: web/shop-all-hosts rule 0: PathPrefix `/app(/|$)(.*)` holds the Ingress's regex"), "{}", text(&out.stderr));
+}

@@ -84,8 +84,10 @@ struct RouteDoc<'a> {
     route: RouteObject,
     /// Per rule index: the sessionPersistence to add, and who asked for it.
     persistence: BTreeMap<usize, (Value, String)>,
-    /// (rule, match) → the PathPrefix value a RegularExpression match becomes.
-    prefixes: BTreeMap<(usize, usize), String>,
+    /// (rule, match) → the PathPrefix value a match becomes, and whether its `type` is
+    /// rewritten too (a RegularExpression match) or only its value (a PathPrefix holding a
+    /// regex).
+    prefixes: BTreeMap<(usize, usize), (String, bool)>,
 }
 
 /// One sticky path of an Ingress.
@@ -320,14 +322,37 @@ fn carry(
                 continue;
             }
             if let Some((planned, by)) = doc.persistence.get(&r) {
-                if planned != persistence {
-                    reported.push(Reported::new(who, Level::NotCarried, subject.clone(), format!("{at} already carries the sessionPersistence of {by}, which differs: give the Ingresses the same cookie settings")));
-                }
+                let (level, message) = if planned == persistence {
+                    (
+                        Level::Carried,
+                        format!("sessionPersistence written on {at} (planned for {by} already)"),
+                    )
+                } else {
+                    (
+                        Level::NotCarried,
+                        format!(
+                            "{at} already carries the sessionPersistence of {by}, which differs: give the Ingresses the same cookie settings"
+                        ),
+                    )
+                };
+                reported.push(Reported::new(who, level, subject.clone(), message));
                 continue;
             }
             // The match turned into PathPrefix, when its regex is a prefix match.
             let mut regexes = Vec::new();
             for (m, route_match) in rule.matches.iter().enumerate() {
+                if Some(m) == matched
+                    && let Some(reported_item) =
+                        regex_in_prefix(route_match.path.as_ref(), &at, (r, m), &mut doc.prefixes)
+                {
+                    reported.push(Reported::new(
+                        who,
+                        reported_item.0,
+                        subject.clone(),
+                        reported_item.1,
+                    ));
+                    continue;
+                }
                 let Some(regex) = route_match.path.as_ref().and_then(|p| p.regex()) else {
                     continue;
                 };
@@ -339,7 +364,7 @@ fn carry(
                         reported.push(Reported::new(who, Level::Note, subject.clone(), format!(
                             "{at}: RegularExpression `{}` written as PathPrefix `{}`, which is case-sensitive; ingress-nginx matched it case-insensitively (`location ~*`)",
                             crate::echo::bounded(regex), crate::echo::bounded(&prefix))));
-                        doc.prefixes.insert((r, m), prefix);
+                        doc.prefixes.insert((r, m), (prefix, true));
                     }
                     None => regexes.push(regex.to_string()),
                 }
@@ -373,7 +398,9 @@ fn carry(
                 let path = matched
                     .and_then(|m| rule.matches.get(m))
                     .and_then(|m| m.path.as_ref());
-                let converted = matched.and_then(|m| doc.prefixes.get(&(r, m)));
+                let converted = matched
+                    .and_then(|m| doc.prefixes.get(&(r, m)))
+                    .map(|(p, _)| p);
                 let cookie_path = envoy_gateway_cookie_path(path, converted);
                 reported.push(Reported::new(
                     who,
@@ -396,6 +423,43 @@ fn carry(
             ),
         ));
     }
+}
+
+/// A `PathPrefix` match (the type written or defaulted) whose value is the Ingress's regex:
+/// ingress2gateway v1.1.0 rewrites regex paths only on routes with a hostname
+/// (`providers/ingressnginx/regex.go` L46-50, L64-72), so a rule without host keeps
+/// `PathPrefix` `/app(/|$)(.*)`, which matches no request the Ingress path matched. A prefix
+/// shape ([`shapes::prefix_of_regex`]) gets its value rewritten (planned in `prefixes`, a
+/// note); any other regex is a warning. `None` for a match that holds no regex.
+fn regex_in_prefix(
+    path: Option<&crate::objects::gateway::PathMatch>,
+    at: &str,
+    key: (usize, usize),
+    prefixes: &mut BTreeMap<(usize, usize), (String, bool)>,
+) -> Option<(Level, String)> {
+    let path = path?;
+    if path.type_.as_deref().unwrap_or("PathPrefix") != "PathPrefix" {
+        return None;
+    }
+    let value = path.value.as_deref()?;
+    crate::controllers::nginx::regex_tell(value)?;
+    let shown = crate::echo::bounded(value);
+    Some(match shapes::prefix_of_regex(value) {
+        Some(prefix) => {
+            let message = format!(
+                "{at}: PathPrefix `{shown}` holds the Ingress's regex (ingress2gateway rewrites regex paths only on routes with a hostname): written as PathPrefix `{}`, which is case-sensitive; ingress-nginx matched it case-insensitively (`location ~*`)",
+                crate::echo::bounded(&prefix)
+            );
+            prefixes.insert(key, (prefix, false));
+            (Level::Note, message)
+        }
+        None => (
+            Level::Warning,
+            format!(
+                "{at}: PathPrefix `{shown}` holds the Ingress's regex (ingress2gateway rewrites regex paths only on routes with a hostname) and matches none of its requests: write the match by hand (RegularExpression, or PathPrefix with the literal part)"
+            ),
+        ),
+    })
 }
 
 /// The cookie Path Envoy Gateway v1.9.0 sets for a rule's match (`routePathToCookiePath`,
@@ -535,19 +599,21 @@ fn edit_files(
         let text = &files[i].before;
         let mut planned = Vec::new();
         let mut ok = true;
-        for ((r, m), value) in &doc.prefixes {
+        for ((r, m), (value, with_type)) in &doc.prefixes {
             let base = format!("{prefix}/spec/rules/{r}/matches/{m}/path");
-            let edit = positions
-                .node(&format!("{base}/type"))
-                .and_then(|n| edit::replace_scalar(n, "PathPrefix"))
-                .zip(
-                    positions
-                        .node(&format!("{base}/value"))
-                        .and_then(|n| edit::replace_scalar(n, value)),
-                );
-            match edit {
-                Some((a, b)) => planned.extend([a, b]),
-                None => ok = false,
+            let value = positions
+                .node(&format!("{base}/value"))
+                .and_then(|n| edit::replace_scalar(n, value));
+            let kind = match with_type {
+                true => positions
+                    .node(&format!("{base}/type"))
+                    .and_then(|n| edit::replace_scalar(n, "PathPrefix")),
+                false => None,
+            };
+            match (value, kind, with_type) {
+                (Some(v), Some(k), true) => planned.extend([k, v]),
+                (Some(v), None, false) => planned.push(v),
+                _ => ok = false,
             }
         }
         for (r, (value, _)) in &doc.persistence {

@@ -669,3 +669,17 @@ status:
     );
     assert!(text(&out.stderr).contains("web/shop: path /app(/|$)(.*) (ImplementationSpecific) → shop:8080: note: web/shop-all-hosts rule 0: PathPrefix `/app(/|$)(.*)` holds the Ingress's regex"), "{}", text(&out.stderr));
 }
+
+/// An Ingress of a class the policy does not judge is left out, and the report says so.
+#[test]
+fn an_ingress_of_another_class_is_left_out_with_a_note() {
+    let ingresses = INGRESSES.replacen("ingressClassName: nginx", "ingressClassName: traefik", 1);
+    let dir = folder(&[("ingresses.yaml", &ingresses), ("routes.yaml", ROUTES)]);
+    let out = run(dir.path(), &["ING", "--routes", "ROUTES"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), ROUTES);
+    assert_eq!(
+        text(&out.stderr),
+        "web/shop: Ingress: note: left out: its ingress class is not one of --ingress-class; its cookie affinity is not carried\n"
+    );
+}

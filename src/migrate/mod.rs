@@ -132,14 +132,33 @@ pub fn migrate(
         }
     }
     let mut sticky = Vec::new();
+    let mut left_out = Vec::new();
     for document in ingresses {
         match decode(&document.value) {
             Ok(Some(object @ Object::Ingress(_))) => {
-                if policy.judges(&object) != Judged::Yes {
+                let judged = policy.judges(&object);
+                let Object::Ingress(ingress) = object else {
                     continue;
-                }
-                if let Object::Ingress(ingress) = object {
+                };
+                if judged == Judged::Yes {
                     sticky.push(ingress);
+                } else if Affinity::of(&ingress, &policy.annotation_prefix).cookie {
+                    // Left out, and said so: another controller's Ingress, or an excluded
+                    // namespace.
+                    let why = match judged {
+                        Judged::OtherClass => "its ingress class is not one of --ingress-class",
+                        _ => "its namespace is excluded (--exclude-namespace)",
+                    };
+                    left_out.push(Reported::new(
+                        &format!(
+                            "{}/{}",
+                            namespace_of(&ingress.meta),
+                            ingress.meta.name.as_deref().unwrap_or("")
+                        ),
+                        Level::Note,
+                        "Ingress".into(),
+                        format!("left out: {why}; its cookie affinity is not carried"),
+                    ));
                 }
             }
             Ok(_) => {}
@@ -154,6 +173,7 @@ pub fn migrate(
         return out;
     }
     let prefix = policy.annotation_prefix.as_str();
+    out.reported.extend(left_out);
     for ingress in &sticky {
         let affinity = Affinity::of(ingress, prefix);
         if !affinity.cookie {

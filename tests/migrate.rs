@@ -683,3 +683,23 @@ fn an_ingress_of_another_class_is_left_out_with_a_note() {
         "web/shop: Ingress: note: left out: its ingress class is not one of --ingress-class; its cookie affinity is not carried\n"
     );
 }
+
+/// An Ingress of class nginx that F5's controller serves (its IngressClass, as
+/// nginx/kubernetes-ingress v5.5.4 deployments/common/ingress-class.yaml installs it) has no
+/// stickiness to carry: its ingress-nginx annotations were never read.
+#[test]
+fn an_ingress_another_controller_serves_is_left_out_with_a_note() {
+    let ingresses = format!(
+        "{INGRESSES}---\napiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  \
+         name: nginx\nspec:\n  controller: nginx.org/ingress-controller\n"
+    );
+    let dir = folder(&[("ingresses.yaml", &ingresses), ("routes.yaml", ROUTES)]);
+    let out = run(dir.path(), &["ING", "--routes", "ROUTES"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), ROUTES);
+    assert_eq!(
+        text(&out.stderr),
+        "web/shop: Ingress: note: left out: F5 NGINX Ingress Controller serves it and ignores \
+         these annotations; its cookie affinity is not carried\n"
+    );
+}

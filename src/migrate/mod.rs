@@ -131,42 +131,58 @@ pub fn migrate(
             )),
         }
     }
-    let mut sticky = Vec::new();
-    let mut left_out = Vec::new();
+    // The Ingress side as a bundle view, so that its IngressClasses say who serves each class.
+    let mut decoded = Vec::new();
+    let mut view = crate::view::offline::OfflineView::new();
     for document in ingresses {
         match decode(&document.value) {
-            Ok(Some(object @ Object::Ingress(_))) => {
-                let judged = policy.judges(&object);
-                let Object::Ingress(ingress) = object else {
-                    continue;
-                };
-                if judged == Judged::Yes {
-                    sticky.push(ingress);
-                } else if Affinity::of(&ingress, &policy.annotation_prefix).cookie {
-                    // Left out, and said so: another controller's Ingress, or an excluded
-                    // namespace.
-                    let why = match judged {
-                        Judged::OtherClass => "its ingress class is not one of --ingress-class",
-                        _ => "its namespace is excluded (--exclude-namespace)",
-                    };
-                    left_out.push(Reported::new(
-                        &format!(
-                            "{}/{}",
-                            namespace_of(&ingress.meta),
-                            ingress.meta.name.as_deref().unwrap_or("")
-                        ),
-                        Level::Note,
-                        "Ingress".into(),
-                        format!("left out: {why}; its cookie affinity is not carried"),
-                    ));
-                }
+            Ok(Some(object)) => {
+                view.add(&object);
+                decoded.push(object);
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(e) => out.errors.push(InputError::in_document(
                 document,
                 e.field().as_deref(),
                 e.to_string(),
             )),
+        }
+    }
+    let mut sticky = Vec::new();
+    let mut left_out = Vec::new();
+    for object in decoded {
+        let judged = policy.judges(&object);
+        let Object::Ingress(ingress) = object else {
+            continue;
+        };
+        let serving = policy.serving(&ingress, &view);
+        let reads = serving.controller.reads_nginx_annotations();
+        if judged == Judged::Yes && serving.judged && reads {
+            sticky.push(ingress);
+        } else if Affinity::of(&ingress, &policy.annotation_prefix).cookie {
+            // Left out, and said so: another controller's Ingress, or an excluded namespace.
+            let why = match judged {
+                Judged::ExcludedNamespace => {
+                    "its namespace is excluded (--exclude-namespace)".to_string()
+                }
+                _ if !serving.judged => {
+                    "its ingress class is not one of --ingress-class".to_string()
+                }
+                _ => format!(
+                    "{} serves it and ignores these annotations",
+                    serving.controller.name()
+                ),
+            };
+            left_out.push(Reported::new(
+                &format!(
+                    "{}/{}",
+                    namespace_of(&ingress.meta),
+                    ingress.meta.name.as_deref().unwrap_or("")
+                ),
+                Level::Note,
+                "Ingress".into(),
+                format!("left out: {why}; its cookie affinity is not carried"),
+            ));
         }
     }
     if !out.errors.is_empty() {

@@ -915,7 +915,7 @@ fn container_serves_what_the_service_and_the_probes_expect() {
             "name": "STICKY_GUARD_NAMESPACE",
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
         }, {
-            "name": "POD_NAME",
+            "name": "STICKY_GUARD_REPORTS_IDENTITY",
             "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}},
         }])
     );

@@ -123,9 +123,9 @@ pub struct ServeArgs {
     /// Report writes per second, at most.
     #[arg(long, env = "STICKY_GUARD_REPORTS_MAX_WRITES_PER_SECOND", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub reports_max_writes_per_second: u32,
-    /// This replica's identity in the reports Lease [default: $POD_NAME, else the host name and
+    /// This replica's identity in the reports Lease [the Deployment sets the pod name; default: the host name and
     /// the process id].
-    #[arg(long, env = "POD_NAME")]
+    #[arg(long, env = "STICKY_GUARD_REPORTS_IDENTITY")]
     pub reports_identity: Option<String>,
     /// Policy.
     #[command(flatten)]

@@ -111,8 +111,27 @@ spec:
 
 fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
     let policy = context.policy;
-    let serving = policy.serving(ingress, context.view);
     let prefix = policy.annotation_prefix.as_str();
+    let mut keys: Vec<&str> = Annotations::new(ingress, prefix)
+        .affinity_family()
+        .into_iter()
+        .map(|(_, key)| key)
+        .collect();
+    let legacy: Vec<&str> = if prefix == LEGACY_PREFIX {
+        Vec::new()
+    } else {
+        Annotations::new(ingress, LEGACY_PREFIX)
+            .affinity_family()
+            .into_iter()
+            .map(|(_, key)| key)
+            .collect()
+    };
+    // Most Ingresses carry no affinity annotation: nothing to say, and no need to ask the view
+    // who serves them (the engine already did, for its own gate).
+    if keys.is_empty() && legacy.is_empty() {
+        return Vec::new();
+    }
+    let serving = policy.serving(ingress, context.view);
     let message = match serving.controller {
         // Written for F5's controller, though nothing says F5 serves it.
         C::IngressNginx if serving.judged && serving.by == ServedBy::ClassName => {
@@ -140,18 +159,9 @@ fn check(ingress: &IngressObject, context: &Context<'_>) -> Vec<Finding> {
                 .to_string(),
         },
     };
-    let mut keys: Vec<&str> = Annotations::new(ingress, prefix)
-        .affinity_family()
-        .into_iter()
-        .map(|(_, key)| key)
-        .collect();
-    if serving.controller == C::Gke && prefix != LEGACY_PREFIX {
-        keys.extend(
-            Annotations::new(ingress, LEGACY_PREFIX)
-                .affinity_family()
-                .into_iter()
-                .map(|(_, key)| key),
-        );
+    // The old prefix counts only on GKE, which reads no affinity annotation at all.
+    if serving.controller == C::Gke {
+        keys.extend(legacy);
     }
     keys.sort_unstable();
     let Some(first) = keys.first() else {

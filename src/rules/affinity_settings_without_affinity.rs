@@ -25,7 +25,7 @@ annotations.",
     source: "ingress-nginx internal/ingress/annotations/sessionaffinity/main.go L281-283 \
 (settings are parsed only for affinity type cookie), L271-276; rootfs/etc/nginx/lua/balancer.lua \
 L45-73 (get_implementation); docs/user-guide/nginx-configuration/annotations.md \
-#session-affinity",
+#session-affinity; Traefik NGINX provider, the same: the cookie settings are read only under `affinity` (traefik v3.6.24 pkg/provider/kubernetes/ingress-nginx/kubernetes.go L541-550; v3.7.9 translator.go L372-390)",
     match_condition: |policy| {
         format!(
             "{} && {}",

@@ -29,7 +29,7 @@ endpoints).",
 drop the affinity annotations if proxying to the ClusterIP is what you want.",
     source: "ingress-nginx internal/ingress/controller/controller.go L1115-1121 (service-upstream: \
 the ClusterIP as the only endpoint); internal/ingress/annotations/serviceupstream/main.go L56-66 \
-(Parse: an invalid value is false); docs/user-guide/nginx-configuration/annotations.md L602-614",
+(Parse: an invalid value is false); docs/user-guide/nginx-configuration/annotations.md L602-614; Traefik NGINX provider, the same: `service-upstream` makes one server, the ClusterIP (traefik v3.6.24 pkg/provider/kubernetes/ingress-nginx/kubernetes.go L620-623; v3.7.9 build.go L666-667)",
     match_condition: |policy| {
         format!(
             "{} && {}",

@@ -26,7 +26,7 @@ of the Ingress paths (`/mysite` for `/mysite(/|$)(.*)`).",
     source: "ingress-nginx internal/ingress/annotations/parser/validators.go L65 \
 (URLIsValidRegex), internal/ingress/annotations/sessionaffinity/main.go L119-124, L219-232; \
 docs/user-guide/nginx-configuration/annotations.md (\"Session cookie \
-paths do not support regex\"); RFC 6265 §4.1.1 (path-value), §5.1.4 (path-match)",
+paths do not support regex\"); RFC 6265 §4.1.1 (path-value), §5.1.4 (path-match); Traefik NGINX provider, the same: the cookie Path is session-cookie-path as written (traefik v3.6.24 pkg/provider/kubernetes/ingress-nginx/kubernetes.go L549; v3.7.9 translator.go L389)",
     match_condition: |policy| {
         format!(
             "{} && {}",

@@ -32,7 +32,7 @@ directly (an Ingress cannot route across namespaces; an ExternalName \"proxy\" i
 for sticky sessions).",
     source: "ingress-nginx internal/ingress/controller/endpointslices.go L58-80, \
 rootfs/etc/nginx/lua/balancer.lua; docs/user-guide/nginx-configuration/annotations.md \
-#service-upstream (\"Sticky Sessions will not work\")",
+#service-upstream (\"Sticky Sessions will not work\"); Traefik NGINX provider, the same: an ExternalName Service is one server, externalName:port (traefik v3.6.24 pkg/provider/kubernetes/ingress-nginx/kubernetes.go L616-618; v3.7.9 build.go L662-663)",
     match_condition: condition::sticky,
     examples: Examples {
         fires: r#"apiVersion: networking.k8s.io/v1

@@ -27,7 +27,7 @@ that already was ExternalName before the update is left to externalname-backend.
     fix: "Keep the Service a selector-based Service with endpoints, or move the sticky Ingress to \
 the namespace of the Service that has the pods.",
     source: "ingress-nginx internal/ingress/controller/endpointslices.go L58-80; \
-docs/user-guide/nginx-configuration/annotations.md#service-upstream",
+docs/user-guide/nginx-configuration/annotations.md#service-upstream; Traefik NGINX provider, the same: an ExternalName Service is one server, externalName:port (traefik v3.6.24 pkg/provider/kubernetes/ingress-nginx/kubernetes.go L616-618; v3.7.9 build.go L662-663)",
     match_condition: |_| condition::BECOMES_EXTERNAL_NAME.into(),
     examples: Examples {
         fires: r#"apiVersion: v1
